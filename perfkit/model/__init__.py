@@ -1,0 +1,15 @@
+"""The network, its presets and checkpoints, and the evaluator every call goes through."""
+
+from perfkit.model.evaluator import Evaluator, encode, resolve_device, resolve_precision
+from perfkit.model.net import HexNet, build_model, load_checkpoint, save_checkpoint
+
+__all__ = [
+    "Evaluator",
+    "HexNet",
+    "build_model",
+    "encode",
+    "load_checkpoint",
+    "resolve_device",
+    "resolve_precision",
+    "save_checkpoint",
+]

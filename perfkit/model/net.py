@@ -1,0 +1,112 @@
+"""The policy/value network (SPEC §1.2): a residual conv net, seeded weights, checkpoints.
+
+A user's own model plugs in if it is a `torch.nn.Module` whose forward takes planes
+`[B, 3, N, N]` (player-1 stones, player-2 stones, ones when player 1 is to move) and returns
+`(logits [B, N*N], value [B] or [B, 1])`, the value in [-1, 1] for the player to move.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+
+import torch
+from torch import nn
+
+from perfkit.types import PerfkitError, Preset
+
+CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(x + self.bn2(self.conv2(y)))
+
+
+class HexNet(nn.Module):
+    """AlphaZero-style residual network: stem, B blocks of C channels, policy and value heads."""
+
+    def __init__(self, board: int, blocks: int, channels: int) -> None:
+        super().__init__()
+        self.board, self.blocks, self.channels = board, blocks, channels
+        cells = board * board
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
+        )
+        self.trunk = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
+        self.policy_head = nn.Sequential(
+            nn.Conv2d(channels, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+            nn.Linear(2 * cells, cells),
+        )
+        self.value_head = nn.Sequential(
+            nn.Conv2d(channels, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(cells, channels), nn.ReLU(), nn.Linear(channels, 1), nn.Tanh(),
+        )
+
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.trunk(self.stem(planes))  # [B, C, N, N]
+        return self.policy_head(x), self.value_head(x).squeeze(1)  # [B, N*N], [B]
+
+
+def build_model(preset: Preset, *, seed: int = 0) -> HexNet:
+    """The preset's network with weights drawn from `seed` (no download, ever), in eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = HexNet(preset.board, preset.blocks, preset.channels)
+        # Non-trivial batch-norm statistics, so the eval-mode affine transform is exercised.
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.2)
+    return model.eval()
+
+
+def save_checkpoint(model: HexNet, path: str | os.PathLike) -> None:
+    """Write `model`'s weights and sizes to `path` (loadable by `load_checkpoint`)."""
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "board": model.board,
+            "blocks": model.blocks,
+            "channels": model.channels,
+            "state_dict": model.state_dict(),
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: str | os.PathLike, preset: Preset) -> HexNet:
+    """The network stored at `path`, checked against `preset`; PerfkitError if it can't be used."""
+    if not os.path.isfile(path):
+        raise PerfkitError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PerfkitError(f"cannot read checkpoint {path}: not a valid PyTorch file ({first})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise PerfkitError(
+            f"{path} is not a perfkit checkpoint; write one with perfkit.save_checkpoint(model, path)"
+        )
+    sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
+    if sizes != (preset.board, preset.blocks, preset.channels):
+        raise PerfkitError(
+            f"checkpoint {path} is for board {sizes[0]}, {sizes[1]} blocks, {sizes[2]} channels, "
+            f"but preset {preset.name!r} is board {preset.board}, {preset.blocks} blocks, "
+            f"{preset.channels} channels; pass the matching --preset"
+        )
+    model = HexNet(*sizes)
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise PerfkitError(f"checkpoint {path} has weights that do not fit its sizes: {str(exc).splitlines()[0]}") from None
+    return model.eval()

@@ -1,0 +1,178 @@
+"""The seed's move search, "policy-pruned minimax" (SPEC §1.3), written once.
+
+`search` advances M root positions (one per game in flight) together, one tree level at a
+time. It is a generator: at each level it yields one `EvalRequest` holding every position
+of that level that needs the network, and receives the `Evaluation`. How a request becomes
+network calls is the strategy's business; the search never calls the network itself, so
+every strategy plays the same games by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from perfkit.game.hex import Positions, play
+from perfkit.types import EvalRequest, Evaluation, SearchConfig
+
+# Minimax values closer than this count as equal, so that transposed leaves (the same
+# position reached in two orders) tie exactly whatever batch each copy was evaluated in.
+TIE_EPS = 1e-12
+
+
+@dataclass
+class SearchResult:
+    """One root's decision (the move record's search part, SPEC §1.3.7)."""
+
+    move: int
+    root_value: float
+    minimax_value: float
+    candidates: list[int]
+    policy_move_values: list[float]
+    chosen_rank: int
+
+
+def gumbel_noise(seed: int, game: int, ply: int, cells: int) -> np.ndarray:
+    """The move's N*N Gumbel draws, in cell order, keyed by (seed, game, ply) only."""
+    return np.random.default_rng([seed, game, ply]).gumbel(size=cells)
+
+
+def top_k(scores: np.ndarray, legal: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the k legal cells with the highest scores, ties to the lower cell; -1 pads.
+
+    scores: [R, N*N] float, legal: [R, N*N] bool -> [R, k] int64.
+    """
+    masked = np.where(legal, scores, -np.inf)
+    order = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    ok = np.take_along_axis(legal, order, axis=1)
+    return np.where(ok, order, -1)
+
+
+def _request(level, nodes: Positions, owner, *, policy, candidate, leaf) -> tuple[np.ndarray, EvalRequest]:
+    ask = policy | candidate | leaf
+    idx = np.flatnonzero(ask)
+    return idx, EvalRequest(
+        level=level,
+        stones=nodes.stones[idx],
+        to_move=nodes.to_move[idx],
+        want_policy=policy[idx],
+        want_value=(candidate | leaf)[idx],
+        candidate=candidate[idx],
+        leaf=leaf[idx],
+        owner=owner[idx],
+    )
+
+
+def _terminal_value(nodes: Positions, root_player: np.ndarray) -> np.ndarray:
+    """Exact value of finished positions from the root player's view (the mover has won)."""
+    return np.where(nodes.winner == root_player, 1.0, -1.0)
+
+
+def search(
+    roots: Positions,
+    *,
+    config: SearchConfig,
+    gumbel: np.ndarray | None = None,  # [M, N*N] float64, rows used where `noisy`
+    noisy: np.ndarray | None = None,  # [M] bool: rank candidates with Gumbel noise
+) -> Generator[EvalRequest, Evaluation, list[SearchResult]]:
+    """Choose a move for each of M unfinished root positions (generator; see module doc)."""
+    m = len(roots)
+    if m == 0:
+        return []
+    if roots.terminal.any():
+        raise ValueError("search needs unfinished positions")
+    widths, depth = config.widths, config.depth
+    root_player = roots.to_move.astype(np.int8)  # [M]
+    ones, zeros = np.ones(m, bool), np.zeros(m, bool)
+
+    # 1. Root.
+    ev = yield EvalRequest(
+        level=0, stones=roots.stones, to_move=roots.to_move, want_policy=ones, want_value=ones,
+        candidate=zeros, leaf=zeros, owner=np.arange(m),
+    )
+    root_values = ev.values  # [M]
+    scores = ev.logits
+    if noisy is not None and noisy.any():
+        noisy_scores = ev.logits / max(config.temperature, 1e-300) + gumbel
+        scores = np.where(noisy[:, None], noisy_scores, ev.logits)
+
+    # 2. Candidates, best first.
+    cand = top_k(scores, roots.legal(), config.value_topk)  # [M, K]
+    owner, rank = np.nonzero(cand >= 0)  # level-1 nodes in (root, rank) order
+    nodes = play(roots.take(owner), cand[owner, rank])
+    in_tree = rank < widths[0]
+    parent = owner
+
+    # 3-5. Level by level: candidate values at level 1, tree policies, leaf values.
+    levels = []  # per level: (owner, parent, nodes, value from the root player's view)
+    for d in range(1, depth + 1):
+        live = ~nodes.terminal
+        expand = in_tree & live & (d < depth)
+        leaf = in_tree & live & (d == depth)
+        candidate = live & (d == 1)
+        value = _terminal_value(nodes, root_player[owner])
+        logits = np.full((len(nodes), nodes.stones.shape[1]), -np.inf)
+        idx, req = _request(d, nodes, owner, policy=expand, candidate=candidate, leaf=leaf)
+        if len(idx):
+            ev = yield req
+            sign = np.where(nodes.to_move[idx] == root_player[owner[idx]], 1.0, -1.0)
+            value[idx] = sign * ev.values
+            logits[idx] = ev.logits
+        if d == 1:
+            cand_values = np.full(cand.shape, np.nan)
+            cand_values[owner, rank] = value
+            keep = np.flatnonzero(in_tree)
+            owner, parent, rank, nodes, value = owner[keep], parent[keep], rank[keep], nodes.take(keep), value[keep]
+            expand, logits = expand[keep], logits[keep]
+            rank1 = rank
+        levels.append((owner, parent, nodes, value))
+        if d == depth:
+            break
+        # Expand the live tree nodes by their own policy (no noise).
+        src = np.flatnonzero(expand)
+        kids = top_k(logits[src], nodes.legal()[src], widths[d])  # [S, w]
+        row, col = np.nonzero(kids >= 0)
+        parent = src[row]
+        owner = owner[parent]
+        nodes = play(nodes.take(parent), kids[row, col])
+        in_tree = np.ones(len(parent), bool)
+
+    # 5. Minimax backup, from the deepest level up to level 1.
+    for d in range(len(levels) - 1, 0, -1):
+        _, child_parent, _, child_value = levels[d]
+        owner_u, parent_u, nodes_u, value_u = levels[d - 1]
+        hi = np.full(len(value_u), -np.inf)
+        lo = np.full(len(value_u), np.inf)
+        np.maximum.at(hi, child_parent, child_value)
+        np.minimum.at(lo, child_parent, child_value)
+        has_kids = np.isfinite(hi)
+        maximise = nodes_u.to_move == root_player[owner_u]
+        value_u[has_kids] = np.where(maximise, hi, lo)[has_kids]
+
+    # 6. The root child with the highest minimax value, ties to the earlier candidate.
+    owner1, _, _, value1 = levels[0]
+    tree_values = np.full((m, widths[0]), -np.inf)
+    tree_values[owner1, rank1] = np.nan_to_num(value1, nan=-np.inf)
+    results = []
+    for i in range(m):
+        row = tree_values[i]
+        if np.isfinite(row).any():
+            best = int(np.flatnonzero(row >= row.max() - TIE_EPS)[0])
+            minimax = float(row[best])
+        else:  # The tree could not be valued (e.g. NaN from the network): seed's fallback.
+            vals = np.nan_to_num(cand_values[i], nan=-np.inf)
+            best, minimax = int(np.flatnonzero(vals >= vals.max() - TIE_EPS)[0]), float("nan")
+        k = int((cand[i] >= 0).sum())
+        results.append(
+            SearchResult(
+                move=int(cand[i, best]),
+                root_value=float(root_values[i]),
+                minimax_value=minimax,
+                candidates=[int(c) for c in cand[i, :k]],
+                policy_move_values=[float(v) for v in cand_values[i, :k]],
+                chosen_rank=best,
+            )
+        )
+    return results

@@ -1,0 +1,42 @@
+"""`naive`: the seed's current flow, one network call per node and purpose, leaves batched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from perfkit.strategies.base import Engine, Evaluate, Tally, call, play_games
+from perfkit.types import EvalRequest, Evaluation, GameRecord
+
+
+def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Evaluation:
+    """The seed's calls: root (1), each candidate's value (1 each), each tree node's policy
+    (1 each, again for candidates that are also tree nodes), then each move's leaves at once."""
+    logits = np.zeros((len(req), req.stones.shape[1]))
+    values = np.zeros(len(req))
+    for r in range(len(req)) if req.level == 0 else ():
+        logits[[r]], values[[r]] = call(evaluate, req, np.array([r]), tally)
+    for r in np.flatnonzero(req.candidate):
+        _, values[[r]] = call(evaluate, req, np.array([r]), tally, policy=False)
+    for r in np.flatnonzero(req.want_policy & (req.level > 0)):
+        logits[[r]], _ = call(evaluate, req, np.array([r]), tally, value=False)
+    leaves = np.flatnonzero(req.leaf)
+    for owner in np.unique(req.owner[leaves]):
+        rows = leaves[req.owner[leaves] == owner]
+        _, values[rows] = call(evaluate, req, rows, tally, policy=False)
+    return Evaluation(logits, values)
+
+
+@dataclass(frozen=True)
+class Naive:
+    """One game at a time; 18 single-board calls + 1 leaf batch per mid-game move."""
+
+    name = "naive"
+
+    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+        return play_games(game_ids, engine=engine, concurrency=1, schedule=one_call_per_node)
+
+    def settings(self) -> dict:
+        return {"concurrency": 1, "max_batch": None}
