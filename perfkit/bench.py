@@ -1,0 +1,238 @@
+"""Run the reference workload with a strategy and store what was measured (what `perfkit bench` does).
+
+The notebooks call these same functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from perfkit.analysis.summary import summarize
+from perfkit.game.hex import check_board_size
+from perfkit.instrument.nvml import GpuSampler, open_reader
+from perfkit.instrument.recorder import Recorder
+from perfkit.instrument.run import Run
+from perfkit.model.evaluator import Evaluator, resolve_device, resolve_precision
+from perfkit.model.net import build_model, load_checkpoint
+from perfkit.strategies import STRATEGIES, Engine, make_strategy
+from perfkit.types import PerfkitError, Preset, SearchConfig, get_preset
+
+__version__ = "0.1.0"
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything that defines a benchmark run; stored in its manifest."""
+
+    preset: str = "small"  # network/board preset: tiny, small, reference
+    board: int | None = None  # override the preset's board size (same network shape)
+    games: int = 16  # games to play per strategy
+    concurrency: int | None = None  # crossgame: games in flight (None: its default)
+    max_batch: int | None = None  # crossgame: split calls above this many positions
+    seed: int = 0  # weights (unless a checkpoint is given) and every game's noise
+    device: str = "auto"  # auto, cpu, cuda, cuda:N
+    precision: str = "float32"  # float32, or float64 (exact mode)
+    checkpoint: str | None = None  # weights file written by perfkit.save_checkpoint
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+    def __post_init__(self) -> None:
+        if self.games < 1:
+            raise PerfkitError(f"games must be >= 1, got {self.games}")
+        if self.board is not None:
+            check_board_size(self.board)
+        get_preset(self.preset)
+        resolve_precision(self.precision)
+
+    @property
+    def network(self) -> Preset:
+        p = get_preset(self.preset)
+        return p if self.board is None else dataclasses.replace(p, board=self.board)
+
+
+@dataclass
+class Workload:
+    """A network on a device, ready to evaluate; shared by the strategies of one bench."""
+
+    settings: BenchSettings
+    model: torch.nn.Module
+    device: torch.device
+
+    @classmethod
+    def prepare(cls, settings: BenchSettings) -> Workload:
+        device = resolve_device(settings.device)
+        net = settings.network
+        if settings.checkpoint:
+            model = load_checkpoint(settings.checkpoint, net)
+        else:
+            model = build_model(net, seed=settings.seed)
+        return cls(settings=settings, model=model, device=device)
+
+    def evaluator(self, on_call=None) -> Evaluator:
+        return Evaluator(
+            self.model, n=self.settings.network.board, device=self.device,
+            precision=self.settings.precision, on_call=on_call,
+        )
+
+    def warm_up(self, evaluator: Evaluator) -> None:
+        """A few unrecorded calls so that one-time setup (allocators, kernels) is not measured."""
+        cells = evaluator.n**2
+        for b in (1, 27, 256):
+            evaluator(np.zeros((b, cells), np.int8), np.ones(b, np.int8))
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(evaluator: Evaluator) -> dict:
+    import pandas
+
+    return {
+        "device": str(evaluator.device),
+        "device_name": evaluator.device_name,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "perfkit": __version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "git_commit": git_commit(),
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_strategy(
+    name: str,
+    workload: Workload,
+    *,
+    progress: bool = True,
+    record_calls: bool = True,
+    gpu_reader=None,
+) -> Run:
+    """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
+    s = workload.settings
+    strategy = make_strategy(name, concurrency=s.concurrency, max_batch=s.max_batch)
+    recorder = Recorder(strategy.name, record_calls=record_calls)
+    evaluator = workload.evaluator()
+    workload.warm_up(evaluator)
+    evaluator.on_call = recorder.on_call
+    engine = Engine(evaluate=evaluator, n=evaluator.n, config=s.search, seed=s.seed)
+    if gpu_reader is None:
+        gpu_reader, gpu_status = open_reader(workload.device.type, workload.device.index)
+    else:
+        gpu_status = None
+
+    bar = tqdm(total=s.games, unit="game", desc=name, file=sys.stderr, disable=not progress, leave=False)
+    started_at = time.time()
+    t0 = time.perf_counter()
+    with GpuSampler(gpu_reader) as sampler:
+        for game in strategy.play(range(s.games), engine):
+            recorder.on_game(game)
+            bar.update(1)
+            if progress and recorder.n_calls:
+                elapsed = time.perf_counter() - t0
+                bar.set_postfix(
+                    games_s=f"{len(recorder.games) / elapsed:.2f}",
+                    boards_s=f"{recorder.n_boards / elapsed:.0f}",
+                    batch=f"{recorder.n_boards / recorder.n_calls:.1f}",
+                )
+    wall_s = time.perf_counter() - t0
+    bar.close()
+    gpu_status = sampler.error or gpu_status or "measured"
+
+    calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
+    summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall_s, wall_start=t0)
+    gpu = sampler.table()
+    summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if len(gpu) else None
+    summary["gpu_status"] = gpu_status
+    summary["peak_rss_mb"] = peak_rss_mb()
+    manifest = {
+        "kind": "perfkit-run",
+        "strategy": strategy.name,
+        "strategy_settings": strategy.settings(),
+        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
+        "search": s.search.to_dict(),
+        "network": dataclasses.asdict(s.network),
+        "environment": environment(evaluator),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
+        "wall_s": wall_s,
+        "record_calls": record_calls,
+        "summary": summary,
+    }
+    return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+
+def run_dir_for(out: Path, strategy: str, preset: str) -> Path:
+    """A fresh directory name under `out`: <timestamp>-<strategy>-<preset>[-k]."""
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{strategy}-{preset}"
+    path, k = out / base, 1
+    while path.exists():
+        k += 1
+        path = out / f"{base}-{k}"
+    return path
+
+
+def check_writable(out: Path) -> None:
+    """PerfkitError now, before any game is played, if runs cannot be written under `out`."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".perfkit-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PerfkitError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
+
+
+def bench(
+    strategies: list[str], settings: BenchSettings, *, out: str | os.PathLike | None = "runs", progress: bool = True
+) -> list[Run]:
+    """Run each strategy on the same workload; saves each run under `out` (None: don't save)."""
+    for name in strategies:
+        if name not in STRATEGIES:
+            make_strategy(name)  # raises the unknown-strategy error
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        check_writable(out_path)
+    workload = Workload.prepare(settings)
+    runs = []
+    for name in strategies:
+        run = run_strategy(name, workload, progress=progress)
+        runs.append(run)
+    add_comparisons(runs)
+    if out_path is not None:
+        for run in runs:
+            run.save(run_dir_for(out_path, run.manifest["strategy"], settings.preset))
+    return runs
+
+
+def add_comparisons(runs: list[Run]) -> None:
+    """Speed-up vs naive (moves/s ratio, same run) where naive was measured alongside."""
+    naive = next((r for r in runs if r.manifest["strategy"] == "naive"), None)
+    for run in runs:
+        s = run.summary
+        s["speedup_vs_naive"] = (
+            s["moves_per_s"] / naive.summary["moves_per_s"] if naive and naive.summary["moves_per_s"] else None
+        )
