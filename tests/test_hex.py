@@ -70,9 +70,10 @@ def assert_consistent(pos: Positions) -> None:
 @pytest.mark.parametrize("n", [0, 1, 2, 20, 25])
 def test_board_size_out_of_range_is_a_perfkit_error(n):
     """Boards outside 3..19 are refused with a PerfkitError (a user-fixable error)."""
-    geometry.cache_clear()
     with pytest.raises(PerfkitError):
         geometry(n)
+    with pytest.raises(PerfkitError):
+        Positions.empty(n, 1)
 
 
 @pytest.mark.parametrize("n", [3, 19])
