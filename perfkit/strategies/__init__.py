@@ -11,15 +11,14 @@ from perfkit.types import PerfkitError
 STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
 
 
-def make_strategy(name: str, *, concurrency: int | None = None, max_batch: int | None = None) -> Strategy:
-    """The strategy called `name`; `concurrency` and `max_batch` apply to crossgame only."""
+def make_strategy(name: str, **options: int | None) -> Strategy:
+    """The strategy called `name`; options (concurrency, max_batch, groups, inflight) set to
+    None keep their defaults, and apply to crossgame only (naive and permove play one game
+    at a time by definition)."""
     if name not in STRATEGIES:
         raise PerfkitError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}, all")
     if name == "crossgame":
-        opts = {"max_batch": max_batch}
-        if concurrency is not None:
-            opts["concurrency"] = concurrency
-        return CrossGame(**opts)
+        return CrossGame(**{k: v for k, v in options.items() if v is not None})
     return STRATEGIES[name]()
 
 

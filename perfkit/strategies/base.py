@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,26 +44,40 @@ class Tally:
         self.boards = np.zeros(m, np.int64)  # [M]
 
 
+Part = tuple[EvalRequest, np.ndarray, Tally]  # rows of one request, and whose tally they count in
+
+
+def batch_of(parts: list[Part], *, policy: bool = True, value: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One network call's input from rows of one or more requests, and attribute the call.
+
+    A call shared by several roots counts for each in proportion to its boards.
+    Returns (stones [B, N*N], to_move [B], keyword arguments for the evaluator).
+    """
+    size = sum(len(rows) for _, rows, _ in parts)
+    for req, rows, tally in parts:
+        owners = req.owner[rows]
+        np.add.at(tally.calls, owners, 1.0 / size)
+        np.add.at(tally.boards, owners, 1)
+    levels = {req.level for req, _, _ in parts}
+    kwargs = {
+        "n_policy": sum(int(req.want_policy[rows].sum()) for req, rows, _ in parts) if policy else 0,
+        "n_value": sum(int(req.want_value[rows].sum()) for req, rows, _ in parts) if value else 0,
+        "level": levels.pop() if len(levels) == 1 else -1,
+    }
+    if len(parts) == 1:
+        req, rows, _ = parts[0]
+        return req.stones[rows], req.to_move[rows], kwargs
+    stones = np.concatenate([req.stones[rows] for req, rows, _ in parts])
+    to_move = np.concatenate([req.to_move[rows] for req, rows, _ in parts])
+    return stones, to_move, kwargs
+
+
 def call(
-    evaluate: Evaluate,
-    req: EvalRequest,
-    rows: np.ndarray,
-    tally: Tally,
-    *,
-    policy: bool = True,
-    value: bool = True,
+    evaluate: Evaluate, req: EvalRequest, rows: np.ndarray, tally: Tally, *, policy: bool = True, value: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate `rows` of `req` in one network call and attribute it to their roots."""
-    owners = req.owner[rows]
-    np.add.at(tally.calls, owners, 1.0 / len(rows))
-    np.add.at(tally.boards, owners, 1)
-    return evaluate(
-        req.stones[rows],
-        req.to_move[rows],
-        n_policy=int(req.want_policy[rows].sum()) if policy else 0,
-        n_value=int(req.want_value[rows].sum()) if value else 0,
-        level=req.level,
-    )
+    stones, to_move, kwargs = batch_of([(req, rows, tally)], policy=policy, value=value)
+    return evaluate(stones, to_move, **kwargs)
 
 
 Schedule = Callable[[EvalRequest, Evaluate, Tally], Evaluation]
@@ -95,64 +109,85 @@ class Strategy(Protocol):
     def settings(self) -> dict: ...
 
 
+class GameSlots:
+    """The games one search advances together: their positions, records and call tallies.
+
+    Games come from a shared `pending` queue of ids; a finished game is replaced by the
+    next id, up to `capacity` games in flight.
+    """
+
+    def __init__(self, engine: Engine, pending: deque, capacity: int) -> None:
+        self.engine, self.pending, self.capacity = engine, pending, capacity
+        self.games: list[GameRecord] = []
+        self.positions = Positions.empty(engine.n, 0)
+        self.tally = Tally(0)
+        self.plies = np.zeros(0, np.int64)
+
+    def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
+        """Refill, then the search for every game's next move (None when nothing is left)."""
+        n, config = self.engine.n, self.engine.config
+        fresh = min(self.capacity - len(self.games), len(self.pending))
+        if fresh > 0:
+            now = time.time()
+            self.games += [GameRecord(game=self.pending.popleft(), winner=0, start_s=now) for _ in range(fresh)]
+            self.positions = Positions.concat([self.positions, Positions.empty(n, fresh)], n)
+        m = len(self.games)
+        if m == 0:
+            return None
+        cells = n * n
+        self.plies = np.array([len(g.moves) for g in self.games])
+        noisy = (self.plies < config.temperature_plies) & (config.temperature > 0)
+        gumbel = np.zeros((m, cells))
+        for i in np.flatnonzero(noisy):
+            gumbel[i] = gumbel_noise(self.engine.seed, self.games[i].game, int(self.plies[i]), cells)
+        self.tally = Tally(m)
+        return search(self.positions, config=config, gumbel=gumbel, noisy=noisy)
+
+    def end(self, results: list) -> list[GameRecord]:
+        """Play the searched moves; returns the games that ended."""
+        before, tally = self.positions, self.tally
+        after = play(before, np.array([r.move for r in results]))
+        for i, (g, r) in enumerate(zip(self.games, results)):
+            g.moves.append(
+                MoveRecord(
+                    game=g.game, ply=int(self.plies[i]), player=int(before.to_move[i]), move=r.move,
+                    root_value=r.root_value, minimax_value=r.minimax_value,
+                    candidates=r.candidates, policy_move_values=r.policy_move_values,
+                    chosen_rank=r.chosen_rank, calls=float(tally.calls[i]), boards=int(tally.boards[i]),
+                )
+            )
+        now = time.time()
+        ended = after.terminal
+        finished = []
+        for i in np.flatnonzero(ended):
+            self.games[i].winner = int(after.winner[i])
+            self.games[i].end_s = now
+            finished.append(self.games[i])
+        keep = np.flatnonzero(~ended)
+        self.games = [self.games[i] for i in keep]
+        self.positions = after.take(keep)
+        return finished
+
+
+def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[EvalRequest], Evaluation]) -> list:
+    """Run a search generator to the end, answering each request; returns its results."""
+    req = next(steps)
+    while True:
+        try:
+            req = steps.send(answer(req))
+        except StopIteration as done:
+            return done.value
+
+
 def play_games(
     game_ids: Iterable[int], *, engine: Engine, concurrency: int, schedule: Schedule
 ) -> Iterator[GameRecord]:
     """Play `game_ids` with up to `concurrency` games in flight, yielding each as it ends.
 
-    All games in flight make their move in one search; a finished game is replaced by the
-    next id. A game's moves depend only on (seed, game id), never on its neighbours.
+    All games in flight make their move in one search; each request is answered by
+    `schedule`. A game's moves depend only on (seed, game id), never on its neighbours.
     """
-    n, config = engine.n, engine.config
-    cells = n * n
-    pending = deque(game_ids)
-    games: list[GameRecord] = []
-    positions = Positions.empty(n, 0)
-    noise_on = config.temperature > 0 and config.temperature_plies > 0
-
-    while True:
-        fresh = min(concurrency - len(games), len(pending))
-        if fresh > 0:
-            now = time.time()
-            games += [GameRecord(game=pending.popleft(), winner=0, start_s=now) for _ in range(fresh)]
-            positions = Positions.concat([positions, Positions.empty(n, fresh)], n)
-        if not games:
-            return
-        m = len(games)
-        plies = np.array([len(g.moves) for g in games])
-        noisy = (plies < config.temperature_plies) & noise_on
-        gumbel = np.zeros((m, cells))
-        for i in np.flatnonzero(noisy):
-            gumbel[i] = gumbel_noise(engine.seed, games[i].game, int(plies[i]), cells)
-
-        tally = Tally(m)
-        steps = search(positions, config=config, gumbel=gumbel, noisy=noisy)
-        req = next(steps)
-        while True:
-            try:
-                req = steps.send(schedule(req, engine.evaluate, tally))
-            except StopIteration as done:
-                results = done.value
-                break
-
-        moves = np.array([r.move for r in results])
-        after = play(positions, moves)
-        now = time.time()
-        for i, (g, r) in enumerate(zip(games, results)):
-            g.moves.append(
-                MoveRecord(
-                    game=g.game, ply=int(plies[i]), player=int(positions.to_move[i]), move=r.move,
-                    root_value=r.root_value, minimax_value=r.minimax_value,
-                    candidates=r.candidates, policy_move_values=r.policy_move_values,
-                    chosen_rank=r.chosen_rank, calls=float(tally.calls[i]),
-                    boards=int(tally.boards[i]),
-                )
-            )
-        done_mask = after.terminal
-        for i in np.flatnonzero(done_mask):
-            games[i].winner = int(after.winner[i])
-            games[i].end_s = now
-            yield games[i]
-        keep = np.flatnonzero(~done_mask)
-        games = [games[i] for i in keep]
-        positions = after.take(keep)
+    slots = GameSlots(engine, deque(game_ids), concurrency)
+    while (steps := slots.begin()) is not None:
+        results = drive(steps, lambda req: schedule(req, engine.evaluate, slots.tally))
+        yield from slots.end(results)

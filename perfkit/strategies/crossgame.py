@@ -1,40 +1,160 @@
-"""`crossgame`: G games in flight; each call carries one search level of all of them."""
+"""`crossgame`: G games in flight, their positions batched across games (the seed's phase 2).
+
+The seed's phase-2 architecture, in one process:
+- a shared position queue: every group of games runs one vectorised search, and each
+  search level it needs evaluated waits in one FIFO queue;
+- a batch processor that fills each network call from the queue up to `max_batch`
+  positions, mixing levels and groups (a request may be split across calls);
+- result distribution: answers are scattered back to the waiting requests, and a search
+  resumes as soon as its whole level is answered;
+- asynchronous processing: with `inflight` ≥ 2 the network runs on its own thread while
+  the main thread advances the groups whose answers are back (torch releases the GIL;
+  on CUDA the copies and kernels are asynchronous anyway), so the CPU side of one group
+  overlaps the device work of another.
+
+With `groups=1, inflight=1` this is the plain lockstep loop: 4 calls per move step,
+batches of G×{1, 5, 9, 27} split by `max_batch`.
+"""
 
 from __future__ import annotations
 
+import math
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from perfkit.strategies.base import Engine, batched, play_games
-from perfkit.types import GameRecord, PerfkitError
+import numpy as np
+
+from perfkit.strategies.base import Engine, GameSlots, Part, batch_of
+from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
 DEFAULT_CONCURRENCY = 64
+DEFAULT_MAX_BATCH = 1024
+
+
+@dataclass
+class _Waiting:
+    """A search level waiting for its answers."""
+
+    slots: GameSlots
+    steps: Iterator
+    req: EvalRequest
+    since_s: float  # perf_counter when it joined the queue
+    sent: int = 0  # rows handed to a call so far
+    answered: int = 0  # rows whose answers are back
+    logits: np.ndarray = field(init=False)  # [K, N*N]
+    values: np.ndarray = field(init=False)  # [K]
+
+    def __post_init__(self) -> None:
+        k = len(self.req)
+        self.logits = np.empty((k, self.req.stones.shape[1]))
+        self.values = np.empty(k)
+
+
+def play_crossgame(
+    game_ids: Iterable[int],
+    *,
+    engine: Engine,
+    concurrency: int,
+    max_batch: int | None,
+    groups: int = 1,
+    inflight: int = 1,
+) -> Iterator[GameRecord]:
+    """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end."""
+    pending_ids = deque(game_ids)
+    per_group = math.ceil(concurrency / groups)
+    queue: deque[_Waiting] = deque()
+    flights: deque[tuple[Future | tuple, list[tuple[_Waiting, int, int]]]] = deque()
+    limit = max_batch or math.inf
+
+    def start(slots: GameSlots) -> None:
+        steps = slots.begin()
+        if steps is not None:
+            queue.append(_Waiting(slots, steps, next(steps), time.perf_counter()))
+
+    def next_batch() -> list[tuple[_Waiting, int, int]]:
+        taken, size = [], 0
+        while queue and size < limit:
+            w = queue[0]
+            hi = int(min(len(w.req), w.sent + (limit - size)))
+            taken.append((w, w.sent, hi))
+            size += hi - w.sent
+            w.sent = hi
+            if hi == len(w.req):
+                queue.popleft()
+        return taken
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device") if inflight > 1 else None
+    try:
+        for _ in range(groups):
+            start(GameSlots(engine, pending_ids, per_group))
+        while queue or flights:
+            while queue and len(flights) < inflight:
+                taken = next_batch()
+                parts: list[Part] = [(w.req, np.arange(lo, hi), w.slots.tally) for w, lo, hi in taken]
+                stones, to_move, kwargs = batch_of(parts)
+                kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
+                if pool is None:
+                    flights.append((engine.evaluate(stones, to_move, **kwargs), taken))
+                else:
+                    flights.append((pool.submit(engine.evaluate, stones, to_move, **kwargs), taken))
+            answer, taken = flights.popleft()
+            logits, values = answer.result() if isinstance(answer, Future) else answer
+            offset = 0
+            for w, lo, hi in taken:
+                w.logits[lo:hi] = logits[offset : offset + hi - lo]
+                w.values[lo:hi] = values[offset : offset + hi - lo]
+                offset += hi - lo
+                w.answered += hi - lo
+                if w.answered < len(w.req):
+                    continue
+                try:
+                    req = w.steps.send(Evaluation(w.logits, w.values))
+                    queue.append(_Waiting(w.slots, w.steps, req, time.perf_counter()))
+                except StopIteration as done:
+                    yield from w.slots.end(done.value)
+                    start(w.slots)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
 class CrossGame:
-    """Cross-game batching (the seed's phase 2): batches of ~G×{1, 5, 9, 27}.
+    """Cross-game batching (the seed's phase 2).
 
     Args:
         concurrency: games in flight; a finished game is replaced by the next.
-        max_batch: larger calls are split into calls of at most this many positions.
+        max_batch: no call carries more positions than this (None: no limit).
+        groups: games are split into this many groups, each searched in lockstep; the
+            batch processor mixes their levels to keep calls full.
+        inflight: network calls queued at once; 2 overlaps CPU work with the network.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
-    max_batch: int | None = None
+    max_batch: int | None = DEFAULT_MAX_BATCH
+    groups: int = 1
+    inflight: int = 1
 
     name = "crossgame"
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise PerfkitError(f"concurrency must be >= 1, got {self.concurrency}")
+        for key in ("concurrency", "groups", "inflight"):
+            if getattr(self, key) < 1:
+                raise PerfkitError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.max_batch is not None and self.max_batch < 1:
             raise PerfkitError(f"max batch must be >= 1, got {self.max_batch}")
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
-        return play_games(
-            game_ids, engine=engine, concurrency=self.concurrency, schedule=batched(self.max_batch)
+        return play_crossgame(
+            game_ids, engine=engine, concurrency=self.concurrency, max_batch=self.max_batch,
+            groups=self.groups, inflight=self.inflight,
         )
 
     def settings(self) -> dict:
-        return {"concurrency": self.concurrency, "max_batch": self.max_batch}
+        return {
+            "concurrency": self.concurrency, "max_batch": self.max_batch,
+            "groups": self.groups, "inflight": self.inflight,
+        }
