@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
 from perfkit.game.hex import check_board_size
 from perfkit.instrument.nvml import GpuSampler, open_reader
@@ -40,7 +41,9 @@ class BenchSettings:
     board: int | None = None  # override the preset's board size (same network shape)
     games: int = 16  # games to play per strategy
     concurrency: int | None = None  # crossgame: games in flight (None: its default)
-    max_batch: int | None = None  # crossgame: split calls above this many positions
+    max_batch: int | None = None  # crossgame: split calls above this many positions (None: its default)
+    groups: int | None = None  # crossgame: groups of games whose levels are mixed in calls
+    inflight: int | None = None  # crossgame: calls in flight (2 overlaps CPU and network)
     seed: int = 0  # weights (unless a checkpoint is given) and every game's noise
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     precision: str = "float32"  # float32, or float64 (exact mode)
@@ -134,7 +137,9 @@ def run_strategy(
 ) -> Run:
     """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
     s = workload.settings
-    strategy = make_strategy(name, concurrency=s.concurrency, max_batch=s.max_batch)
+    strategy = make_strategy(
+        name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight
+    )
     recorder = Recorder(strategy.name, record_calls=record_calls)
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
@@ -169,6 +174,12 @@ def run_strategy(
     summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if len(gpu) else None
     summary["gpu_status"] = gpu_status
     summary["peak_rss_mb"] = peak_rss_mb()
+    summary["device"] = str(evaluator.device)
+    summary["device_name"] = evaluator.device_name
+    summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
+    summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
+    summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
+    summary["speedup_vs_naive"] = None
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,
@@ -179,6 +190,7 @@ def run_strategy(
         "environment": environment(evaluator),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
         "wall_s": wall_s,
+        "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
         "record_calls": record_calls,
         "summary": summary,
     }
@@ -207,9 +219,18 @@ def check_writable(out: Path) -> None:
 
 
 def bench(
-    strategies: list[str], settings: BenchSettings, *, out: str | os.PathLike | None = "runs", progress: bool = True
+    strategies: list[str],
+    settings: BenchSettings,
+    *,
+    out: str | os.PathLike | None = "runs",
+    progress: bool = True,
+    curves: str | os.PathLike | None = None,
 ) -> list[Run]:
-    """Run each strategy on the same workload; saves each run under `out` (None: don't save)."""
+    """Run each strategy on the same workload; saves each run under `out` (None: don't save).
+
+    `efficiency` divides by the peak of a saved `perfkit curve` for the same device, network
+    and precision, looked up in `curves` (default: `<out>/curves`, i.e. runs/curves).
+    """
     for name in strategies:
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
@@ -222,6 +243,8 @@ def bench(
         run = run_strategy(name, workload, progress=progress)
         runs.append(run)
     add_comparisons(runs)
+    curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
+    add_efficiency(runs, workload, curves_dir)
     if out_path is not None:
         for run in runs:
             run.save(run_dir_for(out_path, run.manifest["strategy"], settings.preset))
@@ -236,3 +259,47 @@ def add_comparisons(runs: list[Run]) -> None:
         s["speedup_vs_naive"] = (
             s["moves_per_s"] / naive.summary["moves_per_s"] if naive and naive.summary["moves_per_s"] else None
         )
+
+
+def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> None:
+    """`efficiency` of each run against the saved curve of its device, network and precision."""
+    s = workload.settings
+    curve, reason = find_curve(
+        curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
+        precision=s.precision,
+    )
+    for run in runs:
+        run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
+
+
+def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict:
+    """What recording costs: the same workload played with recording on and off, alternately.
+
+    Each pair plays the games once with the full recorder and once with
+    `Recorder(record_calls=False)` (totals only), in alternating order so that drift in a
+    shared machine's load hits both; the overhead is the median of the pairs' wall-time
+    ratios minus one. The recorder also times itself (`recorder_share`, hooks + tables),
+    which is far less noisy than the A/B difference on a busy CPU.
+    """
+    if pairs < 1:
+        raise PerfkitError(f"pairs must be >= 1, got {pairs}")
+    on, off, share = [], [], []
+    for i in range(pairs):
+        for record in ((True, False) if i % 2 == 0 else (False, True)):
+            run = run_strategy(name, workload, progress=False, record_calls=record)
+            # Building the tables (after the games) is part of what recording costs.
+            wall = run.manifest["wall_s"] + run.summary["recorder_s"]
+            (on if record else off).append(wall)
+            if record:
+                share.append(run.summary["recorder_share"])
+    ratios = np.array(on) / np.array(off)
+    return {
+        "strategy": name,
+        "pairs": pairs,
+        "wall_on_s": on,
+        "wall_off_s": off,
+        "overhead": float(np.median(ratios) - 1.0),
+        "overhead_min": float(ratios.min() - 1.0),
+        "overhead_max": float(ratios.max() - 1.0),
+        "recorder_share": float(np.median(share)),
+    }

@@ -58,6 +58,12 @@ def widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers like 3,3,3, got {text!r}") from None
 
 
+def out_dir(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a directory, got an empty path")
+    return text
+
+
 def add_workload_args(p: argparse.ArgumentParser) -> None:
     """Options that define the workload, shared by every command that plays games."""
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
@@ -71,7 +77,9 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=non_negative_float, default=SearchConfig.temperature)
     p.add_argument("--temperature-plies", type=non_negative_int, default=SearchConfig.temperature_plies)
     p.add_argument("--concurrency", type=positive_int, default=None, help="crossgame: games in flight (default 64)")
-    p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: split larger calls")
+    p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
+    p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
+    p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
 
 
 def default_preset(device: str) -> str:
@@ -89,8 +97,8 @@ def bench_settings(args: argparse.Namespace):
         temperature_plies=args.temperature_plies,
     )
     return BenchSettings(
-        preset=args.preset or default_preset(args.device), board=args.board, games=args.games, concurrency=args.concurrency,
-        max_batch=args.max_batch, seed=args.seed, device=args.device, precision=args.precision,
+        preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games, concurrency=args.concurrency,
+        max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
         checkpoint=args.checkpoint, search=search,
     )
 
@@ -104,7 +112,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.strategy != "all":
         make_strategy(args.strategy)  # validates the name before anything runs
     settings = bench_settings(args)
-    runs = bench(names, settings, out=args.out, progress=not args.no_progress)
+    if args.recorder_overhead:
+        return recorder_overhead_report(names, settings, pairs=args.pairs, as_json=args.json)
+    runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
         entries = [
             {"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None}
@@ -116,6 +126,226 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def cmd_selfplay(args: argparse.Namespace) -> int:
+    from perfkit.selfplay import Interrupted, SelfplaySettings, selfplay
+
+    settings = SelfplaySettings(
+        workload=bench_settings(args), strategy=args.strategy, shard_games=args.shard_games, flush_s=args.flush_s,
+        retries=args.retries, backend=args.backend, workers=args.workers, chunk_games=args.chunk_games,
+        ray_address=args.ray_address,
+    )
+    try:
+        summary = selfplay(settings, args.out, progress=not args.no_progress)
+    except Interrupted as stop:
+        print(f"perfkit selfplay: {stop}", file=sys.stderr)
+        return stop.exit_code  # 130 (SIGINT) or 143 (SIGTERM); the directory is consistent
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        rate = summary["games_per_s"]
+        print(
+            f"{summary['unique_games']} of {summary['games_requested']} games in {summary['out']} "
+            f"({summary['shards']} shards); this session: {summary['session_games']} games"
+            + (f" at {rate:.2f} games/s, 500k games in {summary['projected_days_500k']:.1f} days" if rate else "")
+            + f"; digest {summary['game_digest']}"
+        )
+    return 0
+
+
+def add_selfplay_parser(sub) -> None:
+    p = sub.add_parser("selfplay", help="write self-play training data: resumable, bounded memory, Ray for many devices")
+    p.add_argument("--games", type=positive_int, required=True, help="games the directory should hold (ids 0..N-1)")
+    p.add_argument("--out", type=out_dir, required=True, help="self-play directory; rerun the same command to resume")
+    p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
+    add_workload_args(p)
+    p.add_argument("--shard-games", type=positive_int, default=1024, help="games per shard (default 1024)")
+    p.add_argument("--flush-s", type=positive_seconds, default=60.0, help="write a shard at least this often (default 60 s)")
+    p.add_argument("--retries", type=non_negative_int, default=2, help="retries of a single board whose forward fails (default 2)")
+    p.add_argument("--backend", default="local", help="local (default) or ray")
+    p.add_argument("--workers", type=positive_int, default=None, help="ray: actors (default one per GPU, else one per CPU)")
+    p.add_argument("--chunk-games", type=positive_int, default=None, help="ray: game ids per task (default 4 x concurrency)")
+    p.add_argument("--ray-address", default=None, help="ray: cluster address (default RAY_ADDRESS or a local instance)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr (progress.json is still written)")
+    p.set_defaults(func=cmd_selfplay)
+
+
+def recorder_overhead_report(names: list[str], settings, *, pairs: int, as_json: bool) -> int:
+    from perfkit.bench import Workload, recorder_overhead
+    from perfkit.report.console import render_overhead
+
+    workload = Workload.prepare(settings)
+    results = [recorder_overhead(name, workload, pairs=pairs) for name in names]
+    print(json.dumps({"recorder_overhead": results}, indent=2) if as_json else "\n".join(map(render_overhead, results)))
+    return 0
+
+
+def cmd_curve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from perfkit.analysis.curve import curve_filename, measure_curve
+    from perfkit.bench import BenchSettings, Workload, environment
+    from perfkit.profile import _check_writable_file
+    from perfkit.report.console import render_curve
+
+    settings = BenchSettings(
+        preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
+        device=args.device, precision=args.precision, seed=args.seed, checkpoint=args.checkpoint,
+    )
+    workload = Workload.prepare(settings)
+    evaluator = workload.evaluator()
+    name = curve_filename(device_name=evaluator.device_name, preset=settings.network, precision=settings.precision)
+    path = Path(args.output) if args.output else Path(args.out) / name
+    _check_writable_file(path)
+
+    def progress(point) -> None:
+        if not args.no_progress:
+            print(
+                f"batch {point.batch:>6}: {1e3 * point.median_s:9.3f} ms/call  {point.boards_per_s:>12,.0f} boards/s",
+                file=sys.stderr, flush=True,
+            )
+
+    curve = measure_curve(
+        evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
+        time_budget_s=args.time_budget, seed=args.seed, environment=environment(evaluator), on_point=progress,
+    )
+    curve.save(path)
+    print(json.dumps({**curve.to_dict(), "path": str(path)}, indent=2) if args.json else render_curve(curve))
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from perfkit.analysis.curve import load_curve
+    from perfkit.analysis.projection import project, seed_calibration
+    from perfkit.instrument.run import load_run
+    from perfkit.report.console import render_projection
+
+    run = load_run(args.run_dir)
+    curve = load_curve(args.curve) if args.curve else seed_calibration() if args.seed_calibration else None
+    result = project(run, games=args.games, devices=args.devices, curve=curve)
+    print(json.dumps(result, indent=2) if args.json else render_projection(result))
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from perfkit.bench import Workload
+    from perfkit.profile import profile_strategy
+    from perfkit.strategies import make_strategy
+
+    make_strategy(args.strategy)  # validates the name before anything runs
+    settings = bench_settings(args)
+    output = Path(args.output) if args.output else Path(args.out) / f"profile-{args.strategy}-{settings.preset}.lprof"
+    result = profile_strategy(args.strategy, Workload.prepare(settings), output=output)
+    print(result.text)
+    print(
+        f"profiled {result.strategy}: {result.games} games in {result.wall_s:.2f} s under line_profiler "
+        f"(its overhead inflates the times; compare shares); saved {result.path} "
+        f"(show again: python -m line_profiler {result.path})"
+    )
+    return 0
+
+
+def add_measurement_commands(sub) -> None:
+    """`curve`, `project` and `profile`: the device's limit, projections, line profiles."""
+    p = sub.add_parser("curve", help="the model's throughput by batch size on a device (the limit efficiency uses)")
+    p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
+    p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="weights and boards (default 0)")
+    p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
+    p.add_argument("--max-batch", type=positive_int, default=65_536, help="largest batch size to try (default 65536)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per batch size (default 5)")
+    p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls per batch size (default 2)")
+    p.add_argument("--time-budget", type=non_negative_float, default=30.0, help="seconds for the sweep (default 30)")
+    p.add_argument("--out", type=out_dir, default="runs/curves", help="directory for the curve (default runs/curves)")
+    p.add_argument("-o", "--output", default=None, help="curve file (default OUT/<device>-<preset>-<precision>.json)")
+    p.add_argument("--json", action="store_true", help="print the curve as JSON on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no per-batch progress on stderr")
+    p.set_defaults(func=cmd_curve)
+
+    p = sub.add_parser("project", help="days for N games from a run, and the what-if on another device's curve")
+    p.add_argument("run_dir", help="a run directory written by perfkit bench")
+    p.add_argument("--games", type=positive_int, default=500_000, help="games to project (default 500000)")
+    p.add_argument("--devices", type=positive_int, default=1, help="devices playing in parallel (default 1)")
+    what_if = p.add_mutually_exclusive_group()
+    what_if.add_argument("--curve", default=None, help="replay the run's calls on this perfkit curve file")
+    what_if.add_argument(
+        "--seed-calibration", action="store_true", help="replay the run's calls at the seed's reported per-call cost"
+    )
+    p.add_argument("--json", action="store_true", help="print the projection as JSON on stdout")
+    p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("profile", help="line_profiler on a strategy's hot functions while it plays")
+    p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
+    p.add_argument("--games", type=positive_int, default=2, help="games to play (default 2)")
+    add_workload_args(p)
+    p.add_argument("--out", type=out_dir, default="runs", help="directory for the .lprof (default runs/)")
+    p.add_argument("-o", "--output", default=None, help="the .lprof file (default OUT/profile-<strategy>-<preset>.lprof)")
+    p.set_defaults(func=cmd_profile)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from perfkit.report.html import find_runs, write_report
+
+    runs = find_runs(args.run_dirs)
+    whatif = []
+    if args.curve or args.seed_calibration:
+        from perfkit.analysis.curve import load_curve
+        from perfkit.analysis.projection import seed_calibration
+        from perfkit.analysis.tables import whatif_bars
+
+        whatif = whatif_bars(runs, load_curve(args.curve) if args.curve else seed_calibration())
+    path = write_report(runs, args.output, title=args.title, whatif=whatif)
+    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB, {len(runs)} runs)")
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from perfkit.report.notebooks import default_notebooks, export_notebooks, parse_parameters
+
+    paths = args.notebooks or default_notebooks()
+    done = lambda nb, html: print(f"{nb} -> {html}", flush=True)  # noqa: E731
+    export_notebooks(
+        paths, args.output, parameters=parse_parameters(args.parameter), execute=not args.no_execute,
+        timeout_s=args.timeout, on_done=done,
+    )
+    return 0
+
+
+def add_report_commands(sub) -> None:
+    """`report` and `notebooks`: renderers of stored runs, and the story's notebooks as HTML."""
+    p = sub.add_parser("report", help="one self-contained HTML file comparing stored runs")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders of them) from perfkit bench")
+    p.add_argument("-o", "--output", required=True, help="the HTML file to write, e.g. report.html")
+    p.add_argument("--title", default="perfkit report", help="the page's title")
+    what_if = p.add_mutually_exclusive_group()
+    what_if.add_argument("--curve", default=None, help="add what-if bars: each run's calls replayed on this curve file")
+    what_if.add_argument("--seed-calibration", action="store_true", help="add what-if bars at the seed's per-call cost")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("notebooks", help="execute the notebooks and export them to HTML")
+    p.add_argument("notebooks", nargs="*", help="notebooks to export (default notebooks/NN_*.ipynb)")
+    p.add_argument("-o", "--output", required=True, help="folder for the .html (and executed .ipynb) files")
+    p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameters-cell value, e.g. -p preset=tiny -p games=2 (repeatable)")
+    p.add_argument("--no-execute", action="store_true", help="export as committed (without outputs)")
+    p.add_argument("--timeout", type=positive_int, default=900, help="seconds one cell may run (default 900)")
+    p.set_defaults(func=cmd_notebooks)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="perfkit", description="Measure and remove the inference bottleneck of self-play.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -124,10 +354,19 @@ def build_parser() -> Parser:
     p.add_argument("--strategy", default="crossgame", help="naive, permove, crossgame (default) or all")
     p.add_argument("--games", type=positive_int, default=16, help="games per strategy (default 16)")
     add_workload_args(p)
-    p.add_argument("--out", default="runs", help="directory for run directories (default runs/)")
+    p.add_argument("--out", type=out_dir, default="runs", help="directory for run directories (default runs/)")
     p.add_argument("--json", action="store_true", help="print {\"runs\": [...]} as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--curves", default=None, help="where to find perfkit curve files for efficiency (default OUT/curves)")
+    p.add_argument(
+        "--recorder-overhead", action="store_true",
+        help="measure what recording costs: play with recording on and off, alternately (saves no run)",
+    )
+    p.add_argument("--pairs", type=positive_int, default=3, help="--recorder-overhead: on/off pairs (default 3)")
     p.set_defaults(func=cmd_bench)
+    add_selfplay_parser(sub)
+    add_measurement_commands(sub)
+    add_report_commands(sub)
     return parser
 
 

@@ -320,7 +320,7 @@ def test_play_does_not_modify_its_input():
     pos = from_moves(5, [0, 1, 2])
     copies = [a.copy() for a in (pos.stones, pos.groups, pos.reach, pos.to_move, pos.winner)]
     play(pos, np.array([3]))
-    for before, now in zip(copies, (pos.stones, pos.groups, pos.reach, pos.to_move, pos.winner)):
+    for before, now in zip(copies, (pos.stones, pos.groups, pos.reach, pos.to_move, pos.winner), strict=True):
         np.testing.assert_array_equal(before, now)
 
 

@@ -8,8 +8,7 @@ A user's own model plugs in if it is a `torch.nn.Module` whose forward takes pla
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
+import warnings
 
 import torch
 from torch import nn
@@ -89,9 +88,16 @@ def load_checkpoint(path: str | os.PathLike, preset: Preset) -> HexNet:
     if not os.path.isfile(path):
         raise PerfkitError(f"checkpoint not found: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as exc:
+        with warnings.catch_warnings():  # torch warns about odd bytes before failing on them
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # arbitrary bytes make the unpickler fail in arbitrary ways (IndexError, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if first.startswith("Weights only load failed"):  # torch's advice to load it unsafely: not for us
+            raise PerfkitError(
+                f"cannot read checkpoint {path}: not a perfkit checkpoint (not plain tensors and data); "
+                "write one with perfkit.save_checkpoint(model, path)"
+            ) from None
         raise PerfkitError(f"cannot read checkpoint {path}: not a valid PyTorch file ({first})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise PerfkitError(

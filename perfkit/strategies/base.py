@@ -7,8 +7,8 @@ search level's `EvalRequest` becomes network calls). The search itself lives in
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -112,12 +112,12 @@ class Strategy(Protocol):
 class GameSlots:
     """The games one search advances together: their positions, records and call tallies.
 
-    Games come from a shared `pending` queue of ids; a finished game is replaced by the
-    next id, up to `capacity` games in flight.
+    Game ids come from `source(k)`, which hands out at most k ids not yet played (a shared
+    queue); a finished game is replaced by the next id, up to `capacity` games in flight.
     """
 
-    def __init__(self, engine: Engine, pending: deque, capacity: int) -> None:
-        self.engine, self.pending, self.capacity = engine, pending, capacity
+    def __init__(self, engine: Engine, source: Callable[[int], list[int]], capacity: int) -> None:
+        self.engine, self.source, self.capacity = engine, source, capacity
         self.games: list[GameRecord] = []
         self.positions = Positions.empty(engine.n, 0)
         self.tally = Tally(0)
@@ -126,11 +126,11 @@ class GameSlots:
     def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
         n, config = self.engine.n, self.engine.config
-        fresh = min(self.capacity - len(self.games), len(self.pending))
-        if fresh > 0:
+        fresh = self.source(self.capacity - len(self.games)) if len(self.games) < self.capacity else []
+        if fresh:
             now = time.time()
-            self.games += [GameRecord(game=self.pending.popleft(), winner=0, start_s=now) for _ in range(fresh)]
-            self.positions = Positions.concat([self.positions, Positions.empty(n, fresh)], n)
+            self.games += [GameRecord(game=g, winner=0, start_s=now) for g in fresh]
+            self.positions = Positions.concat([self.positions, Positions.empty(n, len(fresh))], n)
         m = len(self.games)
         if m == 0:
             return None
@@ -147,7 +147,7 @@ class GameSlots:
         """Play the searched moves; returns the games that ended."""
         before, tally = self.positions, self.tally
         after = play(before, np.array([r.move for r in results]))
-        for i, (g, r) in enumerate(zip(self.games, results)):
+        for i, (g, r) in enumerate(zip(self.games, results, strict=True)):
             g.moves.append(
                 MoveRecord(
                     game=g.game, ply=int(self.plies[i]), player=int(before.to_move[i]), move=r.move,
@@ -169,6 +169,12 @@ class GameSlots:
         return finished
 
 
+def take_from(game_ids: Iterable[int]) -> Callable[[int], list[int]]:
+    """A game-id source over any iterable (lazily: a huge range costs nothing)."""
+    ids = iter(game_ids)
+    return lambda k: list(itertools.islice(ids, k))
+
+
 def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[EvalRequest], Evaluation]) -> list:
     """Run a search generator to the end, answering each request; returns its results."""
     req = next(steps)
@@ -187,7 +193,7 @@ def play_games(
     All games in flight make their move in one search; each request is answered by
     `schedule`. A game's moves depend only on (seed, game id), never on its neighbours.
     """
-    slots = GameSlots(engine, deque(game_ids), concurrency)
+    slots = GameSlots(engine, take_from(game_ids), concurrency)
     while (steps := slots.begin()) is not None:
         results = drive(steps, lambda req: schedule(req, engine.evaluate, slots.tally))
         yield from slots.end(results)

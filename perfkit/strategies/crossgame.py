@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perfkit.strategies.base import Engine, GameSlots, Part, batch_of
+from perfkit.strategies.base import Engine, GameSlots, Part, batch_of, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
 DEFAULT_CONCURRENCY = 64
@@ -63,7 +63,7 @@ def play_crossgame(
     inflight: int = 1,
 ) -> Iterator[GameRecord]:
     """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end."""
-    pending_ids = deque(game_ids)
+    source = take_from(game_ids)
     per_group = math.ceil(concurrency / groups)
     queue: deque[_Waiting] = deque()
     flights: deque[tuple[Future | tuple, list[tuple[_Waiting, int, int]]]] = deque()
@@ -89,7 +89,7 @@ def play_crossgame(
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device") if inflight > 1 else None
     try:
         for _ in range(groups):
-            start(GameSlots(engine, pending_ids, per_group))
+            start(GameSlots(engine, source, per_group))
         while queue or flights:
             while queue and len(flights) < inflight:
                 taken = next_batch()
