@@ -80,6 +80,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
     p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
+    p.add_argument("--max-wait-ms", type=non_negative_float, default=None, help="crossgame --workers: longest a request waits for a fuller call (default 2)")
 
 
 def default_preset(device: str) -> str:
@@ -99,6 +100,8 @@ def bench_settings(args: argparse.Namespace):
     return BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games, concurrency=args.concurrency,
         max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
+        workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
+        max_wait_s=None if args.max_wait_ms is None else args.max_wait_ms / 1e3,
         checkpoint=args.checkpoint, search=search,
     )
 
@@ -114,16 +117,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = bench_settings(args)
     if args.recorder_overhead:
         return recorder_overhead_report(names, settings, pairs=args.pairs, as_json=args.json)
+    tuned = None
+    if args.tune:
+        settings, tuned = tune_settings(args, settings)
     runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
         entries = [
             {"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None}
             for r in runs
         ]
-        print(json.dumps({"runs": entries}, indent=2))
+        print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs))
     return 0
+
+
+def tune_settings(args: argparse.Namespace, settings):
+    """`bench --tune`: search crossgame's settings on this device, print the recommendation,
+    and return the settings to bench with (plus the trials, for --json)."""
+    import dataclasses
+
+    from perfkit.bench import Workload
+    from perfkit.report.console import render_table
+    from perfkit.tune import tune
+
+    if args.strategy != "crossgame":
+        raise PerfkitError("--tune searches crossgame's settings; use --strategy crossgame")
+    log = (lambda t: None) if args.no_progress else (
+        lambda t: print(f"tune: {t.settings} -> {t.boards_per_s:,.0f} boards/s", file=sys.stderr, flush=True)
+    )
+    best, trials = tune(Workload.prepare(settings), budget_s=args.tune_budget, on_trial=log)
+    keys = list(best)
+    rows = [[*(str(t.settings[k]) for k in keys), f"{t.boards_per_s:,.0f}", f"{t.mean_batch:.0f}"] for t in trials]
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in best.items() if v is not None)
+    if not args.json:
+        print(render_table(rows, [*keys, "boards/s", "mean batch"]))
+        print(f"recommended on {settings.device} ({settings.preset}): perfkit bench --strategy crossgame {flags}")
+    tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
+    return dataclasses.replace(settings, **best), tuned
 
 
 def positive_seconds(text: str) -> float:
@@ -363,6 +394,12 @@ def build_parser() -> Parser:
         help="measure what recording costs: play with recording on and off, alternately (saves no run)",
     )
     p.add_argument("--pairs", type=positive_int, default=3, help="--recorder-overhead: on/off pairs (default 3)")
+    p.add_argument(
+        "--workers", dest="process_workers", type=non_negative_int, default=None,
+        help="crossgame: processes playing the games, feeding this one's network (default 0: in-process)",
+    )
+    p.add_argument("--tune", action="store_true", help="crossgame: search the best settings on this device, then bench them")
+    p.add_argument("--tune-budget", type=positive_seconds, default=4.0, help="--tune: seconds per trial (default 4)")
     p.set_defaults(func=cmd_bench)
     add_selfplay_parser(sub)
     add_measurement_commands(sub)

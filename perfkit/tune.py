@@ -1,0 +1,115 @@
+"""Find the crossgame settings that give the most boards/s on this device (`bench --tune`).
+
+Like `katago benchmark`, which recommends a thread count: short steady-state trials, one
+setting changed at a time (coordinate ascent), the best kept. Each trial plays an endless
+stream of games for a time budget and counts the boards evaluated after a warm-up slice,
+so the run's tail (the last few games) does not bias the rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from perfkit.bench import Workload
+from perfkit.instrument.recorder import Recorder
+from perfkit.strategies import Engine, make_strategy
+from perfkit.strategies.crossgame import CrossGame
+
+# What the search tries, in this order; a field the strategy lacks is skipped.
+SEARCH_SPACE: dict[str, tuple] = {
+    "concurrency": (16, 32, 64, 128, 256, 512),
+    "max_batch": (128, 256, 512, 1024, 2048, 4096),
+    "groups": (1, 2, 4),
+    "inflight": (1, 2),
+    "workers": (0, 1, 2),
+}
+
+
+@dataclass
+class Trial:
+    """One measured setting."""
+
+    settings: dict
+    boards_per_s: float  # boards evaluated per second of the measured slice
+    mean_batch: float
+
+
+class _TimeUp(Exception):
+    """Raised from inside the evaluator to end a trial exactly when its budget is spent."""
+
+
+def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: float, clock=time.perf_counter) -> Trial:
+    """Steady-state boards/s of crossgame with `settings`, over `budget_s` after `warmup_s`."""
+    strategy = make_strategy("crossgame", **settings)
+    recorder = Recorder("crossgame")
+    evaluator = workload.evaluator()
+    workload.warm_up(evaluator)
+    evaluator.on_call = recorder.on_call
+    t0 = clock()
+
+    def evaluate(*args, **kwargs):
+        if clock() - t0 >= warmup_s + budget_s:
+            raise _TimeUp
+        return evaluator(*args, **kwargs)
+
+    engine = Engine(evaluate=evaluate, n=evaluator.n, config=workload.settings.search, seed=workload.settings.seed)
+    try:
+        for _ in strategy.play(range(10**12), engine):
+            pass
+    except _TimeUp:
+        pass
+    window = [c for c in recorder.calls if c.start_s >= t0 + warmup_s]
+    span = sum(c.end_s for c in window[-1:]) - (t0 + warmup_s)
+    boards = sum(c.batch for c in window)
+    return Trial(
+        settings=dict(settings),
+        boards_per_s=boards / span if span > 0 else 0.0,
+        mean_batch=boards / len(window) if window else 0.0,
+    )
+
+
+def compatible(settings: dict) -> dict:
+    """Worker processes batch on their own server: groups and inflight are in-process knobs."""
+    if settings.get("workers"):
+        return {**settings, "groups": 1, "inflight": 1}
+    return settings
+
+
+def tune(
+    workload: Workload,
+    *,
+    budget_s: float = 4.0,
+    warmup_s: float = 1.0,
+    space: dict[str, tuple] | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+    measure_fn: Callable[..., Trial] = measure,
+) -> tuple[dict, list[Trial]]:
+    """Coordinate ascent over `space`; returns (best settings, every trial in order)."""
+    space = space or SEARCH_SPACE
+    fields = {f.name for f in dataclasses.fields(CrossGame)}
+    defaults = {f.name: f.default for f in dataclasses.fields(CrossGame)}
+    best = {k: defaults[k] for k in space if k in fields}
+    trials: list[Trial] = []
+    cache: dict[tuple, Trial] = {}
+
+    def run(settings: dict) -> Trial:
+        key = tuple(sorted(settings.items()))
+        if key not in cache:
+            cache[key] = measure_fn(workload, settings, budget_s=budget_s, warmup_s=warmup_s)
+            trials.append(cache[key])
+            if on_trial is not None:
+                on_trial(cache[key])
+        return cache[key]
+
+    best_trial = run(best)
+    for key, values in space.items():
+        if key not in fields:
+            continue
+        for value in values:
+            trial = run(compatible({**best, key: value}))
+            if trial.boards_per_s > best_trial.boards_per_s:
+                best, best_trial = dict(trial.settings), trial
+    return best, trials
