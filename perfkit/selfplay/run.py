@@ -1,0 +1,288 @@
+"""The self-play driver: play the games DIR is missing, stream them to shards, report progress.
+
+Stopping: SIGINT or SIGTERM stops taking games, writes the finished ones to a shard, marks
+progress.json "interrupted" and raises `Interrupted` (the CLI exits 130 or 143); the games in
+flight are dropped and replayed, identically, by the next session. SIGKILL at any moment loses
+at most the games finished since the last shard (`shard_games`, `flush_s`) and leaves no damaged
+file. A network call that keeps failing stops the run the same way with `ForwardFailed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
+from perfkit.model.resilient import ForwardFailed
+from perfkit.selfplay.backends import RayBackend, make_backend
+from perfkit.selfplay.settings import SelfplaySettings
+from perfkit.selfplay.store import SelfplayDir, digest_dir
+from perfkit.selfplay.worker import WrapEvaluate
+from perfkit.types import GameRecord, PerfkitError
+
+PROGRESS_EVERY_S = 2.0  # progress.json is rewritten at most this often (and at every shard)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run after its finished games were written."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message or signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
+
+
+class StopSignals:
+    """SIGINT/SIGTERM raise `Interrupted`, except inside `critical()`, which they wait for.
+
+    Only the main thread can own signal handlers; elsewhere this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.depth = 0
+        self.closing = False  # cleaning up: further signals are ignored
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.depth or self.closing:
+            self.pending = self.pending or signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        """A section a signal must not cut in two (a shard write and its bookkeeping)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending is not None and not self.closing:
+            raise Interrupted(self.pending)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Progress:
+    """Live progress: a tqdm bar on stderr and the same numbers in DIR/progress.json."""
+
+    def __init__(
+        self, store: SelfplayDir, settings: SelfplaySettings, *, stored: int, bar: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.total = settings.games
+        self.stored = stored  # games in shards
+        self.session = 0  # games finished by this session (stored or buffered)
+        self.clock = clock
+        self.t0 = clock()
+        self.last_write = -np.inf
+        self.buffered = 0  # finished games waiting for the next shard
+        self.backend_stats: dict = {}
+        self.bar = tqdm(
+            total=self.total, initial=stored, unit="game", desc="selfplay", file=sys.stderr,
+            disable=not bar, dynamic_ncols=True, smoothing=0.1,
+        )
+
+    def rates(self) -> dict:
+        elapsed = self.clock() - self.t0
+        rate = self.session / elapsed if elapsed > 0 and self.session else None
+        remaining = max(0, self.total - self.stored - self.buffered)
+        eta = remaining / rate if rate else (0.0 if remaining == 0 else None)
+        return {
+            "session_elapsed_s": elapsed,
+            "games_per_s": rate,
+            "eta_s": eta,
+            "eta_days": None if eta is None else eta / DAY_S,
+            "projected_days_500k": PROJECTION_GAMES / rate / DAY_S if rate else None,
+        }
+
+    def game_done(self, buffered: int) -> None:
+        self.session += 1
+        self.buffered = buffered
+        self.bar.update(1)
+        if self.clock() - self.last_write >= PROGRESS_EVERY_S:
+            self.write("running")
+
+    def shard_written(self, games: int) -> None:
+        self.stored += games
+        self.buffered = 0
+
+    def write(self, state: str) -> dict:
+        r = self.rates()
+        if r["games_per_s"]:
+            self.bar.set_postfix(
+                games_s=f"{r['games_per_s']:.2f}", days_500k=f"{r['projected_days_500k']:.1f}", refresh=False
+            )
+        snapshot = {
+            "state": state,  # running, finished, interrupted, failed
+            "pid": os.getpid(),
+            "games_requested": self.total,
+            "games_stored": self.stored,
+            "games_done": self.stored + self.buffered,
+            "session_games": self.session,
+            **r,
+            **self.backend_stats,
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        self.store.write_progress(snapshot)
+        self.last_write = self.clock()
+        return snapshot
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def selfplay(
+    settings: SelfplaySettings,
+    out,
+    *,
+    progress: bool = True,
+    wrap_evaluate: WrapEvaluate | None = None,
+    log: Callable[[str], None] = _stderr,
+    on_ray_result: Callable[[RayBackend], None] | None = None,
+) -> dict:
+    """Bring DIR `out` to `settings.games` games, playing only those it lacks; returns a summary.
+
+    Resumable: run it again with the same settings after any stop. Raises `Interrupted` on
+    SIGINT/SIGTERM and PerfkitError (`ForwardFailed` for the network) on failure, always after
+    writing every finished game.
+
+    Args:
+        settings: the run (see SelfplaySettings).
+        out: the self-play directory; created if missing.
+        progress: show the tqdm bar on stderr (progress.json is always written).
+        wrap_evaluate: applied to the network's evaluate (instrumentation, fault injection).
+        log: warnings and notes, one line each.
+        on_ray_result: Ray backend only; see RayBackend.
+    """
+    store = SelfplayDir.open(
+        out, identity=settings.identity(), created_with=settings.produced_by(), log=log
+    )
+    backend = report = None
+    try:
+        n = settings.games
+        if store.index.max_id() >= n:
+            raise PerfkitError(
+                f"{out} already holds games up to id {store.index.max_id()}: --games can grow on resume "
+                f"but not shrink; pass --games {store.index.max_id() + 1} or more"
+            )
+        written = store.index.done(n)  # [N] bool, also guards against writing a game twice
+        todo = np.flatnonzero(~written)
+        meta = settings.produced_by()
+        report = Progress(store, settings, stored=int(written.sum()), bar=progress)
+        backend = make_backend(settings, wrap_evaluate=wrap_evaluate, log=log, on_result=on_ray_result)
+        if len(todo):
+            backend.start()  # before our signal handlers: ray.init installs its own
+            meta["devices"] = sorted(set(backend.devices))
+            report.t0 = report.clock()  # rates count playing time, not model loading or actor start-up
+        report.backend_stats = {"backend": backend.name, "workers": backend.workers, **backend.stats}
+        report.write("running")
+        buffer: list[GameRecord] = []
+        last_flush = time.monotonic()
+
+        def flush() -> None:
+            nonlocal buffer, last_flush
+            if buffer:
+                store.write_shard(buffer, meta)
+                report.shard_written(len(buffer))
+                buffer = []
+            last_flush = time.monotonic()
+            report.backend_stats.update(backend.stats)
+            report.write("running")
+
+        with StopSignals() as signals:
+            try:
+                for game in backend.play(todo.tolist()) if len(todo) else ():
+                    if written[game.game]:
+                        continue  # never twice, whatever a backend delivers
+                    written[game.game] = True
+                    buffer.append(game)
+                    report.game_done(len(buffer))
+                    if len(buffer) >= settings.shard_games or time.monotonic() - last_flush >= settings.flush_s:
+                        with signals.critical():
+                            flush()
+            except BaseException as exc:
+                signals.closing = True
+                flush()
+                report.backend_stats.update(backend.stats)
+                kept = report.stored
+                where = f"{kept} of {n} games are stored in {out}"
+                if isinstance(exc, Interrupted):
+                    report.write("interrupted")
+                    report.close()
+                    raise Interrupted(
+                        exc.signum,
+                        f"interrupted by {signal.Signals(exc.signum).name}; {where}; "
+                        "run the same command again to resume",
+                    ) from None
+                report.write("failed")
+                report.close()
+                if isinstance(exc, ForwardFailed):
+                    raise ForwardFailed(
+                        f"{exc}; {where}, every completed game kept; fix the cause (a smaller --max-batch "
+                        "or --concurrency, a free device) and run the same command again to resume"
+                    ) from exc
+                if isinstance(exc, PerfkitError):
+                    raise PerfkitError(f"{exc}; {where}; run the same command again to resume") from exc
+                raise
+            flush()
+        report.backend_stats.update(backend.stats)
+        final = report.write("finished")
+        report.close()
+        unique = store.index.unique()
+        return {
+            "out": str(out),
+            "state": "finished",
+            "games_requested": n,
+            "games": store.index.n_records,
+            "unique_games": int(len(unique)),
+            "missing_games": int(n - np.count_nonzero(unique < n)),
+            "game_digest": digest_dir(store.index),
+            "shards": len(store.index.paths),
+            "strategy": settings.strategy,
+            "concurrency": settings.concurrency,
+            "session_games": report.session,
+            "wall_s": final["session_elapsed_s"],
+            "games_per_s": final["games_per_s"],
+            "projected_days_500k": final["projected_days_500k"],
+            "peak_rss_mb": peak_rss_mb(),
+            **report.backend_stats,
+        }
+    finally:
+        if report is not None:
+            report.close()
+        if backend is not None:
+            backend.close()
+        store.close()
