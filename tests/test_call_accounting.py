@@ -15,6 +15,7 @@ call) says how many positions a search must evaluate and what it must decide.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -120,7 +121,7 @@ def test_naive_makes_18_single_calls_and_one_leaf_batch_of_27(evaluator, calls):
     (res,), tally, _ = drive(from_moves(N, MIDGAME), one_call_per_node, evaluator)
     assert len(calls) == 19
     assert sorted(c.batch for c in calls) == [1] * 18 + [27]
-    assert sizes(calls) == (
+    assert sorted(sizes(calls)) == sorted(
         [(1, 1, 1, 0)]
         + [(1, 0, 1, 1)] * 5  # candidate values
         + [(1, 1, 0, 1)] * 3  # the 3 expanded candidates' policies (sent again)
@@ -284,6 +285,15 @@ X . O O O
 X O X . .
 """
 
+# 4 empty cells, player 2 to move: fewer legal moves than value_topk and than the widths deeper down.
+ENDGAME_4 = """
+X X O O X
+X O O X O
+X . O O O
+. X X O X
+X O X . .
+"""
+
 # 7 empty cells, player 1 to move.
 ENDGAME_7 = """
 . O O . .
@@ -294,11 +304,21 @@ X X X O O
 """
 
 
-def reference_search(pos: Positions, evaluate, config: SearchConfig, scores_noise=None):
-    """SPEC §1.3 written plainly: recursive, one board per call, each position evaluated once.
+@dataclass
+class Reference:
+    """What the plain reference search decided and evaluated."""
 
-    Returns (move, minimax value, candidates, candidate values, chosen rank, boards per level).
-    """
+    move: int
+    minimax: float
+    candidates: list[int]
+    values: list[float]  # the candidates' values from the root player's view
+    rank: int
+    per_level: list[int]  # positions evaluated at depth 0, 1, 2, 3
+    expanded: int  # unfinished depth-1 tree nodes (naive asks for their policy in a 2nd call)
+
+
+def reference_search(pos: Positions, evaluate, config: SearchConfig, noise=None) -> Reference:
+    """SPEC §1.3 written plainly: recursive, one board per call, each position evaluated once."""
     n = pos.n
     root_player = int(pos.to_move[0])
     per_level = [0] * (config.depth + 1)
@@ -308,7 +328,7 @@ def reference_search(pos: Positions, evaluate, config: SearchConfig, scores_nois
         logits, values = evaluate(stones[None].copy(), np.array([to_move], np.int8))
         return logits[0], float(values[0])
 
-    def best(stones, scores, k):
+    def best(stones, scores, k):  # the k legal cells with the highest scores, ties to the lower cell
         legal = [a for a in range(n * n) if stones[a] == 0]
         return sorted(legal, key=lambda a: (-scores[a], a))[:k]
 
@@ -320,10 +340,10 @@ def reference_search(pos: Positions, evaluate, config: SearchConfig, scores_nois
     def view(value, to_move):  # a value for the player to move, seen by the root player
         return value if to_move == root_player else -value
 
-    def minimax(stones, to_move, won, depth, logits=None, value=None):
-        if won:
+    def minimax(stones, to_move, won, depth, logits=None):
+        if won:  # terminal: exact value, no network
             return 1.0 if won == root_player else -1.0
-        if depth == config.depth:
+        if depth == config.depth:  # leaf: value head
             return view(ev(stones, to_move, depth)[1], to_move)
         if logits is None:
             logits, _ = ev(stones, to_move, depth)
@@ -333,24 +353,32 @@ def reference_search(pos: Positions, evaluate, config: SearchConfig, scores_nois
 
     stones = pos.stones[0].copy()
     logits, _ = ev(stones, root_player, 0)
-    scores = logits if scores_noise is None else scores_noise(logits)
-    candidates = best(stones, scores, config.value_topk)
-    cand_values, tree = [], []
+    candidates = best(stones, logits if noise is None else logits / config.temperature + noise, config.value_topk)
+    values, tree, expanded = [], [], 0
     for rank, a in enumerate(candidates):
         s, t, w = child(stones, root_player, a)
         if w:
-            cand_values.append(1.0 if w == root_player else -1.0)
+            values.append(1.0 if w == root_player else -1.0)
             lg = None
         else:
             lg, v = ev(s, t, 1)
-            cand_values.append(view(v, t))
+            values.append(view(v, t))
         if rank < config.widths[0]:
+            expanded += not w and config.depth > 1
             tree.append(minimax(s, t, w, 1, logits=lg))
-    rank = max(range(len(tree)), key=lambda i: (tree[i], -i))
-    return candidates[rank], tree[rank], candidates, cand_values, rank, per_level
+    rank = max(range(len(tree)), key=lambda i: (tree[i], -i))  # ties: the earlier candidate
+    return Reference(candidates[rank], tree[rank], candidates, values, rank, per_level, expanded)
 
 
-@pytest.mark.parametrize("picture", [ENDGAME_5, ENDGAME_7, ENDGAME_9], ids=["5-empty", "7-empty", "9-empty"])
+def assert_matches(res, ref: Reference) -> None:
+    assert (res.move, res.candidates, res.chosen_rank) == (ref.move, ref.candidates, ref.rank)
+    assert res.minimax_value == pytest.approx(ref.minimax, abs=1e-9)
+    np.testing.assert_allclose(res.policy_move_values, ref.values, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "picture", [ENDGAME_4, ENDGAME_5, ENDGAME_7, ENDGAME_9], ids=["4-empty", "5-empty", "7-empty", "9-empty"]
+)
 def test_terminal_nodes_are_never_evaluated(evaluator, calls, picture):
     """Near the end, finished positions are leaves with exact values and never reach the network:
     permove sends fewer than 42 boards, exactly as many per level as the plain reference search
@@ -358,32 +386,32 @@ def test_terminal_nodes_are_never_evaluated(evaluator, calls, picture):
     pos = board(picture)
     seen: list[np.ndarray] = []
     (res,), tally, _ = drive(pos, batched(), checked(evaluator, seen))
-    move, minimax, cands, cand_values, rank, per_level = reference_search(
-        pos, Evaluator(evaluator.model, n=N, precision="float64"), CONFIG
-    )
-    assert [c.batch for c in calls] == [k for k in per_level if k]
-    assert sum(per_level) < 42
-    assert int(tally.boards[0]) == sum(per_level) == len(seen)
-    assert (res.move, res.candidates, res.chosen_rank) == (move, cands, rank)
-    assert res.minimax_value == pytest.approx(minimax, abs=1e-9)
-    np.testing.assert_allclose(res.policy_move_values, cand_values, rtol=0, atol=1e-9)
+    ref = reference_search(pos, Evaluator(evaluator.model, n=N, precision="float64"), CONFIG)
+    assert [c.batch for c in calls] == [k for k in ref.per_level if k]
+    assert sum(ref.per_level) < 42
+    assert int(tally.boards[0]) == sum(ref.per_level) == len(seen)
+    assert_matches(res, ref)
 
 
-def test_naive_skips_terminal_nodes_too(evaluator, calls):
-    """naive near the end: one call per non-terminal node and purpose, none for finished positions."""
-    pos = board(ENDGAME_9)
+@pytest.mark.parametrize(
+    "picture", [ENDGAME_4, ENDGAME_5, ENDGAME_7, ENDGAME_9], ids=["4-empty", "5-empty", "7-empty", "9-empty"]
+)
+def test_naive_skips_terminal_nodes_too(evaluator, calls, picture):
+    """naive near the end: one single-board call per unfinished node and purpose (root, candidate
+    value, tree-node policy) plus one leaf batch, none for finished positions."""
+    pos = board(picture)
     (res,), tally, _ = drive(pos, one_call_per_node, checked(evaluator))
-    *_, per_level = reference_search(pos, Evaluator(evaluator.model, n=N, precision="float64"), CONFIG)
-    expanded_candidates = sum(1 for c in calls if c.level == 1 and c.n_policy == 1)
-    singles = 1 + per_level[1] + expanded_candidates + per_level[2]
-    assert sorted(c.batch for c in calls) == sorted([1] * singles + ([per_level[3]] if per_level[3] else []))
-    assert int(tally.boards[0]) == sum(per_level) + expanded_candidates
-    assert expanded_candidates <= 3
+    ref = reference_search(pos, Evaluator(evaluator.model, n=N, precision="float64"), CONFIG)
+    singles = ref.per_level[0] + ref.per_level[1] + ref.expanded + ref.per_level[2]
+    leaf_batch = [ref.per_level[3]] if ref.per_level[3] else []
+    assert sorted(c.batch for c in calls) == sorted([1] * singles + leaf_batch)
+    assert int(tally.boards[0]) == sum(ref.per_level) + ref.expanded
+    assert_matches(res, ref)
 
 
 def test_winning_candidate_is_worth_exactly_one_and_is_never_sent(evaluator, calls):
     """With 5 empty cells every legal move is a candidate; the immediately winning one has value
-    exactly 1.0, its position is never evaluated, and if it is in the tree it is played."""
+    exactly 1.0 and its position is never evaluated; in the tree it is worth 1.0 and played."""
     pos = board(ENDGAME_5)
     assert play(pos, np.array([WIN_CELL_5])).winner[0] == 1
     seen: list[np.ndarray] = []
@@ -394,47 +422,64 @@ def test_winning_candidate_is_worth_exactly_one_and_is_never_sent(evaluator, cal
     assert [c.batch for c in calls if c.level == 1] == [4]  # 5 candidates, one of them finished
     won = play(pos, np.array([WIN_CELL_5])).stones[0]
     assert not any(np.array_equal(s, won) for s in seen)
-    if k < CONFIG.widths[0]:
-        assert res.minimax_value == 1.0
-        assert play(pos, np.array([res.move])).winner[0] == 1 or res.chosen_rank < k
+    assert k < CONFIG.widths[0], "precondition: the win is in the tree (rank < widths[0])"
+    assert res.minimax_value == 1.0
+    # The first candidate worth 1.0 is played: the win itself, or an earlier forced win.
+    assert res.chosen_rank <= k
+
+
+def test_nodes_with_few_legal_moves_expand_them_all(evaluator, calls):
+    """4 empty cells: 4 candidates (not 5), and every tree node expands all its legal moves when
+    it has fewer than its width (3 at depth 1, 2 at depth 2), finished positions excepted."""
+    pos = board(ENDGAME_4)
+    (res,), _, requests = drive(pos, batched(), checked(evaluator))
+    assert sorted(res.candidates) == sorted(np.flatnonzero(pos.stones[0] == 0).tolist())
+    assert len(res.policy_move_values) == 4
+    ref = reference_search(pos, Evaluator(evaluator.model, n=N, precision="float64"), CONFIG)
+    assert_matches(res, ref)
+    # Unfinished depth-1 tree nodes (3 legal moves each) have 3 children, depth-2 nodes 2 each.
+    assert ref.per_level[2] <= 3 * ref.expanded
+    assert ref.per_level[3] <= 2 * ref.per_level[2]
+    assert [len(r) for r in requests] == [k for k in ref.per_level if k]
 
 
 def test_terminal_handling_matches_reference_with_noise(evaluator):
     """With Gumbel noise at the root (temperature 1) the search still matches the reference."""
     pos = board(ENDGAME_9)
     config = SearchConfig(temperature=1.0, temperature_plies=8)
+    ev = Evaluator(evaluator.model, n=N, precision="float64")
     for game in range(5):
         g = gumbel_noise(0, game, 0, N * N)
         (res,), tally, _ = drive(pos, batched(), checked(evaluator), config, gumbel=g[None], noisy=np.array([True]))
-        move, minimax, cands, cand_values, rank, per_level = reference_search(
-            pos, Evaluator(evaluator.model, n=N, precision="float64"), config, scores_noise=lambda lg, g=g: lg / config.temperature + g
-        )
-        assert (res.move, res.candidates, res.chosen_rank) == (move, cands, rank)
-        assert res.minimax_value == pytest.approx(minimax, abs=1e-9)
-        np.testing.assert_allclose(res.policy_move_values, cand_values, rtol=0, atol=1e-9)
-        assert int(tally.boards[0]) == sum(per_level)
+        ref = reference_search(pos, ev, config, noise=g)
+        assert_matches(res, ref)
+        assert int(tally.boards[0]) == sum(ref.per_level)
 
 
 def test_random_positions_match_the_reference_search(model):
-    """On positions from random games (all stages, both players to move) the search evaluates
-    exactly the reference's positions per level and decides as the reference does."""
+    """On positions from random games (all stages, both players to move) permove and naive send
+    exactly the positions the reference evaluates and decide as the reference does."""
     rng = np.random.default_rng(5)
     ev = Evaluator(model, n=N, precision="float64")
     checked_positions = 0
-    for _ in range(4):
+    for _ in range(3):
         pos = Positions.empty(N, 1)
         while True:
             calls: list[CallRecord] = []
             recording = Evaluator(model, n=N, precision="float64", on_call=calls.append)
             (res,), _, _ = drive(pos, batched(), checked(recording))
-            move, minimax, cands, cand_values, rank, per_level = reference_search(pos, ev, CONFIG)
-            assert [c.batch for c in calls] == [k for k in per_level if k]
-            assert (res.move, res.candidates, res.chosen_rank) == (move, cands, rank)
-            assert res.minimax_value == pytest.approx(minimax, abs=1e-9)
-            np.testing.assert_allclose(res.policy_move_values, cand_values, rtol=0, atol=1e-9)
+            ref = reference_search(pos, ev, CONFIG)
+            assert [c.batch for c in calls] == [k for k in ref.per_level if k]
+            assert_matches(res, ref)
+            calls.clear()
+            (res,), _, _ = drive(pos, one_call_per_node, checked(recording))
+            singles = ref.per_level[0] + ref.per_level[1] + ref.expanded + ref.per_level[2]
+            leaf_batch = [ref.per_level[3]] if ref.per_level[3] else []
+            assert sorted(c.batch for c in calls) == sorted([1] * singles + leaf_batch)
+            assert_matches(res, ref)
             checked_positions += 1
             nxt = play(pos, np.array([rng.choice(np.flatnonzero(pos.legal()[0]))]))
             if nxt.winner[0]:
                 break
             pos = nxt
-    assert checked_positions > 30
+    assert checked_positions > 25

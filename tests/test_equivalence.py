@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from perfkit.game.hex import Positions, play, winner_by_flood_fill
+from perfkit.game.hex import Positions, from_moves, play, winner_by_flood_fill
 from perfkit.model import Evaluator, build_model
+from perfkit.search import search
 from perfkit.strategies import Engine, make_strategy
+from perfkit.strategies.base import Tally, batched
+from perfkit.strategies.naive import one_call_per_node
 from perfkit.types import GameRecord, SearchConfig, get_preset
 
 GAMES = 30
@@ -121,7 +124,7 @@ def test_permove_equals_naive(engine, reference):
     [
         {"concurrency": 50},  # more slots than games: all 30 in flight at once
         {"concurrency": 1},  # one game at a time
-        {"concurrency": 8, "max_batch": 4},  # a max batch smaller than every level but the root's
+        {"concurrency": 8, "max_batch": 4},  # max batch below one game's levels (5, 9, 27)
         {"concurrency": 3, "max_batch": 7},  # chunks that cut through games and levels unevenly
         {"concurrency": 12, "groups": 3, "max_batch": 10, "inflight": 2},  # calls mixing groups and levels
     ],
@@ -168,3 +171,28 @@ def test_same_seed_is_reproducible_bit_for_bit(engine):
         assert [(m.root_value, m.policy_move_values) for m in a.moves] == [
             (m.root_value, m.policy_move_values) for m in b.moves
         ]
+
+
+def test_nan_leaves_fall_back_identically_in_every_schedule(engine):
+    """If the network returns NaN for every leaf, the tree cannot be valued: every schedule takes
+    the SPEC §1.3.6 fallback (best candidate value, minimax NaN) and they agree."""
+    def nan_leaves(stones, to_move, **kw):
+        logits, values = engine.evaluate(stones, to_move, **kw)
+        return logits, (np.full_like(values, np.nan) if kw.get("level") == 3 else values)
+
+    def decide(schedule):
+        tally = Tally(1)
+        steps = search(from_moves(N, [12, 6, 17, 8]), config=SearchConfig(temperature=0.0))
+        req = next(steps)
+        while True:
+            try:
+                req = steps.send(schedule(req, nan_leaves, tally))
+            except StopIteration as done:
+                return done.value[0]
+
+    with np.errstate(invalid="ignore"):
+        results = [decide(one_call_per_node), decide(batched())]
+    for r in results:
+        assert math.isnan(r.minimax_value)
+        assert r.chosen_rank == int(np.argmax(r.policy_move_values))
+    assert results[0].move == results[1].move

@@ -43,7 +43,7 @@ class Geometry:
         return self.n * self.n
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def geometry(n: int) -> Geometry:
     """The tables for an N×N board (cached: boards of one size share them)."""
     check_board_size(n)
@@ -139,6 +139,8 @@ def play(pos: Positions, moves: np.ndarray) -> Positions:
     if b == 0:
         return pos.take(np.arange(0))
     rows = np.arange(b)
+    if np.any((moves < 0) | (moves >= pos.stones.shape[1])):
+        raise ValueError(f"illegal move: cells are 0..{pos.stones.shape[1] - 1}")
     if np.any(pos.stones[rows, moves] != EMPTY) or np.any(pos.terminal):
         raise ValueError("illegal move: occupied cell or finished game")
     geo = geometry(pos.n)

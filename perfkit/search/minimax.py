@@ -118,7 +118,8 @@ def search(
         if len(idx):
             ev = yield req
             sign = np.where(nodes.to_move[idx] == root_player[owner[idx]], 1.0, -1.0)
-            value[idx] = sign * ev.values
+            asked = req.want_value  # policy-only rows get their value from the backup
+            value[idx[asked]] = (sign * ev.values)[asked]
             logits[idx] = ev.logits
         if d == 1:
             cand_values = np.full(cand.shape, np.nan)
@@ -145,9 +146,9 @@ def search(
         owner_u, parent_u, nodes_u, value_u = levels[d - 1]
         hi = np.full(len(value_u), -np.inf)
         lo = np.full(len(value_u), np.inf)
-        np.maximum.at(hi, child_parent, child_value)
+        np.maximum.at(hi, child_parent, child_value)  # NaN propagates: a NaN subtree stays NaN
         np.minimum.at(lo, child_parent, child_value)
-        has_kids = np.isfinite(hi)
+        has_kids = np.bincount(child_parent, minlength=len(value_u)) > 0
         maximise = nodes_u.to_move == root_player[owner_u]
         value_u[has_kids] = np.where(maximise, hi, lo)[has_kids]
 
