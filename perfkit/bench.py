@@ -32,6 +32,9 @@ from perfkit.types import PerfkitError, Preset, SearchConfig, get_preset
 
 __version__ = "0.1.0"
 
+# Summary keys a strategy's `stats()` provides (crossgame with worker processes).
+WORKER_KEYS = ("batch_fill", "worker_idle_share", "requests_sent", "requests_answered")
+
 
 @dataclass(frozen=True)
 class BenchSettings:
@@ -44,6 +47,8 @@ class BenchSettings:
     max_batch: int | None = None  # crossgame: split calls above this many positions (None: its default)
     groups: int | None = None  # crossgame: groups of games whose levels are mixed in calls
     inflight: int | None = None  # crossgame: calls in flight (2 overlaps CPU and network)
+    workers: int | None = None  # crossgame: processes playing the games, feeding this one's network (0: in-process)
+    max_wait_s: float | None = None  # crossgame with workers: longest a request waits for a fuller call
     seed: int = 0  # weights (unless a checkpoint is given) and every game's noise
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     precision: str = "float32"  # float32, or float64 (exact mode)
@@ -138,7 +143,8 @@ def run_strategy(
     """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
     s = workload.settings
     strategy = make_strategy(
-        name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight
+        name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight,
+        workers=s.workers, max_wait_s=s.max_wait_s,
     )
     recorder = Recorder(strategy.name, record_calls=record_calls)
     evaluator = workload.evaluator()
@@ -165,6 +171,7 @@ def run_strategy(
                     batch=f"{recorder.n_boards / recorder.n_calls:.1f}",
                 )
     wall_s = time.perf_counter() - t0
+    ended_at = time.time()
     bar.close()
     gpu_status = sampler.error or gpu_status or "measured"
 
@@ -180,15 +187,19 @@ def run_strategy(
     summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
     summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
     summary["speedup_vs_naive"] = None
+    stats = strategy.stats() if hasattr(strategy, "stats") else {}
+    summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,
         "strategy_settings": strategy.settings(),
+        "strategy_stats": stats,
         "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
         "search": s.search.to_dict(),
         "network": dataclasses.asdict(s.network),
         "environment": environment(evaluator),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
+        "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ended_at)),
         "wall_s": wall_s,
         "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
         "record_calls": record_calls,
@@ -270,6 +281,10 @@ def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> Non
     )
     for run in runs:
         run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
+        threads = run.manifest["environment"].get("torch_threads")
+        curve_threads = curve.environment.get("torch_threads") if curve is not None else None
+        if curve_threads is not None and run.manifest["environment"].get("device") == "cpu" and curve_threads != threads:
+            run.summary["efficiency_status"] += f"; note: curve measured with {curve_threads} torch threads, run used {threads}"
 
 
 def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 
 def seed_reference() -> dict:
     """The seed's reported figures (also in data/seed_reference.json), with their label."""
-    return json.loads(resources.files("perfkit").joinpath("data/seed_reference.json").read_text())
+    try:
+        text = resources.files("perfkit").joinpath("data/seed_reference.json").read_text()
+    except (OSError, TypeError):
+        # An editable install can present perfkit as a namespace package, which
+        # importlib.resources cannot read on Python 3.11; the file sits beside the code anyway.
+        text = (Path(__file__).resolve().parents[1] / "data" / "seed_reference.json").read_text()
+    return json.loads(text)

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from perfkit.types import PerfkitError
@@ -46,11 +47,14 @@ class Run:
         try:
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
-            (tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=2, default=_json_default))
+            text = json.dumps(self.manifest, indent=2, default=_json_default)
+            (tmp / MANIFEST).write_text(text)
             os.rename(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        # What was written is what load_run returns (tuples become lists, numpy scalars numbers).
+        self.manifest = json.loads(text)
         self.path = path
         return path
 
@@ -64,6 +68,8 @@ def _json_default(obj):
 def load_run(path: str | os.PathLike) -> Run:
     """The run stored in `path`, exactly as written; PerfkitError if it isn't a run directory."""
     path = Path(path)
+    if not path.exists():
+        raise PerfkitError(f"{path} is not a perfkit run directory: it does not exist")
     if not (path / MANIFEST).is_file():
         raise PerfkitError(f"{path} is not a perfkit run directory (no {MANIFEST}); make one with perfkit bench")
     try:
@@ -71,4 +77,15 @@ def load_run(path: str | os.PathLike) -> Run:
         tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
     except (OSError, ValueError) as exc:
         raise PerfkitError(f"run directory {path} is damaged: {str(exc).splitlines()[0]}") from None
-    return Run(manifest=manifest, path=path, **tables)
+    return Run(manifest=manifest, path=path, **{name: _lists_back(df) for name, df in tables.items()})
+
+
+def _lists_back(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet returns list cells (a move's candidates) as numpy arrays; make them lists again."""
+    for col in df.columns:
+        if not pd.api.types.is_object_dtype(df[col]):
+            continue
+        first = df[col].dropna()
+        if len(first) and isinstance(first.iloc[0], np.ndarray):
+            df[col] = [v.tolist() if isinstance(v, np.ndarray) else v for v in df[col]]
+    return df

@@ -38,8 +38,8 @@ def fmt(value, spec: str) -> str:
 
 
 def render_table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -102,7 +102,7 @@ def render_curve(curve) -> str:
 def render_projection(p: dict) -> str:
     """`perfkit project`: measured days, the what-if replay, the seed's figure, each labelled."""
     devices = f"{p['devices']} device{'s' if p['devices'] > 1 else ''}"
-    header = ["", "games/s", f"days for {p['games']:,} games ({devices})", "interval"]
+    header = ["", "games/s per device", f"days for {p['games']:,} games ({devices})", "interval"]
     rows = []
     for key in ("measured", "what_if", "seed_reported"):
         r = p.get(key)
@@ -126,6 +126,8 @@ def render_projection(p: dict) -> str:
         )
         if w.get("curve_note"):
             out.append(f"curve: {w['curve_note']}")
+        if w.get("overlap_note"):
+            out.append(f"warning: {w['overlap_note']}")
     out.append(f"{devices}: assumed to scale perfectly (each plays its own games)")
     return "\n".join(out)
 

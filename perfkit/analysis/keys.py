@@ -1,0 +1,75 @@
+"""Every key of `perfkit bench --json` (one entry per run), its JSON type and its meaning.
+
+Types: "int", "float", "str", each optionally "|null". A null is never a zero in disguise:
+it means "does not apply" (transfers on the CPU) or "not measured", and the matching
+`*_status` key says why where the reason is not obvious. tests/test_json_keys.py checks a
+real run against this table, key by key, so a new metric must be documented here.
+"""
+
+from __future__ import annotations
+
+BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
+    "strategy": ("str", "strategy name: naive, permove or crossgame"),
+    "run_dir": ("str|null", "where the run was saved (null with --out none)"),
+    "device": ("str", "torch device the network ran on, e.g. cpu or cuda:0"),
+    "device_name": ("str", "the device's name (cpu, or the GPU's model name)"),
+    # Counts.
+    "games": ("int", "games played"),
+    "moves": ("int", "moves played, all games"),
+    "calls": ("int", "network calls"),
+    "boards": ("int", "positions evaluated by the network, all calls"),
+    "calls_per_move": ("float", "calls / moves"),
+    "boards_per_move": ("float", "boards / moves"),
+    # Batch sizes (boards per call).
+    "mean_batch": ("float", "mean boards per call"),
+    "p50_batch": ("float", "median boards per call"),
+    "p95_batch": ("float", "95th percentile of boards per call"),
+    "max_batch_seen": ("int", "largest call"),
+    # Rates.
+    "wall_s": ("float", "wall time of the games, seconds (warm-up excluded)"),
+    "games_per_s": ("float", "games / wall_s"),
+    "moves_per_s": ("float", "moves / wall_s"),
+    "boards_per_s": ("float", "boards / wall_s"),
+    # Where the time went (fractions of wall_s).
+    "forward_share": ("float|null", "network forward passes"),
+    "transfer_share": ("float|null", "host<->device copies (CUDA events); null on the CPU: no transfer"),
+    "encode_share": ("float|null", "preparing the network's input"),
+    "cpu_share": ("float|null", "everything but forward and transfers: game logic, search, encoding"),
+    "outside_network_share": ("float|null", "time outside network calls altogether"),
+    # The device.
+    "gpu_util_mean": ("float|null", "mean NVML GPU utilisation %; null when unavailable (see gpu_status)"),
+    "gpu_status": ("str", "'measured', or 'unavailable: <reason>'"),
+    "efficiency": ("float|null", "boards_per_s / the curve's peak boards/s (same device, network, precision)"),
+    "efficiency_status": ("str", "which curve efficiency divides by, or why there is none and how to make one"),
+    "peak_rss_mb": ("float", "peak resident memory of the process so far, MB"),
+    # Comparisons and projection.
+    "speedup_vs_naive": ("float|null", "moves_per_s / naive's moves_per_s in the same bench (null without naive)"),
+    "projected_days_500k": ("float|null", "days for 500,000 games on one device at games_per_s"),
+    "projected_days_500k_low": ("float|null", "low end of the interval, from the fastest window of the run"),
+    "projected_days_500k_high": ("float|null", "high end of the interval, from the slowest window of the run"),
+    # Integrity and the cost of measuring.
+    "game_digest": ("str|null", "sha256 of every game's moves: equal digests, equal games"),
+    "recorder_s": ("float", "seconds the recorder spent on itself (hooks + building its tables)"),
+    "recorder_share": ("float|null", "recorder_s / wall_s"),
+    # Worker processes (crossgame --workers W >= 1); null when the games were played in-process.
+    "batch_fill": ("float|null", "mean boards per call / max_batch (null also without a max batch)"),
+    "worker_idle_share": ("float|null", "share of the workers' time spent blocked waiting for the batch server"),
+    "requests_sent": ("int|null", "search levels the workers sent; equals requests_answered (checked)"),
+    "requests_answered": ("int|null", "search levels the batch server answered"),
+}
+
+
+def json_type_ok(value, spec: str) -> bool:
+    """Whether a decoded JSON value has the type `spec` ("float|null", ...) says."""
+    kinds = spec.split("|")
+    if value is None:
+        return "null" in kinds
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return "int" in kinds
+    if isinstance(value, float):
+        return "float" in kinds
+    if isinstance(value, str):
+        return "str" in kinds
+    return False
