@@ -53,6 +53,7 @@ class BenchSettings:
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     precision: str = "float32"  # float32, or float64 (exact mode)
     checkpoint: str | None = None  # weights file written by perfkit.save_checkpoint
+    threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
@@ -80,6 +81,8 @@ class Workload:
     @classmethod
     def prepare(cls, settings: BenchSettings) -> Workload:
         device = resolve_device(settings.device)
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
         net = settings.network
         if settings.checkpoint:
             model = load_checkpoint(settings.checkpoint, net)

@@ -72,6 +72,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--widths", type=widths, default=SearchConfig.widths, help="tree widths (default 3,3,3)")
     p.add_argument("--value-topk", type=positive_int, default=SearchConfig.value_topk, help="root candidates (default 5)")
     p.add_argument("--temperature", type=non_negative_float, default=SearchConfig.temperature)
@@ -102,7 +103,7 @@ def bench_settings(args: argparse.Namespace):
         max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
         workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
         max_wait_s=None if args.max_wait_ms is None else args.max_wait_ms / 1e3,
-        checkpoint=args.checkpoint, search=search,
+        checkpoint=args.checkpoint, threads=args.threads, search=search,
     )
 
 
@@ -232,6 +233,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
         device=args.device, precision=args.precision, seed=args.seed, checkpoint=args.checkpoint,
+        threads=args.threads,
     )
     workload = Workload.prepare(settings)
     evaluator = workload.evaluator()
@@ -297,6 +299,7 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and boards (default 0)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--max-batch", type=positive_int, default=65_536, help="largest batch size to try (default 65536)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per batch size (default 5)")
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls per batch size (default 2)")
