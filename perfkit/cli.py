@@ -81,7 +81,6 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
     p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
-    p.add_argument("--max-wait-ms", type=non_negative_float, default=None, help="crossgame --workers: longest a request waits for a fuller call (default 2)")
 
 
 def default_preset(device: str) -> str:
@@ -102,7 +101,7 @@ def bench_settings(args: argparse.Namespace):
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games, concurrency=args.concurrency,
         max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
         workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
-        max_wait_s=None if args.max_wait_ms is None else args.max_wait_ms / 1e3,
+        max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
         checkpoint=args.checkpoint, threads=args.threads, search=search,
     )
 
@@ -400,6 +399,10 @@ def build_parser() -> Parser:
     p.add_argument(
         "--workers", dest="process_workers", type=non_negative_int, default=None,
         help="crossgame: processes playing the games, feeding this one's network (default 0: in-process)",
+    )
+    p.add_argument(
+        "--max-wait-ms", type=non_negative_float, default=None,
+        help="crossgame --workers: longest a request waits for a fuller call (default 2)",
     )
     p.add_argument("--tune", action="store_true", help="crossgame: search the best settings on this device, then bench them")
     p.add_argument("--tune-budget", type=positive_seconds, default=4.0, help="--tune: seconds per trial (default 4)")

@@ -11,10 +11,10 @@ from perfkit.types import PerfkitError
 STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
 
 
-def make_strategy(name: str, **options: int | None) -> Strategy:
-    """The strategy called `name`; options (concurrency, max_batch, groups, inflight) set to
-    None keep their defaults, and apply to crossgame only (naive and permove play one game
-    at a time by definition)."""
+def make_strategy(name: str, **options: float | None) -> Strategy:
+    """The strategy called `name`; options (concurrency, max_batch, groups, inflight,
+    workers, max_wait_s) set to None keep their defaults, and apply to crossgame only
+    (naive and permove play one game at a time by definition)."""
     if name not in STRATEGIES:
         raise PerfkitError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}, all")
     if name == "crossgame":

@@ -14,6 +14,9 @@ The seed's phase-2 architecture, in one process:
 
 With `groups=1, inflight=1` this is the plain lockstep loop: 4 calls per move step,
 batches of G×{1, 5, 9, 27} split by `max_batch`.
+
+With `workers` ≥ 1 the games' CPU side runs in that many processes feeding this one, the
+batch server (`perfkit.strategies.workers`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perfkit.strategies.base import Engine, GameSlots, Part, batch_of, take_from
+from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
 DEFAULT_CONCURRENCY = 64
@@ -64,7 +68,9 @@ def play_crossgame(
 ) -> Iterator[GameRecord]:
     """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end."""
     source = take_from(game_ids)
-    per_group = math.ceil(concurrency / groups)
+    # Split the games in flight evenly, also when the run has fewer games than `concurrency`.
+    in_flight = min(concurrency, len(game_ids)) if hasattr(game_ids, "__len__") else concurrency
+    per_group = max(1, math.ceil(in_flight / groups))
     queue: deque[_Waiting] = deque()
     flights: deque[tuple[Future | tuple, list[tuple[_Waiting, int, int]]]] = deque()
     limit = max_batch or math.inf
@@ -131,12 +137,19 @@ class CrossGame:
         groups: games are split into this many groups, each searched in lockstep; the
             batch processor mixes their levels to keep calls full.
         inflight: network calls queued at once; 2 overlaps CPU work with the network.
+        workers: 0 plays in this process; W ≥ 1 runs the games in W worker processes
+            (`ceil(concurrency / W)` games each) feeding this process's network.
+        max_wait_s: with workers, the longest the oldest waiting request is held for a
+            fuller call (a call also fires at `max_batch` rows or when every worker waits).
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
     max_batch: int | None = DEFAULT_MAX_BATCH
     groups: int = 1
     inflight: int = 1
+    workers: int = 0
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    _stats: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     name = "crossgame"
 
@@ -146,8 +159,20 @@ class CrossGame:
                 raise PerfkitError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.max_batch is not None and self.max_batch < 1:
             raise PerfkitError(f"max batch must be >= 1, got {self.max_batch}")
+        if self.workers < 0:
+            raise PerfkitError(f"workers must be >= 0, got {self.workers}")
+        if not self.max_wait_s >= 0:
+            raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s}")
+        if self.workers and (self.groups, self.inflight) != (1, 1):
+            raise PerfkitError("groups and inflight apply in-process only (workers 0); with workers, leave them at 1")
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+        self._stats.clear()
+        if self.workers:
+            return play_with_workers(
+                game_ids, engine=engine, workers=self.workers, concurrency=self.concurrency,
+                max_batch=self.max_batch, max_wait_s=self.max_wait_s, on_stats=self._stats.update,
+            )
         return play_crossgame(
             game_ids, engine=engine, concurrency=self.concurrency, max_batch=self.max_batch,
             groups=self.groups, inflight=self.inflight,
@@ -157,4 +182,10 @@ class CrossGame:
         return {
             "concurrency": self.concurrency, "max_batch": self.max_batch,
             "groups": self.groups, "inflight": self.inflight,
+            "workers": self.workers, "max_wait_s": self.max_wait_s,
         }
+
+    def stats(self) -> dict:
+        """What the last `play` measured beyond the calls (with workers: batching, idle time,
+        request counts); empty in-process."""
+        return dict(self._stats)

@@ -1,0 +1,522 @@
+"""Worker processes feeding one device-owning batch server (`crossgame` with `workers` ≥ 1).
+
+Once calls are big, the games' CPU side (search bookkeeping, move generation, win
+detection) is what the device waits for (SPEC §2). Here W worker processes each run their
+own group of games (a `GameSlots`, `ceil(concurrency / W)` games in lockstep); this process
+is the batch server: it owns the evaluator (the device), gathers the workers' search levels
+and answers them in shared calls.
+
+Transport, per worker:
+- one shared-memory block (an anonymous memfd, mapped by both sides) holding the request
+  rows (stones int8 [R, N*N], to_move, want-policy/value flags) and their answers (logits
+  and values float64, and each row's `share`: 1 / the size of the call it went in, so the
+  worker attributes calls to its games exactly as the in-process path does);
+- one socket pair for small pickled messages: requests (sequence number, rows, level,
+  send time), answers (the sequence number), game ids on demand, finished games, the
+  worker's final counts. A worker that dies closes its socket, so the server sees it at once.
+
+Dynamic batching (like Triton's or Ray Serve's batch settings): pending requests queue in
+arrival order; a call fires when the pending rows reach `max_batch`, when the oldest
+request has waited `max_wait_s`, or when every live worker is waiting (nothing more can
+come). A call takes whole requests, oldest first, up to `max_batch` rows; a request larger
+than `max_batch` is split into several calls. Each call records its queue wait (the oldest
+row's) through the evaluator; batch fill, worker idle time and the request counts of both
+sides are returned as stats, and the counts are checked: no request lost or duplicated.
+
+Workers are fresh interpreters (`subprocess` with the socket and memory passed as file
+descriptors), so no torch or CUDA state is ever forked. They load `perfkit.strategies`
+without running `perfkit/__init__.py`, which imports torch: a worker starts in ~0.5 s and
+~40 MB instead of ~5 s and ~300 MB. A game depends only on (seed, game id), so the games
+are identical to every other strategy's, whatever the workers and batching (SPEC §1.4).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Pipe, wait
+
+import numpy as np
+
+from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
+from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
+
+DEFAULT_MAX_WAIT_S = 0.002
+POLL_S = 0.25  # how often an idle server checks that its workers are alive
+STOP_GRACE_S = 2.0  # how long a stopping worker may take before it is terminated
+# Test hook: "I:K" makes worker I exit with code 3 (os._exit, no word said) when about to send
+# request K+1; "I:K:raise" makes it raise an exception there instead.
+CRASH_ENV = "PERFKIT_TEST_WORKER_EXIT"
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_POLICY, _VALUE = 1, 2  # row flags
+
+
+def request_rows(capacity: int, config: SearchConfig) -> int:
+    """The most rows one search level of `capacity` games can ask for (level 1 or the leaves)."""
+    return capacity * max(config.value_topk, math.prod(config.widths))
+
+
+class Buffers:
+    """One worker's shared memory: its request rows and their answers.
+
+    Created by the server (`create`), mapped by the worker from the inherited descriptor.
+    """
+
+    def __init__(self, fd: int, rows: int, cells: int) -> None:
+        self.fd, self.rows, self.cells = fd, rows, cells
+        shapes = [
+            ("stones", np.int8, (rows, cells)),
+            ("to_move", np.int8, (rows,)),
+            ("flags", np.uint8, (rows,)),
+            ("logits", np.float64, (rows, cells)),
+            ("values", np.float64, (rows,)),
+            ("share", np.float64, (rows,)),
+        ]
+        offsets, size = [], 0
+        for _, dtype, shape in shapes:
+            offsets.append(size)
+            size += -(-math.prod(shape) * np.dtype(dtype).itemsize // 64) * 64
+        self.size = size
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        self.map = mmap.mmap(fd, size)
+        for (name, dtype, shape), offset in zip(shapes, offsets, strict=True):
+            view = np.frombuffer(self.map, dtype, math.prod(shape), offset).reshape(shape)
+            setattr(self, name, view)
+
+    @classmethod
+    def create(cls, rows: int, cells: int) -> Buffers:
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("perfkit-worker", 0)
+        else:  # POSIX without memfd: an already-unlinked temporary file
+            with tempfile.TemporaryFile(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as f:
+                fd = os.dup(f.fileno())
+        return cls(fd, rows, cells)
+
+    def close(self) -> None:
+        for name in ("stones", "to_move", "flags", "logits", "values", "share"):
+            self.__dict__.pop(name, None)
+        try:
+            self.map.close()
+        except BufferError:  # a view is still referenced somewhere; the GC unmaps it later
+            pass
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+# ----------------------------------------------------------------------------- the worker
+
+
+class _Client:
+    """A worker's side of the transport: its search levels go to the server, answers come back."""
+
+    def __init__(self, conn: Connection, buf: Buffers, *, crash: tuple[int, bool] | None) -> None:
+        self.conn, self.buf, self.crash = conn, buf, crash
+        self.sent = self.answered = self.rows = 0
+        self.idle_s = 0.0  # blocked waiting for answers or game ids
+        self.exhausted = False
+
+    def _receive(self, kind: str) -> tuple:
+        t0 = time.perf_counter()
+        msg = self.conn.recv()
+        self.idle_s += time.perf_counter() - t0
+        if msg[0] == "stop":
+            raise SystemExit(0)
+        if msg[0] != kind:
+            raise RuntimeError(f"expected a {kind!r} message from the server, got {msg[0]!r}")
+        return msg
+
+    def source(self, k: int) -> list[int]:
+        """Up to k game ids not yet played, from the server's shared source."""
+        if self.exhausted or k <= 0:
+            return []
+        self.conn.send(("ids", k))
+        ids = self._receive("ids")[1]
+        self.exhausted = len(ids) < k
+        return ids
+
+    def evaluate(self, req: EvalRequest, tally: Tally) -> Evaluation:
+        """One search level through the server; its calls are attributed to the roots in `tally`."""
+        k, buf = len(req), self.buf
+        if k > buf.rows:
+            raise RuntimeError(f"a search level of {k} positions exceeds the {buf.rows} rows of shared memory")
+        if self.crash is not None and self.sent == self.crash[0]:  # the test hook
+            if self.crash[1]:
+                raise RuntimeError(f"test hook: failing before request {self.sent + 1}")
+            os._exit(3)  # die without a word, as a crash would
+        buf.stones[:k] = req.stones
+        buf.to_move[:k] = req.to_move
+        buf.flags[:k] = req.want_policy * _POLICY + req.want_value * _VALUE
+        self.sent += 1
+        self.rows += k
+        self.conn.send(("req", self.sent, k, req.level, time.perf_counter()))
+        seq = self._receive("ans")[1]
+        if seq != self.sent:
+            raise RuntimeError(f"answer {seq} received for request {self.sent}")
+        self.answered += 1
+        logits, values = buf.logits[:k].copy(), buf.values[:k].copy()
+        np.add.at(tally.calls, req.owner, buf.share[:k])
+        np.add.at(tally.boards, req.owner, 1)
+        return Evaluation(logits, values)
+
+
+def _no_network(*args, **kwargs):
+    raise RuntimeError("a worker has no network: its evaluations go to the batch server")
+
+
+def worker_main(cfg: dict) -> int:
+    """A worker process: play games from the server's source until there are none left."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle; it stops us
+    conn = Connection(cfg["conn_fd"])
+    buf = None
+    try:
+        buf = Buffers(cfg["shm_fd"], cfg["rows"], cfg["n"] ** 2)
+        client = _Client(conn, buf, crash=cfg.get("crash"))
+        engine = Engine(evaluate=_no_network, n=cfg["n"], config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
+        slots = GameSlots(engine, client.source, cfg["capacity"])
+        games, t0 = 0, time.perf_counter()
+        while (steps := slots.begin()) is not None:
+            results = drive(steps, lambda req: client.evaluate(req, slots.tally))
+            finished = slots.end(results)
+            if finished:
+                games += len(finished)
+                conn.send(("games", finished))
+        conn.send(("done", {
+            "sent": client.sent, "answers_received": client.answered, "rows_sent": client.rows,
+            "games": games, "idle_s": client.idle_s, "wall_s": time.perf_counter() - t0,
+            "imports_torch": "torch" in sys.modules,
+        }))
+        return 0
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return 0  # the server went away (it stopped the run); nothing to report to
+    except Exception:
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+        return 1
+    finally:
+        if buf is not None:
+            buf.close()
+        conn.close()
+
+
+# A worker runs this with `python -c`. The stub `perfkit` package lets it import the search
+# and game modules without `perfkit/__init__.py`, which imports torch.
+_BOOT = """\
+import json, sys, types
+cfg = json.loads(sys.argv[1])
+sys.path[:] = cfg["sys_path"]
+pkg = types.ModuleType("perfkit")
+pkg.__path__ = [cfg["package"]]
+sys.modules["perfkit"] = pkg
+from perfkit.strategies.workers import worker_main
+sys.exit(worker_main(cfg))
+"""
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+@dataclass
+class _Worker:
+    """The server's view of one worker process."""
+
+    index: int
+    proc: subprocess.Popen
+    conn: Connection
+    buf: Buffers
+    received: int = 0  # requests received
+    answered: int = 0  # requests answered
+    rows: int = 0  # rows received
+    waiting: bool = False  # a request of this worker is not answered yet
+    done: dict | None = None  # the worker's own counts, once it has finished
+    error: str | None = None  # a traceback the worker sent before exiting
+
+
+@dataclass
+class _Pending:
+    """A worker's search level waiting for (the rest of) its calls."""
+
+    worker: _Worker
+    seq: int
+    rows: int
+    level: int
+    since_s: float  # perf_counter when the worker sent it
+    sent: int = 0  # rows handed to calls so far
+
+
+@dataclass
+class _Counts:
+    calls: int = 0
+    rows: int = 0
+    fired: dict = field(default_factory=lambda: {"full": 0, "max_wait": 0, "all_waiting": 0})
+
+
+def _crash_hook() -> tuple[int, int, bool] | None:
+    """(worker, after k requests, raise instead of exit) from CRASH_ENV, if set."""
+    text = os.environ.get(CRASH_ENV)
+    if not text:
+        return None
+    worker, after, *how = text.split(":")
+    return int(worker), int(after), how == ["raise"]
+
+
+def _start(index: int, *, engine: Engine, capacity: int, rows: int, crash: tuple[int, int, bool] | None) -> _Worker:
+    import perfkit
+
+    buf = Buffers.create(rows, engine.n**2)
+    server_end, worker_end = Pipe(duplex=True)
+    cfg = {
+        "index": index, "conn_fd": worker_end.fileno(), "shm_fd": buf.fd, "rows": rows, "n": engine.n,
+        "config": engine.config.to_dict(), "seed": int(engine.seed), "capacity": capacity,
+        "crash": crash[1:] if crash and crash[0] == index else None,
+        "sys_path": sys.path, "package": os.path.dirname(perfkit.__file__),
+    }
+    env = dict(os.environ)
+    for key in _THREAD_ENV:
+        env.setdefault(key, "1")  # the search's numpy work is small: no thread pools per worker
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, json.dumps(cfg)], pass_fds=(worker_end.fileno(), buf.fd),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+        )
+    except BaseException:
+        server_end.close()
+        buf.close()
+        raise
+    finally:
+        worker_end.close()
+    return _Worker(index=index, proc=proc, conn=server_end, buf=buf)
+
+
+def _stop(pool: list[_Worker]) -> None:
+    """Stop every worker (politely, then by force), and free their connections and memory."""
+    for w in pool:
+        if w.proc.poll() is None:
+            try:
+                w.conn.send(("stop",))
+            except OSError:
+                pass
+        w.conn.close()  # a worker blocked on its socket sees EOF and exits
+    deadline = time.monotonic() + STOP_GRACE_S
+    for w in pool:
+        try:
+            w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            w.proc.terminate()
+    for w in pool:
+        try:
+            w.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait()
+        w.buf.close()
+
+
+def play_with_workers(
+    game_ids: Iterable[int],
+    *,
+    engine: Engine,
+    workers: int,
+    concurrency: int,
+    max_batch: int | None,
+    max_wait_s: float = DEFAULT_MAX_WAIT_S,
+    on_stats: Callable[[dict], None] | None = None,
+) -> Iterator[GameRecord]:
+    """Play `game_ids` in `workers` processes, this one serving their evaluations; yields games as they end.
+
+    `engine.evaluate` runs here only; the workers get the board size, search config and seed.
+    At the end `on_stats` receives the run's batching stats (see `_stats`). Raises
+    PerfkitError if a worker dies or fails, after stopping the others.
+    """
+    if workers < 1:
+        raise PerfkitError(f"workers must be >= 1, got {workers}")
+    if hasattr(game_ids, "__len__"):  # fewer games than slots: share them out, don't let worker 0 take all
+        concurrency = max(1, min(concurrency, len(game_ids)))
+    source = take_from(game_ids)
+    capacity = math.ceil(concurrency / workers)
+    rows = request_rows(capacity, engine.config)
+    limit = max_batch or math.inf
+    crash = _crash_hook()
+    pool: list[_Worker] = []
+    pending: deque[_Pending] = deque()
+    counts = _Counts()
+    games_done = 0
+
+    def fail(w: _Worker) -> PerfkitError:
+        if w.error:
+            last = w.error.strip().splitlines()[-1]
+            return PerfkitError(f"worker {w.index} failed: {last}; {games_done} games completed")
+        try:
+            code = w.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        how = f"exit code {code}" if code is None or code >= 0 else f"killed by signal {-code}"
+        return PerfkitError(
+            f"worker {w.index} died ({how}) after {w.received} requests; the run is stopped, "
+            f"{games_done} games completed"
+        )
+
+    def receive(w: _Worker, finished: list[GameRecord]) -> None:
+        """Handle every message waiting on `w`'s connection."""
+        while True:
+            try:
+                msg = w.conn.recv()
+            except (EOFError, OSError):
+                raise fail(w) from None
+            kind = msg[0]
+            if kind == "req":
+                _, seq, k, level, sent_s = msg
+                if seq != w.received + 1 or w.waiting:
+                    raise PerfkitError(f"worker {w.index}: request {seq} out of order after {w.received}")
+                w.received += 1
+                w.rows += k
+                w.waiting = True
+                pending.append(_Pending(w, seq, k, level, min(sent_s, time.perf_counter())))
+            elif kind == "ids":
+                w.conn.send(("ids", source(msg[1])))
+            elif kind == "games":
+                finished.extend(msg[1])
+            elif kind == "done":
+                w.done = msg[1]
+                return
+            elif kind == "error":
+                w.error = msg[1]
+                raise fail(w)
+            if not w.conn.poll():
+                return
+
+    def fire_reason(live: list[_Worker]) -> str | None:
+        if not pending:
+            return None
+        unsent = sum(p.rows - p.sent for p in pending)
+        if unsent >= limit:
+            return "full"
+        if time.perf_counter() - pending[0].since_s >= max_wait_s:
+            return "max_wait"
+        if all(w.waiting for w in live):
+            return "all_waiting"
+        return None
+
+    def one_call() -> None:
+        """Whole requests, oldest first, up to `max_batch` rows (a bigger one is split)."""
+        taken, size = [], 0
+        while pending:
+            p = pending[0]
+            left = p.rows - p.sent
+            if size + left <= limit:
+                taken.append((p, p.sent, p.rows))
+                size += left
+                p.sent = p.rows
+                pending.popleft()
+            elif size == 0:  # larger than a call: split
+                hi = p.sent + int(limit)
+                taken.append((p, p.sent, hi))
+                size, p.sent = hi - p.sent, hi
+                break
+            else:
+                break
+        stones = np.concatenate([p.worker.buf.stones[lo:hi] for p, lo, hi in taken])
+        to_move = np.concatenate([p.worker.buf.to_move[lo:hi] for p, lo, hi in taken])
+        flags = np.concatenate([p.worker.buf.flags[lo:hi] for p, lo, hi in taken])
+        levels = {p.level for p, _, _ in taken}
+        logits, values = engine.evaluate(
+            stones, to_move, n_policy=int(np.count_nonzero(flags & _POLICY)),
+            n_value=int(np.count_nonzero(flags & _VALUE)), level=levels.pop() if len(levels) == 1 else -1,
+            queue_wait_s=time.perf_counter() - min(p.since_s for p, _, _ in taken),
+        )
+        counts.calls += 1
+        counts.rows += size
+        offset = 0
+        for p, lo, hi in taken:
+            buf = p.worker.buf
+            buf.logits[lo:hi] = logits[offset : offset + hi - lo]
+            buf.values[lo:hi] = values[offset : offset + hi - lo]
+            buf.share[lo:hi] = 1.0 / size
+            offset += hi - lo
+            if hi == p.rows:  # the whole level is answered
+                p.worker.answered += 1
+                p.worker.waiting = False
+                p.worker.conn.send(("ans", p.seq))
+
+    try:
+        for i in range(workers):
+            pool.append(_start(i, engine=engine, capacity=capacity, rows=rows, crash=crash))
+        by_conn = {w.conn: w for w in pool}
+        while live := [w for w in pool if w.done is None]:
+            timeout = POLL_S
+            if pending:
+                timeout = max(0.0, pending[0].since_s + max_wait_s - time.perf_counter())
+            ready = wait([w.conn for w in live], timeout)
+            finished: list[GameRecord] = []
+            for conn in ready:
+                receive(by_conn[conn], finished)
+            if not ready:
+                for w in live:
+                    if w.proc.poll() is not None:
+                        raise fail(w)
+            live = [w for w in pool if w.done is None]
+            while reason := fire_reason(live):
+                counts.fired[reason] += 1
+                one_call()
+            for game in finished:
+                games_done += 1
+                yield game
+        stats = _stats(pool, counts, max_batch=max_batch, max_wait_s=max_wait_s, capacity=capacity)
+        if on_stats is not None:
+            on_stats(stats)
+    finally:
+        _stop(pool)
+
+
+def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict:
+    """The run's batching stats; PerfkitError if a request was lost or duplicated on the way."""
+    per_worker = []
+    for w in pool:
+        d = w.done or {}
+        row = {
+            "worker": w.index, "requests_sent": d.get("sent"), "requests_received": w.received,
+            "requests_answered": w.answered, "answers_received": d.get("answers_received"),
+            "rows_sent": d.get("rows_sent"), "rows_received": w.rows, "games": d.get("games"),
+            "idle_s": d.get("idle_s"), "wall_s": d.get("wall_s"), "imports_torch": d.get("imports_torch"),
+        }
+        if not (row["requests_sent"] == w.received == w.answered == row["answers_received"]
+                and row["rows_sent"] == w.rows):
+            raise PerfkitError(f"worker {w.index}: requests lost or duplicated: {row}")
+        per_worker.append(row)
+    idle = sum(r["idle_s"] for r in per_worker)
+    wall = sum(r["wall_s"] for r in per_worker)
+    mean_batch = counts.rows / counts.calls if counts.calls else None
+    if counts.rows != sum(r["rows_received"] for r in per_worker):
+        raise PerfkitError(f"{counts.rows} rows evaluated for {sum(r['rows_received'] for r in per_worker)} received")
+    return {
+        "workers": len(pool),
+        "games_per_worker": capacity,
+        "max_batch": max_batch,
+        "max_wait_s": max_wait_s,
+        "calls": counts.calls,
+        "rows": counts.rows,
+        "batch_fill": mean_batch / max_batch if mean_batch is not None and max_batch else None,
+        "fired": dict(counts.fired),
+        "requests_sent": sum(r["requests_sent"] for r in per_worker),
+        "requests_received": sum(r["requests_received"] for r in per_worker),
+        "requests_answered": sum(r["requests_answered"] for r in per_worker),
+        "answers_received": sum(r["answers_received"] for r in per_worker),
+        "worker_idle_s": idle,
+        "worker_wall_s": wall,
+        "worker_idle_share": idle / wall if wall > 0 else None,
+        "per_worker": per_worker,
+    }
