@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize

@@ -1,0 +1,331 @@
+"""The HTML report: one self-contained file comparing stored runs (what `perfkit report` writes).
+
+A renderer like the console table: it reads runs and the seed's reference figures and
+formats them; the charts are `perfkit.report.charts`, embedded as base64 PNG. The page
+loads nothing from anywhere (no scripts, fonts, stylesheets or links outside the file), so
+it opens offline and can be attached to an issue as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import jinja2
+
+from perfkit.analysis import tables
+from perfkit.analysis.reference import seed_reference
+from perfkit.instrument.run import MANIFEST, Run, load_run
+from perfkit.report import charts
+from perfkit.report.console import BENCH_COLUMNS, fmt
+from perfkit.types import PerfkitError
+
+PNG_DPI = 100
+
+
+def figure_data_uri(fig) -> str:
+    """A figure as a `data:image/png;base64,...` URI; the figure is released afterwards."""
+    png = charts.to_png(fig, dpi=PNG_DPI)
+    fig.clear()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _days(s: dict) -> str:
+    d, lo, hi = s.get("projected_days_500k"), s.get("projected_days_500k_low"), s.get("projected_days_500k_high")
+    if d is None:
+        return "n/a"
+    return f"{d:.1f} ({lo:.1f}–{hi:.1f})" if lo is not None and hi is not None else f"{d:.1f}"
+
+
+def comparison_rows(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
+    """The console's columns, one row per run, with speed-ups against naive within `runs`."""
+    days_key = "projected_days_500k"
+    header = ["run", "preset", "measured on"] + [
+        f"{title} (interval)" if key == days_key else title for key, title, _ in BENCH_COLUMNS
+    ]
+    rows = []
+    for label, run, speedup in zip(tables.unique_labels(runs), runs, tables.speedups(runs), strict=True):
+        s = dict(run.summary, speedup_vs_naive=speedup)
+        cells = [_days(s) if key == days_key else fmt(s.get(key), spec) for key, _, spec in BENCH_COLUMNS]
+        rows.append([label, tables.preset_name(run), tables.where_measured(run)] + cells)
+    return header, rows
+
+
+def same_games(runs: Sequence[Run]) -> list[str]:
+    """One line per workload group: did every strategy play the same games (equal digests)?"""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tables.comparable_key(run), []).append(run)
+    lines = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        digests = {r.summary.get("game_digest") for r in group}
+        names = ", ".join(tables.run_label(r) for r in group)
+        verdict = "same games" if len(digests) == 1 else "different games (different game counts or float32 drift)"
+        lines.append(f"{names} on {tables.preset_name(group[0])}: {verdict}")
+    return lines
+
+
+def _flat(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += _flat(v, key + ".")
+        elif isinstance(v, float):
+            out.append((key, f"{v:.6g}"))
+        elif isinstance(v, (list, tuple)):
+            out.append((key, json.dumps(v)))
+        else:
+            out.append((key, "n/a" if v is None else str(v)))
+    return out
+
+
+def run_details(run: Run, label: str) -> dict:
+    m = run.manifest
+    return {
+        "label": label,
+        "path": str(run.path) if run.path else "(not saved)",
+        "started_at": m.get("started_at", "?"),
+        "summary": _flat(m.get("summary", {})),
+        "config": _flat({
+            "strategy": m.get("strategy"), "strategy_settings": m.get("strategy_settings", {}),
+            "settings": m.get("settings", {}), "search": m.get("search", {}), "network": m.get("network", {}),
+        }),
+        "environment": _flat(m.get("environment", {})),
+        "gpu_status": m.get("summary", {}).get("gpu_status") or "n/a",
+    }
+
+
+def render_html(
+    runs: Sequence[Run],
+    *,
+    title: str = "perfkit report",
+    reference: dict | None = None,
+    whatif: Sequence[dict] = (),
+    generated_at: str | None = None,
+) -> str:
+    """The report of `runs` as one self-contained HTML page.
+
+    Args:
+        runs: stored runs (from `load_run` or `bench`), compared side by side in this order.
+        reference: the seed's figures; default `seed_reference()`.
+        whatif: extra projection bars (dicts with label, days, low, high), e.g. a replay of a
+            run's call trace against another device's latency curve.
+        generated_at: timestamp shown in the header (default: now).
+    """
+    if not runs:
+        raise PerfkitError("no runs to report; pass run directories made by perfkit bench")
+    reference = reference if reference is not None else seed_reference()
+    labels = tables.unique_labels(runs)
+    header, rows = comparison_rows(runs)
+    gpu_fig = charts.gpu_timeline_chart(runs)
+    sections = [
+        ("projection", "Projection: days for 500,000 games",
+         "Each bar says whose number it is: the seed's figures are reported by its authors on their GPU "
+         "and never adjusted; measured bars come from the runs in this report, with the interval "
+         "spanned by the run's slowest and fastest fifth; what-if bars replay a measured call trace "
+         "against another device's latency curve.",
+         figure_data_uri(charts.projection_chart(runs, reference=reference, whatif=whatif))),
+        ("throughput", "Throughput", "Boards evaluated per second by self-play, next to the seed's reported figures.",
+         figure_data_uri(charts.throughput_chart(runs, reference=reference))),
+        ("calls", "Calls per move by purpose",
+         "The seed counts 18 calls per move (1 root + 5 candidate values + 12 tree policies, leaves batched "
+         "apart). A tree level needs the level above's policy first, so the floor for one game is one call "
+         "per level; only more games per call go below it.",
+         figure_data_uri(charts.calls_by_purpose_chart(runs, reference=reference))),
+        ("batches", "Batch sizes", "How many boards each network call carried.",
+         figure_data_uri(charts.batch_histogram(runs))),
+        ("time", "Where the time goes",
+         "Shares of wall time: the forward pass, host-device transfers (GPU only), input encoding, the rest "
+         "of each call, and everything outside network calls (search, game logic, Python).",
+         figure_data_uri(charts.time_breakdown_chart(runs))),
+        ("latency", "Latency by batch size",
+         "Forward time of the recorded calls by batch size (median, quartiles), per call and per board: "
+         "the per-board cost falls with the batch until the device is full.",
+         figure_data_uri(charts.latency_chart(runs))),
+    ]
+    gpu = {
+        "image": figure_data_uri(gpu_fig) if gpu_fig is not None else None,
+        "statuses": [(label, r.summary.get("gpu_status") or "n/a") for label, r in zip(labels, runs, strict=True)],
+    }
+    template = _environment().from_string(TEMPLATE)
+    return template.render(
+        title=title,
+        generated_at=generated_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        n_runs=len(runs),
+        header=header,
+        rows=rows,
+        same_games=same_games(runs),
+        sections=sections,
+        gpu=gpu,
+        runs=[run_details(r, label) for r, label in zip(runs, labels, strict=True)],
+        reference=reference,
+        reference_rows=_flat({k: v for k, v in reference.items() if k not in ("label", "note", "source")}),
+    )
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def find_runs(paths: Iterable[str | os.PathLike]) -> list[Run]:
+    """The runs at `paths`; a directory that holds run directories stands for all of them.
+
+    Raises PerfkitError for a path that is neither a run nor a directory of runs.
+    """
+    runs = []
+    for p in map(Path, paths):
+        if not (p / MANIFEST).is_file() and p.is_dir():
+            children = [load_run(c) for c in sorted(p.iterdir()) if (c / MANIFEST).is_file()]
+            if children:
+                runs += sorted(children, key=_strategy_order)  # stable: same strategy keeps its name order
+                continue
+        runs.append(load_run(p))
+    return runs
+
+
+def _strategy_order(run: Run) -> int:
+    from perfkit.strategies import STRATEGIES
+
+    names = list(STRATEGIES)
+    return names.index(tables.strategy(run)) if tables.strategy(run) in names else len(names)
+
+
+def write_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write `text` to `path` through a temporary file and a rename: complete or absent."""
+    path = Path(path)
+    if path.is_dir():
+        raise PerfkitError(f"cannot write {path}: it is a directory; name a file such as {path / 'report.html'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except FileExistsError:
+        raise PerfkitError(f"cannot write {path}: a file stands where its folder should be") from None
+    except OSError as exc:
+        raise PerfkitError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PerfkitError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_report(runs: Sequence[Run], path: str | os.PathLike, **options) -> Path:
+    """Render `runs` (see `render_html`) and write the page to `path` atomically."""
+    return write_atomic(render_html(runs, **options), path)
+
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+  body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1100px;
+         padding: 1.5em 2em 4em; color: #222; line-height: 1.45; }
+  h1 { margin-bottom: 0.1em; }
+  h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+  .meta, .note { color: #555; font-size: 0.92em; }
+  nav a { margin-right: 1em; font-size: 0.92em; }
+  table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
+  th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; }
+  th { background: #f4f4f4; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .wide { overflow-x: auto; }
+  figure { margin: 0.8em 0; }
+  figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+  details { margin: 0.8em 0; }
+  summary { cursor: pointer; font-weight: 600; }
+  .cols { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+  code { background: #f4f4f4; padding: 0 0.25em; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p class="meta">{{ n_runs }} run{{ "s" if n_runs != 1 }} &middot; generated {{ generated_at }} by perfkit report &middot;
+self-contained: opens offline.</p>
+<nav>
+  <a href="#comparison">comparison</a>
+{% for id, heading, _, _ in sections %}
+  <a href="#{{ id }}">{{ id }}</a>
+{% endfor %}
+  <a href="#gpu">gpu</a>
+  <a href="#runs">runs</a>
+  <a href="#seed">seed figures</a>
+</nav>
+
+<h2 id="comparison">Comparison</h2>
+<div class="wide">
+<table>
+  <tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in rows %}
+  <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</table>
+</div>
+<p class="note">Speed-up: moves/s over the naive run of the same workload on the same device in this report
+(or as stored by <code>perfkit bench</code>). n/a: the metric does not apply (no transfers on the CPU, no NVIDIA GPU).</p>
+{% for line in same_games %}
+<p class="note">{{ line }}</p>
+{% endfor %}
+
+{% for id, heading, note, image in sections %}
+<h2 id="{{ id }}">{{ heading }}</h2>
+<p class="note">{{ note }}</p>
+<figure><img alt="{{ heading }}" src="{{ image }}"></figure>
+{% endfor %}
+
+<h2 id="gpu">GPU utilisation</h2>
+{% if gpu.image %}
+<figure><img alt="GPU utilisation over time" src="{{ gpu.image }}"></figure>
+{% endif %}
+<table>
+  <tr><th>run</th><th>NVML sampling</th></tr>
+{% for label, status in gpu.statuses %}
+  <tr><th>{{ label }}</th><td>{{ status }}</td></tr>
+{% endfor %}
+</table>
+
+<h2 id="runs">Runs</h2>
+{% for run in runs %}
+<details{{ " open" if loop.first }}>
+<summary>{{ run.label }} &mdash; {{ run.path }}</summary>
+<p class="note">started {{ run.started_at }}; GPU sampling: {{ run.gpu_status }}</p>
+<div class="cols">
+{% for name, items in [("summary", run.summary), ("config", run.config), ("environment", run.environment)] %}
+<table>
+  <tr><th colspan="2">{{ name }}</th></tr>
+{% for key, value in items %}
+  <tr><td>{{ key }}</td><td class="num">{{ value }}</td></tr>
+{% endfor %}
+</table>
+{% endfor %}
+</div>
+</details>
+{% endfor %}
+
+<h2 id="seed">The seed's figures</h2>
+<p class="note">{{ reference.label }}. {{ reference.note }} Source: {{ reference.source }}.</p>
+<table>
+{% for key, value in reference_rows %}
+  <tr><td>{{ key }}</td><td class="num">{{ value }}</td></tr>
+{% endfor %}
+</table>
+</body>
+</html>
+"""
