@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
 from perfkit.model.resilient import ForwardFailed
