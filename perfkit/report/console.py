@@ -55,6 +55,10 @@ def render_bench(runs: list[Run]) -> str:
         f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
         f"{s['precision']} on {env['device_name']} ({env['device']}), seed {s['seed']}"
     )
+    for r in runs:
+        status = r.summary.get("efficiency_status") or ""
+        if "above 1" in status:
+            out.append(f"{r.manifest['strategy']} efficiency: {status}")
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
