@@ -21,34 +21,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def number(kind: type, minimum: float, what: str, *, strict: bool = False):
+    """An argparse type: `kind(text)`, at least (`strict`: above) `minimum`, else a one-line
+    error saying `what`."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > minimum if strict else value >= minimum):  # refuses NaN too
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
+positive_int = number(int, 1, "a positive integer")
+non_negative_int = number(int, 0, "an integer >= 0")
+non_negative_float = number(float, 0, "a number >= 0")
+positive_seconds = number(float, 0, "a number > 0", strict=True)
 
 
 def widths(text: str) -> tuple[int, ...]:
@@ -155,16 +148,6 @@ def tune_settings(args: argparse.Namespace, settings):
         print(f"recommended on {settings.device} ({settings.preset}): perfkit bench --strategy crossgame {flags}")
     tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
     return dataclasses.replace(settings, **best), tuned
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
 
 
 def cmd_selfplay(args: argparse.Namespace) -> int:

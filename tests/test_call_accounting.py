@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
 
 from perfkit.game.hex import Positions, from_moves, play, winner_by_flood_fill
 from perfkit.model import Evaluator, build_model
@@ -36,16 +35,6 @@ MIDGAME = [12, 6, 17, 8]  # (2,2) X, (1,1) O, (3,2) X, (1,3) O
 LEVEL_SIZES = [1, 5, 9, 27]  # root, candidates, depth-2 nodes, leaves
 LEVEL_POLICY = [1, 3, 9, 0]  # the root and the tree nodes to expand
 LEVEL_VALUE = [1, 5, 0, 27]  # the root, the candidates and the leaves
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny float64 nets run fastest on one thread; two threads on a busy 2-core CPU spin
-    and slow these tests down ~20×. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

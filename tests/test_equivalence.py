@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from perfkit.game.hex import Positions, from_moves, play, winner_by_flood_fill
 from perfkit.model import Evaluator, build_model
@@ -60,16 +59,6 @@ def assert_same_games(ref: list[GameRecord], got: list[GameRecord]) -> None:
             assert close(b.minimax_value, a.minimax_value), where
             assert len(b.policy_move_values) == len(a.policy_move_values), where
             assert all(close(x, y) for x, y in zip(b.policy_move_values, a.policy_move_values, strict=True)), where
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny float64 nets run fastest on one thread; two threads on a busy 2-core CPU spin
-    and slow these tests down ~20×. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
