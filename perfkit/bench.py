@@ -248,10 +248,10 @@ def bench(
     for name in strategies:
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
+    workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
-    workload = Workload.prepare(settings)
     runs = []
     for name in strategies:
         run = run_strategy(name, workload, progress=progress)
