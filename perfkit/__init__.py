@@ -11,7 +11,6 @@ from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
 from perfkit.types import PRESETS, GameRecord, MoveRecord, PerfkitError, SearchConfig, get_preset
 
-__version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",

@@ -50,8 +50,8 @@ def resolve_precision(name: str) -> torch.dtype:
 def encode(stones: torch.Tensor, to_move: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
     """Input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2)."""
     b = stones.shape[0]
-    board = stones.view(b, 1, n, n)
-    side = (to_move == 1).view(b, 1, 1, 1).expand(b, 1, n, n)
+    board = stones.reshape(b, 1, n, n)  # reshape: on CUDA the stones are a strided slice
+    side = (to_move == 1).reshape(b, 1, 1, 1).expand(b, 1, n, n)
     return torch.cat([board == 1, board == 2, side], dim=1).to(dtype)
 
 
@@ -84,6 +84,8 @@ class Evaluator:
         self.cuda = self.device.type == "cuda"
         if self.cuda:
             self.stream = torch.cuda.Stream(self.device)
+            # The weights were copied on the default stream: the work stream must see them.
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
             self._pinned_in = torch.empty(0, dtype=torch.int8).pin_memory()
             self._pinned_logits = torch.empty(0, dtype=self.dtype).pin_memory()
             self._pinned_values = torch.empty(0, dtype=self.dtype).pin_memory()
