@@ -2,7 +2,7 @@
 
 from perfkit.analysis.curve import Curve, load_curve, measure_curve
 from perfkit.analysis.projection import project, replay, seed_calibration
-from perfkit.bench import BenchSettings, Workload, bench, recorder_overhead, run_strategy
+from perfkit.bench import BenchSettings, Workload, __version__, bench, recorder_overhead, run_strategy
 from perfkit.game import Positions, from_moves, play
 from perfkit.instrument import GpuSampler, Recorder, Run, load_run
 from perfkit.model import Evaluator, HexNet, build_model, load_checkpoint, save_checkpoint
@@ -11,8 +11,8 @@ from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
 from perfkit.types import PRESETS, GameRecord, MoveRecord, PerfkitError, SearchConfig, get_preset
 
-
 __all__ = [
+    "__version__",
     "PRESETS",
     "STRATEGIES",
     "BenchSettings",
