@@ -152,11 +152,13 @@ def play(pos: Positions, moves: np.ndarray) -> Positions:
     on = nbr >= 0
     nbr0 = np.where(on, nbr, 0)
     same = on & (stones[rows[:, None], nbr0] == player[:, None])  # [B, 6]
-    labels = np.where(same, pos.groups[rows[:, None], nbr0], -2)  # -2 matches no stone
+    labels = np.where(same, pos.groups[rows[:, None], nbr0], -2).astype(np.int16)  # -2 matches no stone
     bits = geo.edge_bits[player, moves] | np.bitwise_or.reduce(
         np.where(same, pos.reach[rows[:, None], nbr0], 0), axis=1
     ).astype(np.uint8)  # [B]
-    merged = (pos.groups[:, :, None] == labels[:, None, :]).any(axis=2)  # [B, N*N]
+    merged = np.zeros(pos.groups.shape, bool)  # [B, N*N]: stones of the groups the move joins
+    for k in range(labels.shape[1]):  # six int16 passes beat one [B, N*N, 6] temporary ~30x
+        merged |= pos.groups == labels[:, k : k + 1]
     merged[rows, moves] = True
     groups = np.where(merged, moves[:, None].astype(np.int16), pos.groups)
     reach = np.where(merged, bits[:, None], pos.reach)
