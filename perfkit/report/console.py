@@ -59,6 +59,8 @@ def render_bench(runs: list[Run]) -> str:
         status = r.summary.get("efficiency_status") or ""
         if "above 1" in status:
             out.append(f"{r.manifest['strategy']} efficiency: {status}")
+    if all(r.summary.get("efficiency") is None for r in runs) and runs[0].summary.get("efficiency_status"):
+        out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
