@@ -208,32 +208,58 @@ def level_chart(runs: Sequence[Run], *, floor: int | None = None) -> Figure:
     return fig
 
 
-def calls_per_move_chart(runs: Sequence[Run], *, reference: dict | None = None, floor: int | None = None) -> Figure:
-    """Calls per move: the seed's reported 18 and phase-1 claim of 2 next to measured runs."""
-    labels, values, colors = [], [], []
-    if reference:
-        labels += ["seed baseline (reported)", "seed phase 1 claim (reported)"]
-        values += [reference["baseline"]["calls_per_move"], reference["estimates"]["phase1_calls_per_move"]]
-        colors += [SOURCE_COLORS["seed"]] * 2
+def _seed_vs_runs_bars(
+    runs: Sequence[Run],
+    seed_bars: list[tuple[str, float]],
+    *,
+    key: str,
+    run_label,
+    value_label,
+    line: tuple[float, str] | None,
+    xlabel: str,
+    title: str,
+    width: float,
+) -> Figure:
+    """Horizontal bars: the seed's reported figures (grey) above each run's `summary[key]`,
+    with an optional vertical reference line (a floor or a target)."""
+    labels = [label for label, _ in seed_bars]
+    values = [value for _, value in seed_bars]
+    colors = [SOURCE_COLORS["seed"]] * len(seed_bars)
     for label, run in zip(tables.unique_labels(runs), runs, strict=True):
-        labels.append(f"{label} (measured)")
-        values.append(run.summary.get("calls_per_move") or 0.0)
+        labels.append(run_label(label, run))
+        values.append(run.summary.get(key) or 0.0)
         colors.append(run_color(run))
-    fig = new_figure(9.0, 1.3 + 0.45 * max(len(labels), 1))
+    fig = new_figure(width, 1.3 + 0.45 * max(len(labels), 1))
     ax = fig.add_subplot()
     y = np.arange(len(labels))[::-1]
     ax.barh(y, values, color=colors)
+    right = max(values + [line[0] if line else 0.0]) or 1.0
     for yi, v in zip(y, values, strict=True):
-        ax.text(v + 0.2, yi, f"{v:.2f}".rstrip("0").rstrip("."), va="center", fontsize=8)
-    if floor:
-        ax.axvline(floor, color="black", ls="--", lw=1.2)
-        ax.text(floor, y.max() + 0.55, f" floor: one call per tree level = {floor}", fontsize=8, va="bottom")
+        ax.text(v + 0.01 * right, yi, value_label(v), va="center", fontsize=8)
+    if line:
+        ax.axvline(line[0], color="black", ls="--", lw=1.2)
+        ax.text(line[0], y.max() + 0.55, f" {line[1]}", fontsize=8, va="bottom")
     ax.set_ylim(-0.7, y.max() + 1.1)
+    ax.set_xlim(0, right * 1.2)
     ax.set_yticks(y, labels, fontsize=9)
-    ax.set_xlabel("network calls per move (mean over the run)")
-    ax.set_title("Calls per move", loc="left", fontsize=11)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left", fontsize=11)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def calls_per_move_chart(runs: Sequence[Run], *, reference: dict | None = None, floor: int | None = None) -> Figure:
+    """Calls per move: the seed's reported 18 and phase-1 claim of 2 next to measured runs."""
+    seed = [
+        ("seed baseline (reported)", reference["baseline"]["calls_per_move"]),
+        ("seed phase 1 claim (reported)", reference["estimates"]["phase1_calls_per_move"]),
+    ] if reference else []
+    return _seed_vs_runs_bars(
+        runs, seed, key="calls_per_move", run_label=lambda label, run: f"{label} (measured)",
+        value_label=lambda v: f"{v:.2f}".rstrip("0").rstrip("."),
+        line=(floor, f"floor: one call per tree level = {floor}") if floor else None,
+        xlabel="network calls per move (mean over the run)", title="Calls per move", width=9.0,
+    )
 
 
 def batch_histogram(runs: Sequence[Run]) -> Figure:
@@ -395,32 +421,21 @@ def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) 
 
 def throughput_chart(runs: Sequence[Run], *, reference: dict | None = None) -> Figure:
     """Boards/s of each run, next to the seed's reported 917 → 6,492 and its 5,000 target."""
-    labels, values, colors = [], [], []
-    if reference:
-        labels += ["seed baseline (reported, GPU)", "seed potential (reported, GPU)"]
-        values += [reference["baseline"]["boards_per_s"], reference["potential_boards_per_s"]]
-        colors += [SOURCE_COLORS["seed"]] * 2
-    for label, run in zip(tables.unique_labels(runs), runs, strict=True):
-        labels.append(f"{label} (measured, {tables.where_measured(run)}, {tables.preset_name(run)} preset)")
-        values.append(run.summary.get("boards_per_s") or 0.0)
-        colors.append(run_color(run))
-    fig = new_figure(10.0, 1.3 + 0.45 * max(len(labels), 1))
-    ax = fig.add_subplot()
-    y = np.arange(len(labels))[::-1]
-    ax.barh(y, values, color=colors)
-    for yi, v in zip(y, values, strict=True):
-        ax.text(v * 1.03, yi, f"{v:,.0f}", va="center", fontsize=8)
+    seed = [
+        ("seed baseline (reported, GPU)", reference["baseline"]["boards_per_s"]),
+        ("seed potential (reported, GPU)", reference["potential_boards_per_s"]),
+    ] if reference else []
     target = reference["targets"]["boards_per_s"] if reference else None
-    if target:
-        ax.axvline(target, color="black", ls="--", lw=1.2)
-        ax.text(target, y.max() + 0.55, f" seed target: {target:,} boards/s", fontsize=8, va="bottom")
-    ax.set_ylim(-0.7, y.max() + 1.1)
-    ax.set_xlim(0, max(values + [target or 0]) * 1.2 or 1)
-    ax.set_yticks(y, labels, fontsize=9)
-    ax.set_xlabel("boards evaluated per second (self-play)")
-    ax.set_title("Throughput (the network's boards are the seed's unit)", loc="left", fontsize=11)
-    ax.grid(axis="x", alpha=0.3)
-    return fig
+    return _seed_vs_runs_bars(
+        runs, seed, key="boards_per_s",
+        run_label=lambda label, run: (
+            f"{label} (measured, {tables.where_measured(run)}, {tables.preset_name(run)} preset)"
+        ),
+        value_label=lambda v: f"{v:,.0f}",
+        line=(target, f"seed target: {target:,} boards/s") if target else None,
+        xlabel="boards evaluated per second (self-play)",
+        title="Throughput (the network's boards are the seed's unit)", width=10.0,
+    )
 
 
 def gpu_timeline_chart(runs: Sequence[Run]) -> Figure | None:
