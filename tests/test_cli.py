@@ -36,14 +36,6 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("perfkit")
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def cli(*argv: str, how: str = "script", cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess: `perfkit ...` (how="script") or `python -m perfkit ...`."""
     head = [str(CONSOLE_SCRIPT)] if how == "script" else [sys.executable, "-m", "perfkit"]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import perfkit
 from perfkit.analysis import tables
@@ -27,13 +26,8 @@ STRATEGIES = ["naive", "permove", "crossgame"]
 def run_root(tmp_path_factory) -> Path:
     """Three strategies' runs on the tiny preset, saved the way `perfkit bench` saves them."""
     root = tmp_path_factory.mktemp("runs")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # rendering is under test, not speed: keep a shared CPU responsive
-    try:
-        settings = perfkit.BenchSettings(preset="tiny", games=2, concurrency=2, seed=0)
-        perfkit.bench(STRATEGIES, settings, out=root, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    settings = perfkit.BenchSettings(preset="tiny", games=2, concurrency=2, seed=0)
+    perfkit.bench(STRATEGIES, settings, out=root, progress=False)
     return root
 
 

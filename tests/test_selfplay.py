@@ -9,7 +9,6 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from perfkit import load_selfplay
 from perfkit.analysis.keys import json_type_ok
@@ -24,15 +23,6 @@ from perfkit.selfplay.store import digest_dir
 from perfkit.types import PerfkitError, SearchConfig
 
 N = 8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny float64 networks run faster on one thread, and the machine is shared.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def settings(games=N, *, strategy="crossgame", concurrency=4, shard_games=2, **workload) -> SelfplaySettings:

@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from perfkit import load_selfplay
 from perfkit.analysis.summary import game_digest
@@ -62,15 +61,10 @@ def assert_legal(data, n: int = 5) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out = tmp_path_factory.mktemp("uninterrupted") / "sp"
-        w = BenchSettings(preset="tiny", games=N, precision="float64", concurrency=4)
-        selfplay(SelfplaySettings(workload=w), out, progress=False)
-        return load_selfplay(out)
-    finally:
-        torch.set_num_threads(before)
+    out = tmp_path_factory.mktemp("uninterrupted") / "sp"
+    w = BenchSettings(preset="tiny", games=N, precision="float64", concurrency=4)
+    selfplay(SelfplaySettings(workload=w), out, progress=False)
+    return load_selfplay(out)
 
 
 def progress_games(out) -> int:

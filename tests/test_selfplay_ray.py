@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 ray = pytest.importorskip("ray")
 
@@ -35,14 +34,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out = tmp_path_factory.mktemp("local") / "sp"
-        summary = selfplay(run_settings("local"), out, progress=False)
-        return summary, load_selfplay(out)
-    finally:
-        torch.set_num_threads(before)
+    out = tmp_path_factory.mktemp("local") / "sp"
+    summary = selfplay(run_settings("local"), out, progress=False)
+    return summary, load_selfplay(out)
 
 
 def assert_same_games(got, want) -> None:

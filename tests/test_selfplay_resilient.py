@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from perfkit import load_selfplay
 from perfkit.bench import BenchSettings
@@ -94,14 +93,6 @@ def test_a_users_mistake_is_not_retried():
 
 
 # -- in a self-play run ----------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Flaky:

@@ -1,6 +1,5 @@
 """`bench --tune`: coordinate ascent over crossgame's settings, and one real short trial."""
 
-import torch
 
 from perfkit.bench import BenchSettings, Workload
 from perfkit.tune import Trial, measure, tune
@@ -41,7 +40,6 @@ def test_worker_trials_leave_in_process_knobs_at_one():
 
 def test_a_real_trial_measures_boards_per_second():
     """A short steady-state trial on the tiny preset evaluates boards and stops on its budget."""
-    torch.set_num_threads(1)
     workload = Workload.prepare(BenchSettings(preset="tiny", device="cpu", games=1))
     trial = measure(workload, {"concurrency": 8, "max_batch": 64}, budget_s=0.3, warmup_s=0.1)
     assert trial.boards_per_s > 0

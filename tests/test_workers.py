@@ -18,7 +18,6 @@ import signal
 import time
 
 import pytest
-import torch
 
 from perfkit.analysis.summary import game_digest
 from perfkit.cli import main
@@ -31,14 +30,6 @@ from perfkit.types import CallRecord, GameRecord, PerfkitError, SearchConfig, ge
 
 GAMES = 6
 CONFIG = SearchConfig(temperature=1.0, temperature_plies=4)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
