@@ -13,7 +13,7 @@ import warnings
 import torch
 from torch import nn
 
-from perfkit.types import PerfkitError, Preset
+from perfkit.types import PRESETS, PerfkitError, Preset, get_preset
 
 CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
 
@@ -31,20 +31,27 @@ class ResidualBlock(nn.Module):
         return torch.relu(x + self.bn2(self.conv2(y)))
 
 
-class HexNet(nn.Module):
-    """AlphaZero-style residual network: stem, B blocks of C channels, policy and value heads."""
+class ResNet(nn.Module):
+    """AlphaZero-style residual network for any board game: planes `[B, *obs_shape]` ->
+    `(logits [B, actions], value [B])`, the value in [-1, 1] for the side to move.
 
-    def __init__(self, board: int, blocks: int, channels: int) -> None:
+    Stem, B residual blocks of C channels, a policy head and a value head; `obs_shape` is
+    `(planes, rows, cols)`, as OpenSpiel's observation tensors of board games are.
+    """
+
+    def __init__(self, obs_shape: tuple[int, int, int], actions: int, blocks: int, channels: int) -> None:
         super().__init__()
-        self.board, self.blocks, self.channels = board, blocks, channels
-        cells = board * board
+        planes, rows, cols = obs_shape
+        self.obs_shape, self.actions = (int(planes), int(rows), int(cols)), int(actions)
+        self.blocks, self.channels = blocks, channels
+        cells = rows * cols
         self.stem = nn.Sequential(
-            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
+            nn.Conv2d(planes, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
         )
         self.trunk = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
         self.policy_head = nn.Sequential(
             nn.Conv2d(channels, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
-            nn.Linear(2 * cells, cells),
+            nn.Linear(2 * cells, actions),
         )
         self.value_head = nn.Sequential(
             nn.Conv2d(channels, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(), nn.Flatten(),
@@ -52,15 +59,23 @@ class HexNet(nn.Module):
         )
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.trunk(self.stem(planes))  # [B, C, N, N]
-        return self.policy_head(x), self.value_head(x).squeeze(1)  # [B, N*N], [B]
+        x = self.trunk(self.stem(planes))  # [B, C, rows, cols]
+        return self.policy_head(x), self.value_head(x).squeeze(1)  # [B, actions], [B]
 
 
-def build_model(preset: Preset, *, seed: int = 0) -> HexNet:
-    """The preset's network with weights drawn from `seed` (no download, ever), in eval mode."""
+class HexNet(ResNet):
+    """The Hex network of SPEC §1.2: planes [B, 3, N, N] -> (logits [B, N*N], value [B])."""
+
+    def __init__(self, board: int, blocks: int, channels: int) -> None:
+        super().__init__((3, board, board), board * board, blocks, channels)
+        self.board = board
+
+
+def seeded(make, seed: int) -> nn.Module:
+    """`make()` with weights drawn from `seed` (no download, ever), in eval mode."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = HexNet(preset.board, preset.blocks, preset.channels)
+        model = make()
         # Non-trivial batch-norm statistics, so the eval-mode affine transform is exercised.
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -69,8 +84,40 @@ def build_model(preset: Preset, *, seed: int = 0) -> HexNet:
     return model.eval()
 
 
+def build_model(preset: Preset | str, *, seed: int = 0) -> HexNet:
+    """The preset's Hex network (a Preset or its name) with weights drawn from `seed`."""
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    if not isinstance(preset, Preset):
+        raise PerfkitError(f"build_model takes a preset or its name ({', '.join(PRESETS)}), got {preset!r}")
+    return seeded(lambda: HexNet(preset.board, preset.blocks, preset.channels), seed)
+
+
+def build_game_model(obs_shape, actions: int, *, preset: Preset | str = "small", seed: int = 0) -> ResNet:
+    """A residual net for a game's observation shape and action count, with the preset's
+    blocks and channels (its board size is the game's), weights drawn from `seed`."""
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    shape = tuple(int(d) for d in obs_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise PerfkitError(
+            f"perfkit's residual net needs observations shaped [planes, rows, cols], got {list(shape)}; "
+            "bring your own network for this game"
+        )
+    return seeded(lambda: ResNet(shape, actions, preset.blocks, preset.channels), seed)
+
+
 def save_checkpoint(model: HexNet, path: str | os.PathLike) -> None:
     """Write `model`'s weights and sizes to `path` (loadable by `load_checkpoint`)."""
+    if not isinstance(model, HexNet):
+        raise PerfkitError(f"save_checkpoint takes a perfkit HexNet, got {type(model).__name__}")
+    try:
+        _save(model, path)
+    except OSError as exc:
+        raise PerfkitError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+
+
+def _save(model: HexNet, path: str | os.PathLike) -> None:
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,

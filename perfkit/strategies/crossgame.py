@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from perfkit.batching.queue import RowQueue, Waiting
 from perfkit.strategies.base import Engine, GameSlots, Part, batch_of, take_from
 from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
@@ -39,14 +40,12 @@ DEFAULT_MAX_BATCH = 1024
 
 
 @dataclass
-class _Waiting:
+class _Level:
     """A search level waiting for its answers."""
 
     slots: GameSlots
     steps: Iterator
     req: EvalRequest
-    since_s: float  # perf_counter when it joined the queue
-    sent: int = 0  # rows handed to a call so far
     answered: int = 0  # rows whose answers are back
     logits: np.ndarray = field(init=False)  # [K, N*N]
     values: np.ndarray = field(init=False)  # [K]
@@ -71,26 +70,16 @@ def play_crossgame(
     # Split the games in flight evenly, also when the run has fewer games than `concurrency`.
     in_flight = min(concurrency, len(game_ids)) if hasattr(game_ids, "__len__") else concurrency
     per_group = max(1, math.ceil(in_flight / groups))
-    queue: deque[_Waiting] = deque()
-    flights: deque[tuple[Future | tuple, list[tuple[_Waiting, int, int]]]] = deque()
-    limit = max_batch or math.inf
+    queue = RowQueue(max_batch)
+    flights: deque[tuple[Future | tuple, list[tuple[Waiting, int, int]]]] = deque()
+
+    def enqueue(level: _Level) -> None:
+        queue.push(level, len(level.req), time.perf_counter())
 
     def start(slots: GameSlots) -> None:
         steps = slots.begin()
         if steps is not None:
-            queue.append(_Waiting(slots, steps, next(steps), time.perf_counter()))
-
-    def next_batch() -> list[tuple[_Waiting, int, int]]:
-        taken, size = [], 0
-        while queue and size < limit:
-            w = queue[0]
-            hi = int(min(len(w.req), w.sent + (limit - size)))
-            taken.append((w, w.sent, hi))
-            size += hi - w.sent
-            w.sent = hi
-            if hi == len(w.req):
-                queue.popleft()
-        return taken
+            enqueue(_Level(slots, steps, next(steps)))
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device") if inflight > 1 else None
     try:
@@ -98,8 +87,8 @@ def play_crossgame(
             start(GameSlots(engine, source, per_group))
         while queue or flights:
             while queue and len(flights) < inflight:
-                taken = next_batch()
-                parts: list[Part] = [(w.req, np.arange(lo, hi), w.slots.tally) for w, lo, hi in taken]
+                taken = queue.take()
+                parts: list[Part] = [(w.item.req, np.arange(lo, hi), w.item.slots.tally) for w, lo, hi in taken]
                 stones, to_move, kwargs = batch_of(parts)
                 kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
                 if pool is None:
@@ -109,7 +98,8 @@ def play_crossgame(
             answer, taken = flights.popleft()
             logits, values = answer.result() if isinstance(answer, Future) else answer
             offset = 0
-            for w, lo, hi in taken:
+            for waiting, lo, hi in taken:
+                w = waiting.item
                 w.logits[lo:hi] = logits[offset : offset + hi - lo]
                 w.values[lo:hi] = values[offset : offset + hi - lo]
                 offset += hi - lo
@@ -118,7 +108,7 @@ def play_crossgame(
                     continue
                 try:
                     req = w.steps.send(Evaluation(w.logits, w.values))
-                    queue.append(_Waiting(w.slots, w.steps, req, time.perf_counter()))
+                    enqueue(_Level(w.slots, w.steps, req))
                 except StopIteration as done:
                     yield from w.slots.end(done.value)
                     start(w.slots)

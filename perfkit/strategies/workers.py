@@ -42,13 +42,13 @@ import sys
 import tempfile
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
 
 import numpy as np
 
+from perfkit.batching.queue import RowQueue
 from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
 
@@ -247,15 +247,13 @@ class _Worker:
 
 
 @dataclass
-class _Pending:
+class _Level:
     """A worker's search level waiting for (the rest of) its calls."""
 
     worker: _Worker
     seq: int
     rows: int
     level: int
-    since_s: float  # perf_counter when the worker sent it
-    sent: int = 0  # rows handed to calls so far
 
 
 @dataclass
@@ -349,10 +347,9 @@ def play_with_workers(
     source = take_from(game_ids)
     capacity = math.ceil(concurrency / workers)
     rows = request_rows(capacity, engine.config)
-    limit = max_batch or math.inf
     crash = _crash_hook()
     pool: list[_Worker] = []
-    pending: deque[_Pending] = deque()
+    pending = RowQueue(max_batch)
     counts = _Counts()
     games_done = 0
 
@@ -385,7 +382,7 @@ def play_with_workers(
                 w.received += 1
                 w.rows += k
                 w.waiting = True
-                pending.append(_Pending(w, seq, k, level, min(sent_s, time.perf_counter())))
+                pending.push(_Level(w, seq, k, level), k, min(sent_s, time.perf_counter()))
             elif kind == "ids":
                 w.conn.send(("ids", source(msg[1])))
             elif kind == "games":
@@ -399,36 +396,12 @@ def play_with_workers(
             if not w.conn.poll():
                 return
 
-    def fire_reason(live: list[_Worker]) -> str | None:
-        if not pending:
-            return None
-        unsent = sum(p.rows - p.sent for p in pending)
-        if unsent >= limit:
-            return "full"
-        if time.perf_counter() - pending[0].since_s >= max_wait_s:
-            return "max_wait"
-        if all(w.waiting for w in live):
-            return "all_waiting"
-        return None
-
     def one_call() -> None:
-        """Whole requests, oldest first, up to `max_batch` rows (a bigger one is split)."""
-        taken, size = [], 0
-        while pending:
-            p = pending[0]
-            left = p.rows - p.sent
-            if size + left <= limit:
-                taken.append((p, p.sent, p.rows))
-                size += left
-                p.sent = p.rows
-                pending.popleft()
-            elif size == 0:  # larger than a call: split
-                hi = p.sent + int(limit)
-                taken.append((p, p.sent, hi))
-                size, p.sent = hi - p.sent, hi
-                break
-            else:
-                break
+        """One call from the oldest pending rows (up to `max_batch`; a level may be split)."""
+        slices = pending.take()
+        oldest_s = min(w.since_s for w, _, _ in slices)
+        taken = [(w.item, lo, hi) for w, lo, hi in slices]
+        size = sum(hi - lo for _, lo, hi in taken)
         stones = np.concatenate([p.worker.buf.stones[lo:hi] for p, lo, hi in taken])
         to_move = np.concatenate([p.worker.buf.to_move[lo:hi] for p, lo, hi in taken])
         flags = np.concatenate([p.worker.buf.flags[lo:hi] for p, lo, hi in taken])
@@ -436,7 +409,7 @@ def play_with_workers(
         logits, values = engine.evaluate(
             stones, to_move, n_policy=int(np.count_nonzero(flags & _POLICY)),
             n_value=int(np.count_nonzero(flags & _VALUE)), level=levels.pop() if len(levels) == 1 else -1,
-            queue_wait_s=time.perf_counter() - min(p.since_s for p, _, _ in taken),
+            queue_wait_s=time.perf_counter() - oldest_s,
         )
         counts.calls += 1
         counts.rows += size
@@ -459,7 +432,7 @@ def play_with_workers(
         while live := [w for w in pool if w.done is None]:
             timeout = POLL_S
             if pending:
-                timeout = max(0.0, pending[0].since_s + max_wait_s - time.perf_counter())
+                timeout = max(0.0, pending.oldest_s + max_wait_s - time.perf_counter())
             ready = wait([w.conn for w in live], timeout)
             finished: list[GameRecord] = []
             for conn in ready:
@@ -469,7 +442,9 @@ def play_with_workers(
                     if w.proc.poll() is not None:
                         raise fail(w)
             live = [w for w in pool if w.done is None]
-            while reason := fire_reason(live):
+            while reason := pending.fire_reason(
+                now=time.perf_counter(), max_wait_s=max_wait_s, all_waiting=all(w.waiting for w in live)
+            ):
                 counts.fired[reason] += 1
                 one_call()
             for game in finished:

@@ -1,0 +1,85 @@
+"""The one batching core: requests wait in arrival order, and a call takes their rows.
+
+Every batcher in perfkit is this queue plus a loop that decides when to fire: the
+in-process `crossgame` (search levels of groups of games), the worker-process server
+(search levels sent by worker processes) and the thread server (batch-of-one requests of
+unmodified engines, one game per thread). The policy is the same everywhere:
+
+- a call takes rows oldest first up to `max_batch`; a request is split across calls where
+  it does not fit, so calls are full whenever enough rows wait;
+- a call fires when the waiting rows reach `max_batch` ("full"), when every client that can
+  still send is waiting ("all_waiting": nothing more can come), or when the oldest request
+  has waited `max_wait_s` ("max_wait"), like Triton's dynamic batching or KataGo's NN server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+FIRE_REASONS = ("full", "all_waiting", "max_wait")
+
+
+@dataclass(eq=False)
+class Waiting:
+    """A request in the queue: `rows` rows, of which `sent` have gone into calls."""
+
+    item: Any  # what the batcher needs to gather the rows and scatter the answers
+    rows: int
+    since_s: float  # perf_counter when it joined the queue
+    sent: int = 0
+
+
+class RowQueue:
+    """Requests waiting for calls, in arrival order.
+
+    Args:
+        max_batch: most rows in one call (None: no limit).
+    """
+
+    def __init__(self, max_batch: int | None = None) -> None:
+        self.limit = max_batch or math.inf
+        self._queue: deque[Waiting] = deque()
+        self.unsent = 0  # rows waiting, over all requests
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: Any, rows: int, since_s: float) -> Waiting:
+        w = Waiting(item, rows, since_s)
+        self._queue.append(w)
+        self.unsent += rows
+        return w
+
+    @property
+    def oldest_s(self) -> float | None:
+        """When the oldest waiting request arrived (None: nothing waits)."""
+        return self._queue[0].since_s if self._queue else None
+
+    def fire_reason(self, *, now: float, max_wait_s: float, all_waiting: bool) -> str | None:
+        """Why a call should fire now, or None to keep waiting for more rows."""
+        if not self._queue:
+            return None
+        if self.unsent >= self.limit:
+            return "full"
+        if all_waiting:
+            return "all_waiting"
+        if now - self._queue[0].since_s >= max_wait_s:
+            return "max_wait"
+        return None
+
+    def take(self) -> list[tuple[Waiting, int, int]]:
+        """The rows of one call, oldest first up to `max_batch`: (request, lo, hi) slices."""
+        taken, size = [], 0
+        while self._queue and size < self.limit:
+            w = self._queue[0]
+            hi = int(min(w.rows, w.sent + (self.limit - size)))
+            taken.append((w, w.sent, hi))
+            size += hi - w.sent
+            w.sent = hi
+            if hi == w.rows:
+                self._queue.popleft()
+        self.unsent -= size
+        return taken

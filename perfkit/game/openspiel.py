@@ -1,0 +1,101 @@
+"""OpenSpiel's games, checked once: two-player, zero-sum, deterministic, perfect-information,
+sequential, with an observation tensor shaped like a board.
+
+`pyspiel` is an optional dependency (`pip install -e ".[openspiel]"`); it is imported only
+when a game is asked for, so everything else in perfkit works without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from perfkit.types import PerfkitError
+
+EXAMPLES = ("connect_four", "othello", "hex(board_size=11)", "go(board_size=9)", "tic_tac_toe")
+
+
+def pyspiel_module():
+    """`pyspiel`, or a PerfkitError saying how to install it."""
+    try:
+        import pyspiel
+    except ImportError:
+        raise PerfkitError(
+            "OpenSpiel games need the open_spiel package: pip install open_spiel "
+            '(or pip install -e ".[openspiel]")'
+        ) from None
+    return pyspiel
+
+
+@dataclass(frozen=True)
+class GameInfo:
+    """What a network and a search need to know of a game."""
+
+    name: str  # as OpenSpiel writes it, parameters included: go(board_size=9)
+    obs_shape: tuple[int, ...]  # the observation tensor of one position: [planes, rows, cols]
+    actions: int  # distinct actions (the policy's width)
+    max_length: int  # longest possible game, in moves
+
+
+def load_game(name: str):
+    """The OpenSpiel game `name` (parameters as OpenSpiel writes them), checked for perfkit.
+
+    Raises PerfkitError for an unknown game or one perfkit's engines cannot play (chance,
+    imperfect information, simultaneous moves, not two-player zero-sum, no observation tensor).
+    """
+    pyspiel = pyspiel_module()
+    if not isinstance(name, str) or not name.strip():
+        raise PerfkitError(f"a game is an OpenSpiel game string like {EXAMPLES[0]!r}, got {name!r}")
+    try:
+        game = pyspiel.load_game(name)
+    except Exception as exc:  # pyspiel raises RuntimeError/SpielError with multi-line text
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PerfkitError(
+            f"unknown or malformed OpenSpiel game {name!r} ({first}); e.g. {', '.join(EXAMPLES)}"
+        ) from None
+    t = game.get_type()
+    problems = []
+    if game.num_players() != 2:
+        problems.append(f"{game.num_players()} players")
+    if t.utility != pyspiel.GameType.Utility.ZERO_SUM:
+        problems.append("not zero-sum")
+    if t.dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
+        problems.append("simultaneous moves")
+    if t.information != pyspiel.GameType.Information.PERFECT_INFORMATION:
+        problems.append("imperfect information")
+    if t.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC:
+        problems.append("chance events")
+    if t.reward_model != pyspiel.GameType.RewardModel.TERMINAL:
+        problems.append("rewards before the end")
+    if not t.provides_observation_tensor:
+        problems.append("no observation tensor")
+    if problems:
+        raise PerfkitError(
+            f"game {name!r} is not a two-player, zero-sum, deterministic, perfect-information, "
+            f"sequential game with an observation tensor ({', '.join(problems)})"
+        )
+    return game
+
+
+def game_info(game) -> GameInfo:
+    """Shapes of a loaded OpenSpiel game."""
+    return GameInfo(
+        name=str(game), obs_shape=tuple(game.observation_tensor_shape()),
+        actions=game.num_distinct_actions(), max_length=game.max_game_length(),
+    )
+
+
+def observation(state, shape: tuple[int, ...]) -> np.ndarray:
+    """The observation tensor of `state` for the side to move, shaped [*obs_shape] float32."""
+    return np.asarray(state.observation_tensor(), dtype=np.float32).reshape(shape)
+
+
+def winner(state) -> int:
+    """1 or 2 (perfkit's players: OpenSpiel's 0 and 1), or 0 for a draw, of a terminal state."""
+    returns = state.returns()
+    if returns[0] > returns[1]:
+        return 1
+    if returns[1] > returns[0]:
+        return 2
+    return 0
