@@ -151,8 +151,21 @@ def tune_settings(args: argparse.Namespace, settings):
 
 
 def cmd_selfplay(args: argparse.Namespace) -> int:
-    from perfkit.selfplay import Interrupted, SelfplaySettings, selfplay
+    from perfkit.selfplay import Interrupted, SelfplaySettings, selfplay, verify_selfplay
 
+    if args.verify is not None:
+        report = verify_selfplay(args.verify)
+        for problem in report["problems"]:
+            print(f"perfkit selfplay: {problem}", file=sys.stderr)
+        missing = "" if report["missing_games"] is None else \
+            f"; {report['missing_games']} of {report['games_requested']} requested games missing"
+        print(json.dumps(report, indent=2) if args.json else
+              f"{report['out']}: {report['games']} games in {report['good_shards']} good shards of {report['shards']} "
+              f"({report['ranges']} id ranges){missing}"
+              + ("" if report["ok"] else "; the shards above would be set aside on resume, their games played again"))
+        return 0 if report["ok"] else EXIT_ERROR
+    if args.games is None or args.out is None:
+        raise PerfkitError("--games and --out are required (or --verify DIR to check a directory)")
     settings = SelfplaySettings(
         workload=bench_settings(args), strategy=args.strategy, shard_games=args.shard_games, flush_s=args.flush_s,
         retries=args.retries, backend=args.backend, workers=args.workers, chunk_games=args.chunk_games,
@@ -178,8 +191,10 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
 
 def add_selfplay_parser(sub) -> None:
     p = sub.add_parser("selfplay", help="write self-play training data: resumable, bounded memory, Ray for many devices")
-    p.add_argument("--games", type=positive_int, required=True, help="games the directory should hold (ids 0..N-1)")
-    p.add_argument("--out", type=out_dir, required=True, help="self-play directory; rerun the same command to resume")
+    p.add_argument("--games", type=positive_int, default=None, help="games the directory should hold (ids 0..N-1)")
+    p.add_argument("--out", type=out_dir, default=None, help="self-play directory; rerun the same command to resume")
+    p.add_argument("--verify", metavar="DIR", default=None,
+                   help="check every shard of DIR (run, ids, checksum) without writing; exit 1 if any is bad")
     p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
     add_workload_args(p)
     p.add_argument("--shard-games", type=positive_int, default=1024, help="games per shard (default 1024)")

@@ -30,6 +30,13 @@ def settings(games=N, *, strategy="crossgame", concurrency=4, shard_games=2, **w
     return SelfplaySettings(workload=w, strategy=strategy, shard_games=shard_games)
 
 
+def claimed(out, s: SelfplaySettings) -> None:
+    """A directory claimed for `s` and holding no games."""
+    store = SelfplayDir.open(out, identity=s.identity(), created_with={})
+    store.claim()
+    store.close()
+
+
 def assert_legal(data, n: int = 5) -> None:
     """Every stored game replays legally from the empty board and its winner is right."""
     for (game, moves), winner in zip(data.moves.groupby("game"), data.games.set_index("game")["winner"], strict=True):
@@ -84,7 +91,7 @@ def test_games_match_bench(reference):
 def test_digest_is_streamed_window_by_window(reference):
     store = SelfplayDir.open(reference[1].path, identity=settings().identity(), created_with={})
     try:
-        assert digest_dir(store.index, window=3) == reference[0]["game_digest"]
+        assert digest_dir(store.shard_list, window=3) == reference[0]["game_digest"]
     finally:
         store.close()
 
@@ -119,7 +126,7 @@ def test_resume_grows_and_may_change_strategy(tmp_path, reference):
 )
 def test_refuses_a_dir_made_with_other_settings(tmp_path, change, key):
     out = tmp_path / "sp"
-    SelfplayDir.open(out, identity=settings().identity(), created_with={}).close()
+    claimed(out, settings())
     w = BenchSettings(**{"preset": "tiny", "games": N, "precision": "float64", **change})
     with pytest.raises(PerfkitError, match=rf"made with other settings \(.*{key} "):
         selfplay(SelfplaySettings(workload=w), out, progress=False)
@@ -134,7 +141,7 @@ def test_refuses_another_checkpoint(tmp_path):
     save_checkpoint(build_model(get_preset("tiny"), seed=1), a)
     save_checkpoint(build_model(get_preset("tiny"), seed=2), b)
     out = tmp_path / "sp"
-    SelfplayDir.open(out, identity=settings(checkpoint=str(a)).identity(), created_with={}).close()
+    claimed(out, settings(checkpoint=str(a)))
     with pytest.raises(PerfkitError, match="checkpoint_sha256"):
         selfplay(settings(checkpoint=str(b)), out, progress=False)
 

@@ -13,10 +13,11 @@ is done. An actor that dies is replaced by a new one and its unfinished chunk ha
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from perfkit.model.resilient import ForwardFailed
 from perfkit.selfplay.settings import SelfplaySettings
@@ -47,7 +48,7 @@ class LocalBackend:
         self.player = Player(self.settings, wrap_evaluate=self.wrap_evaluate, on_failure=_warn_once(self.log))
         self.devices = [self.player.device]
 
-    def play(self, game_ids: list[int]) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int]) -> Iterator[GameRecord]:
         assert self.player is not None, "start() first"
         return self.player.play(game_ids)
 
@@ -179,20 +180,23 @@ class RayBackend:
     def _new_actor(self):
         return self.actor_class.remote(self.settings, self.wrap_evaluate)
 
-    def play(self, game_ids: list[int]) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int]) -> Iterator[GameRecord]:
         ray = self.ray
         from ray.exceptions import RayActorError, RayTaskError
 
         size = self.settings.chunk
-        chunks = deque(game_ids[i : i + size] for i in range(0, len(game_ids), size))
+        ids = iter(game_ids)
+        fresh = iter(lambda: list(itertools.islice(ids, size)), [])  # chunks cut lazily: N may be huge
+        chunks: deque[list[int]] = deque()  # chunks handed back by dead actors, played first
         inflight: dict = {}  # object ref -> (actor slot, chunk)
         deaths: dict[int, int] = {}  # first id of a chunk -> times an actor died on it
         failure: str | None = None
 
         def submit(slot: int) -> None:
-            if chunks and failure is None:
-                chunk = chunks.popleft()
-                inflight[self.actors[slot].play.remote(chunk)] = (slot, chunk)
+            if failure is None:
+                chunk = chunks.popleft() if chunks else next(fresh, None)
+                if chunk:
+                    inflight[self.actors[slot].play.remote(chunk)] = (slot, chunk)
 
         for slot in range(self.workers):
             submit(slot)

@@ -35,7 +35,8 @@ SELFPLAY_JSON_KEYS: dict[str, tuple[str, str]] = {
 }
 
 PROGRESS_KEYS: dict[str, tuple[str, str]] = {
-    "state": ("str", "running, finished, interrupted or failed"),
+    "state": ("str", "running, finished, interrupted, disk_full or failed"),
+    "stopped": ("str|null", "why the run stopped, one line (the error it printed); null while running or finished"),
     "pid": ("int", "process writing the directory"),
     "games_requested": ("int", "N"),
     "games_stored": ("int", "games in shards: safe from any crash"),

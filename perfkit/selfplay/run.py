@@ -25,7 +25,7 @@ from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
 from perfkit.model.resilient import ForwardFailed
 from perfkit.selfplay.backends import RayBackend, make_backend
 from perfkit.selfplay.settings import SelfplaySettings
-from perfkit.selfplay.store import SelfplayDir, digest_dir
+from perfkit.selfplay.store import DiskFull, SelfplayDir, _stderr, digest_dir
 from perfkit.selfplay.worker import WrapEvaluate
 from perfkit.types import GameRecord, PerfkitError
 
@@ -105,6 +105,7 @@ class Progress:
         self.last_write = -np.inf
         self.buffered = 0  # finished games waiting for the next shard
         self.backend_stats: dict = {}
+        self.reason: str | None = None  # why the run stopped, one line (None while running or finished)
         self.bar = tqdm(
             total=self.total, initial=stored, unit="game", desc="selfplay", file=sys.stderr,
             disable=not bar, dynamic_ncols=True, smoothing=0.1,
@@ -134,14 +135,16 @@ class Progress:
         self.stored += games
         self.buffered = 0
 
-    def write(self, state: str) -> dict:
+    def write(self, state: str, *, last: bool = False) -> dict:
+        """Snapshot to progress.json; `last` (how the run ended) is written even on a full disk if it can be."""
         r = self.rates()
         if r["games_per_s"]:
             self.bar.set_postfix(
                 games_s=f"{r['games_per_s']:.2f}", days_500k=f"{r['projected_days_500k']:.1f}", refresh=False
             )
         snapshot = {
-            "state": state,  # running, finished, interrupted, failed
+            "state": state,  # running, finished, interrupted, disk_full, failed
+            "stopped": self.reason,
             "pid": os.getpid(),
             "games_requested": self.total,
             "games_stored": self.stored,
@@ -152,16 +155,12 @@ class Progress:
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "peak_rss_mb": peak_rss_mb(),
         }
-        self.store.write_progress(snapshot)
+        self.store.write_progress(snapshot, last=last)
         self.last_write = self.clock()
         return snapshot
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def selfplay(
@@ -176,8 +175,9 @@ def selfplay(
     """Bring DIR `out` to `settings.games` games, playing only those it lacks; returns a summary.
 
     Resumable: run it again with the same settings after any stop. Raises `Interrupted` on
-    SIGINT/SIGTERM and PerfkitError (`ForwardFailed` for the network) on failure, always after
-    writing every finished game.
+    SIGINT/SIGTERM and PerfkitError (`ForwardFailed` for the network, `DiskFull` for the disk)
+    on failure, always after writing every finished game it can. A new DIR is claimed only
+    once the network is loaded on its device: a failed start leaves nothing behind.
 
     Args:
         settings: the run (see SelfplaySettings).
@@ -187,32 +187,37 @@ def selfplay(
         log: warnings and notes, one line each.
         on_ray_result: Ray backend only; see RayBackend.
     """
-    store = SelfplayDir.open(
-        out, identity=settings.identity(), created_with=settings.produced_by(), log=log
-    )
+    if not isinstance(settings, SelfplaySettings):
+        raise PerfkitError(f"selfplay needs a SelfplaySettings, got {type(settings).__name__}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise PerfkitError(f"selfplay needs an output directory path (str or Path), got {type(out).__name__}")
+    store = SelfplayDir.open(out, identity=settings.identity(), created_with=settings.produced_by(), log=log)
     backend = report = None
     try:
         n = settings.games
-        if store.index.max_id() >= n:
+        if store.ledger.max_id() >= n:
             raise PerfkitError(
-                f"{out} already holds games up to id {store.index.max_id()}: --games can grow on resume "
-                f"but not shrink; pass --games {store.index.max_id() + 1} or more"
+                f"{out} already holds games up to id {store.ledger.max_id()}: --games can grow on resume "
+                f"but not shrink; pass --games {store.ledger.max_id() + 1} or more"
             )
-        written = store.index.done(n)  # [N] bool, also guards against writing a game twice
-        todo = np.flatnonzero(~written)
+        done = store.ledger.copy()  # stored + finished this session: guards against writing a game twice
+        todo = done.missing(n)  # lazy: costs the ledger's ranges, not N
         meta = settings.produced_by()
-        report = Progress(store, settings, stored=int(written.sum()), bar=progress)
         backend = make_backend(settings, wrap_evaluate=wrap_evaluate, log=log, on_result=on_ray_result)
-        if len(todo):
+        if todo:
             backend.start()  # before our signal handlers: ray.init installs its own
             meta["devices"] = sorted(set(backend.devices))
-            report.t0 = report.clock()  # rates count playing time, not model loading or actor start-up
+        try:
+            store.claim()  # the network is on its device: only now does DIR become this run's
+        except PerfkitError as exc:
+            fix = "free space or choose another --out" if isinstance(exc, DiskFull) else "choose another --out"
+            raise type(exc)(f"{exc}; nothing was written; {fix}, then run the same command again") from None
+        report = Progress(store, settings, stored=done.count, bar=progress)
         report.backend_stats = {"backend": backend.name, "workers": backend.workers, **backend.stats}
-        report.write("running")
         buffer: list[GameRecord] = []
         last_flush = time.monotonic()
 
-        def flush() -> None:
+        def flush(*, write_progress: bool = True) -> None:
             nonlocal buffer, last_flush
             if buffer:
                 store.write_shard(buffer, meta)
@@ -220,14 +225,15 @@ def selfplay(
                 buffer = []
             last_flush = time.monotonic()
             report.backend_stats.update(backend.stats)
-            report.write("running")
+            if write_progress:
+                report.write("running")
 
         with StopSignals() as signals:
             try:
-                for game in backend.play(todo.tolist()) if len(todo) else ():
-                    if written[game.game]:
+                report.write("running")  # the first write: a disk full on resume stops here
+                for game in backend.play(todo) if todo else ():
+                    if not done.add(game.game):
                         continue  # never twice, whatever a backend delivers
-                    written[game.game] = True
                     buffer.append(game)
                     report.game_done(len(buffer))
                     if len(buffer) >= settings.shard_games or time.monotonic() - last_flush >= settings.flush_s:
@@ -235,42 +241,20 @@ def selfplay(
                             flush()
             except BaseException as exc:
                 signals.closing = True
-                flush()
-                report.backend_stats.update(backend.stats)
-                kept = report.stored
-                where = f"{kept} of {n} games are stored in {out}"
-                if isinstance(exc, Interrupted):
-                    report.write("interrupted")
-                    report.close()
-                    raise Interrupted(
-                        exc.signum,
-                        f"interrupted by {signal.Signals(exc.signum).name}; {where}; "
-                        "run the same command again to resume",
-                    ) from None
-                report.write("failed")
-                report.close()
-                if isinstance(exc, ForwardFailed):
-                    raise ForwardFailed(
-                        f"{exc}; {where}, every completed game kept; fix the cause (a smaller --max-batch "
-                        "or --concurrency, a free device) and run the same command again to resume"
-                    ) from exc
-                if isinstance(exc, PerfkitError):
-                    raise PerfkitError(f"{exc}; {where}; run the same command again to resume") from exc
-                raise
+                raise _stopped(exc, flush=flush, report=report, out=out, n=n) from None
             flush()
         report.backend_stats.update(backend.stats)
         final = report.write("finished")
         report.close()
-        unique = store.index.unique()
         return {
             "out": str(out),
             "state": "finished",
             "games_requested": n,
-            "games": store.index.n_records,
-            "unique_games": int(len(unique)),
-            "missing_games": int(n - np.count_nonzero(unique < n)),
-            "game_digest": digest_dir(store.index),
-            "shards": len(store.index.paths),
+            "games": sum(s.games for s in store.shard_list),
+            "unique_games": store.ledger.count,
+            "missing_games": n - store.ledger.count_below(n),
+            "game_digest": digest_dir(store.shard_list),
+            "shards": len(store.shard_list),
             "strategy": settings.strategy,
             "concurrency": settings.concurrency,
             "session_games": report.session,
@@ -286,3 +270,34 @@ def selfplay(
         if backend is not None:
             backend.close()
         store.close()
+
+
+def _stopped(exc: BaseException, *, flush: Callable[..., None], report: Progress, out, n: int) -> BaseException:
+    """Store what is finished, record in progress.json how the run ended, and say it in one line."""
+    if not isinstance(exc, DiskFull):  # a full disk takes no shard: those games are played again
+        try:
+            flush(write_progress=False)
+        except PerfkitError as saving:
+            exc = saving if not isinstance(exc, Interrupted) else exc
+    where = f"{report.stored} of {n} games are stored in {out}"
+    if isinstance(exc, Interrupted):
+        state, stop = "interrupted", Interrupted(
+            exc.signum,
+            f"interrupted by {signal.Signals(exc.signum).name}; {where}; run the same command again to resume",
+        )
+    elif isinstance(exc, DiskFull):
+        state, stop = "disk_full", DiskFull(f"{exc}; {where}; free space and run the same command again to resume")
+    elif isinstance(exc, ForwardFailed):
+        state, stop = "failed", ForwardFailed(
+            f"{exc}; {where}, every completed game kept; fix the cause (a smaller --max-batch "
+            "or --concurrency, a free device) and run the same command again to resume"
+        )
+    elif isinstance(exc, PerfkitError):
+        state, stop = "failed", PerfkitError(f"{exc}; {where}; run the same command again to resume")
+    else:  # not ours (a bug): progress says so, and the traceback stays for the report
+        text = str(exc).strip().splitlines()
+        state, stop = "failed", exc
+    report.reason = str(stop) if stop is not exc else f"{type(exc).__name__}: {text[0] if text else ''}"
+    report.write(state, last=True)
+    report.close()
+    return stop

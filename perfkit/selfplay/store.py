@@ -1,26 +1,34 @@
 """A self-play directory on disk: settings, shards of finished games, progress.
 
-    DIR/settings.json       what determines the games (written once, atomically)
+    DIR/settings.json       what determines the games (written once, atomically, only after the
+                            checkpoint, device and settings proved good: a failed start leaves nothing)
     DIR/shards/shard-000000.parquet, ...   complete games only, one row per move
-    DIR/progress.json       live progress, rewritten atomically
+    DIR/progress.json       live progress and how the run ended, rewritten atomically
     DIR/.lock               held (flock) by the one process writing DIR
 
 The shards are the ledger: a game is done if and only if it is in a shard. A shard is written
 to a temporary file in the same folder, flushed and fsynced, renamed into place and the folder
 fsynced, so after a crash at any moment a shard is either complete or absent; temporary files
-left by a crash are removed when DIR is opened again. Nothing else records completed ids, so
-there is nothing that could disagree with the shards.
+left by a crash are removed when DIR is opened again.
+
+Every shard proves itself: its metadata holds the run's identity hash, its game ids (as ranges)
+and a checksum of its content. Opening DIR, `load_selfplay` and `verify_selfplay` set aside,
+with one line each, a shard from another run, one repeating games of an earlier shard (a copy)
+and a damaged one, so no (game, ply) row is ever returned twice. Which games are done is a
+`Ledger` of id ranges: its size follows the shards, not N.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from perfkit.selfplay.ledger import Ledger, Range, ranges_of
 from perfkit.types import GameRecord, PerfkitError
 
 try:
@@ -42,6 +51,12 @@ SETTINGS, PROGRESS, LOCK, SHARDS = "settings.json", "progress.json", ".lock", "s
 SHARD_RE = re.compile(r"^shard-(\d{6,})\.parquet$")
 TMP_SUFFIX = ".tmp"
 META_KEY = b"perfkit.selfplay"
+PROGRESS_BLOCK = 4096  # progress.json is padded to whole blocks so a full disk can still take its last word
+# What settings.json's identity holds (SelfplaySettings.identity builds it): key -> allowed JSON types.
+IDENTITY_FIELDS: dict[str, tuple[type, ...]] = {
+    "preset": (str,), "board": (int,), "blocks": (int,), "channels": (int,), "seed": (int,),
+    "precision": (str,), "search": (dict,), "checkpoint_sha256": (str, type(None)),
+}
 
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
@@ -70,6 +85,21 @@ SCHEMA = pa.schema(
 )
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class DiskFull(PerfkitError):
+    """The disk (or quota) is full: the run stops with every stored game kept."""
+
+
+def os_failure(exc: OSError, path: Path, doing: str = "write") -> PerfkitError:
+    """One line for an OSError on `path`: DiskFull for a full disk, PerfkitError otherwise."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"disk full: no space left to {doing} {path}")
+    return PerfkitError(f"cannot {doing} {path}: {exc.strerror or exc}")
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # some filesystems cannot fsync a folder
         fd = os.open(path, os.O_RDONLY)
@@ -80,14 +110,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace `path` with `data`: temporary file beside it, fsync, rename, fsync the folder."""
+    """Replace `path` with `data`: temporary file beside it, fsync, rename, fsync the folder.
+
+    Raises DiskFull or PerfkitError (never OSError); a failed write leaves `path` as it was.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        if durable:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise os_failure(exc, path) from None
     if durable:
         _fsync_dir(path.parent)
 
@@ -105,52 +143,208 @@ def games_table(games: Iterable[GameRecord]) -> pa.Table:
     return pa.table(cols, schema=SCHEMA)
 
 
-@dataclass
-class ShardIndex:
-    """What the shards hold, from one scan: enough to resume, count and digest without loading."""
+def table_checksum(table: pa.Table) -> str:
+    """sha256 of a shard's values, column by column: the same however parquet chunks them."""
+    h = hashlib.sha256()
+    for name in SCHEMA.names:
+        col = table.column(name).combine_chunks()
+        if pa.types.is_list(col.type):
+            h.update(col.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64).tobytes())
+            col = col.flatten()
+        h.update(name.encode() + np.ascontiguousarray(col.to_numpy(zero_copy_only=False)).tobytes())
+    return h.hexdigest()
 
-    paths: list[Path] = field(default_factory=list)
-    ids: list[np.ndarray] = field(default_factory=list)  # per shard: [G] int64 game ids
+
+def run_id(identity: dict) -> str:
+    """The run's identity hash, carried by every shard: equal hashes, the same games for an id."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- settings.json -----------------------------------------------------------------------------
+
+
+def _json_type(value) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__)
+
+
+def check_settings(doc, file: Path) -> dict:
+    """settings.json checked against its schema; PerfkitError saying what is wrong."""
+    fix = "restore it from a copy, or choose another --out"
+    if not isinstance(doc, dict):
+        raise PerfkitError(f"{file} is damaged: it holds {_json_type(doc)}, not a settings object; {fix}")
+    if doc.get("kind") != KIND:
+        raise PerfkitError(f"{file.parent} is not a perfkit self-play directory ({file.name} kind is "
+                           f"{doc.get('kind')!r}); choose another --out")
+    if doc.get("format") != FORMAT:
+        raise PerfkitError(
+            f"{file.parent} was written in self-play format {doc.get('format')!r}, this perfkit reads {FORMAT}"
+        )
+    identity = doc.get("identity")
+    if not isinstance(identity, dict):
+        raise PerfkitError(f"{file} is damaged: identity is {_json_type(identity)}, not an object; {fix}")
+    for key, types in IDENTITY_FIELDS.items():
+        value = identity.get(key, KeyError)
+        if value is KeyError:
+            raise PerfkitError(f"{file} is damaged: identity has no {key!r}; {fix}")
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise PerfkitError(f"{file} is damaged: identity {key} is {_json_type(value)} ({value!r}); {fix}")
+    return doc
+
+
+def read_settings(path: Path) -> dict:
+    file = path / SETTINGS
+    if not file.is_file():
+        raise PerfkitError(f"{path} is not a self-play directory (no {SETTINGS}); make one with perfkit selfplay")
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise PerfkitError(f"{file} is unreadable ({exc}); restore it from a copy, or choose another --out") from None
+    return check_settings(doc, file)
+
+
+# -- shards ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One accepted shard: where it is and which games it holds (as ranges, not ids)."""
+
+    path: Path
+    ids: tuple[Range, ...]  # its game ids as sorted ranges
+    games: int  # game records (= ids, since a shard holds each game once)
+    rows: int  # moves
 
     @property
-    def n_records(self) -> int:
-        return int(sum(len(i) for i in self.ids))
+    def lo(self) -> int:
+        return self.ids[0][0]
 
-    def done(self, size: int) -> np.ndarray:  # [size] bool
-        mask = np.zeros(size, bool)
-        for ids in self.ids:
-            mask[ids[ids < size]] = True
-        return mask
+    @property
+    def hi(self) -> int:  # exclusive
+        return self.ids[-1][1]
 
-    def unique(self) -> np.ndarray:  # [U] int64, sorted
-        return np.unique(np.concatenate(self.ids)) if self.ids else np.zeros(0, np.int64)
 
-    def max_id(self) -> int:
-        return max((int(i.max()) for i in self.ids if len(i)), default=-1)
+@dataclass(frozen=True)
+class Rejected:
+    """A shard that cannot be trusted, and why: damaged, unproven, foreign or duplicate."""
+
+    path: Path
+    why: str  # damaged, unproven, foreign, duplicate
+    problem: str  # one line: what is wrong with it
+
+
+def shard_meta(table: pa.Table, *, run: str, identity: dict, produced_by: dict) -> dict:
+    ids = ranges_of(table.column("game").to_numpy())
+    return {
+        **produced_by,
+        "run": run,
+        "identity": identity,  # the whole identity: a damaged settings.json can be rebuilt from any shard
+        "games": sum(hi - lo for lo, hi in ids),
+        "rows": table.num_rows,
+        "ids": [list(r) for r in ids],
+        "sha256": table_checksum(table),
+    }
+
+
+def check_shard(p: Path, run: str) -> tuple[ShardInfo, pa.Table] | Rejected:
+    """Read shard `p` and prove it: (info, table) if it is whole and of run `run`, else Rejected."""
+    try:
+        table = pq.read_table(p)
+    except (OSError, pa.ArrowException) as exc:
+        return Rejected(p, "damaged", f"shard {p.name} is unreadable ({str(exc).splitlines()[0]})")
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    try:
+        meta = json.loads(raw) if raw else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or not {"run", "ids", "sha256", "rows"} <= set(meta):
+        return Rejected(p, "unproven", f"shard {p.name} carries no run identity or checksum "
+                                       "(not written by this perfkit)")
+    if meta["run"] != run:
+        return Rejected(p, "foreign", f"shard {p.name} belongs to another run (run {str(meta['run'])[:12]}, "
+                                      f"this directory's is {run[:12]})")
+    if not table.schema.remove_metadata().equals(SCHEMA):
+        return Rejected(p, "damaged", f"shard {p.name} does not have the shard columns")
+    ids = ranges_of(table.column("game").to_numpy())
+    if table_checksum(table) != meta["sha256"] or table.num_rows != meta["rows"] or [list(r) for r in ids] != meta["ids"]:
+        return Rejected(p, "damaged", f"shard {p.name} fails its checksum (its content changed after it was written)")
+    if not ids:
+        return Rejected(p, "damaged", f"shard {p.name} holds no games")
+    info = ShardInfo(path=p, ids=tuple(ids), games=sum(hi - lo for lo, hi in ids), rows=table.num_rows)
+    return info, table
+
+
+def scan_shards(shards: Path, run: str, *, keep_tables: bool = False) -> Iterator[tuple[ShardInfo, pa.Table | None] | Rejected]:
+    """Every shard file in order of its number, proven; a shard repeating accepted games is a duplicate."""
+    paths = sorted(p for p in shards.iterdir() if SHARD_RE.match(p.name)) if shards.is_dir() else []
+    seen = Ledger()
+    accepted: list[ShardInfo] = []
+    for p in paths:
+        result = check_shard(p, run)
+        if isinstance(result, Rejected):
+            yield result
+            continue
+        info, table = result
+        if any(seen.overlaps(lo, hi) for lo, hi in info.ids):
+            clash = next(a.path.name for a in accepted if _meets(a, info))
+            yield Rejected(p, "duplicate", f"shard {p.name} repeats games already in {clash}")
+            continue
+        for lo, hi in info.ids:
+            seen.add_range(lo, hi)
+        accepted.append(info)
+        yield info, (table if keep_tables else None)
+
+
+def _meets(a: ShardInfo, b: ShardInfo) -> bool:
+    return any(lo < hi2 and lo2 < hi for lo, hi in a.ids for lo2, hi2 in b.ids)
+
+
+def _set_aside(p: Path, why: str) -> Path:
+    aside = p.with_name(f"{p.name}.{why}")
+    k = 1
+    while aside.exists():  # never overwrite what an earlier session set aside
+        k += 1
+        aside = p.with_name(f"{p.name}.{why}-{k}")
+    os.replace(p, aside)
+    return aside
 
 
 class SelfplayDir:
     """One self-play directory, opened for writing by one process (see the module doc).
 
-    Use `SelfplayDir.open(...)`; `close()` releases the lock.
+    Use `SelfplayDir.open(...)`; a new directory is claimed (settings.json written) only by
+    `claim()`, once the inputs proved good; `close()` releases the lock and, if the directory
+    was never claimed, removes what opening it created.
     """
 
     def __init__(self, path: Path, settings: dict, lock_fd: int | None, log: Callable[[str], None]) -> None:
         self.path = path
         self.settings = settings
+        self.run = run_id(settings["identity"])
         self.lock_fd = lock_fd
         self.log = log
         self.shards = path / SHARDS
-        self.index = ShardIndex()
+        self.shard_list: list[ShardInfo] = []
+        self.ledger = Ledger()  # the games in accepted shards
         self.next_shard = 0
+        self.claimed = True
+        self.created: list[Path] = []  # what open() made, removed again if never claimed
 
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, *, identity: dict, created_with: dict, log: Callable[[str], None] = print
+        cls, path: str | os.PathLike, *, identity: dict, created_with: dict, log: Callable[[str], None] = _stderr
     ) -> SelfplayDir:
-        """Open (or create) DIR for writing games with `identity`; PerfkitError if it can't be.
+        """Open (or prepare to create) DIR for writing games with `identity`; PerfkitError if it can't be.
 
         A DIR made with another identity, a folder that isn't a self-play directory, or one
         that another process is writing are refused with a message saying what to do.
@@ -163,19 +357,36 @@ class SelfplayDir:
                 f"{path} is not empty and is not a self-play directory (no {SETTINGS}); "
                 "choose a new or empty --out"
             )
+        created = [p for p in (path, *path.parents) if not p.exists()][::-1]  # outermost first
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise PerfkitError(f"cannot create output directory {path}: {exc.strerror or exc}") from None
+            raise os_failure(exc, path, "create") from None
         if not os.access(path, os.W_OK):
+            _remove(created)
             raise PerfkitError(f"cannot write to output directory {path}; choose another --out")
-        lock_fd = cls._lock(path)
+        lock_existed = (path / LOCK).exists()
+        try:
+            lock_fd = cls._lock(path)
+        except BaseException:
+            _remove(created)
+            raise
         try:
             settings = cls._settings(path, identity, created_with)
-            store = cls(path, settings, lock_fd, log)
+            store = cls(path, settings or {"identity": identity}, lock_fd, log)
+            if settings is None:  # a new directory: nothing is written until claim()
+                store.claimed = False
+                store.settings = {
+                    "kind": KIND,
+                    "format": FORMAT,
+                    "identity": identity,
+                    "created_with": created_with,
+                }
+                store.created = created + ([] if lock_existed else [path / LOCK])
             store._clean_and_scan()
         except BaseException:
             cls._unlock(lock_fd)
+            _remove(created + ([] if lock_existed else [path / LOCK]))
             raise
         return store
 
@@ -186,7 +397,7 @@ class SelfplayDir:
         try:
             fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise PerfkitError(f"cannot write to output directory {path}: {exc.strerror or exc}") from None
+            raise os_failure(exc, path / LOCK, "create") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -196,8 +407,9 @@ class SelfplayDir:
                 f"{path} is being written by another perfkit selfplay (pid {holder}); "
                 "wait for it to finish or stop it first"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # the pid is a courtesy; a full disk must not stop us here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return fd
 
     @staticmethod
@@ -206,35 +418,17 @@ class SelfplayDir:
             os.close(fd)  # closing the descriptor releases the flock
 
     @staticmethod
-    def _settings(path: Path, identity: dict, created_with: dict) -> dict:
-        file = path / SETTINGS
-        if not file.exists():
+    def _settings(path: Path, identity: dict, created_with: dict) -> dict | None:
+        """The stored settings, checked against `identity`; None for a directory not yet claimed."""
+        if not (path / SETTINGS).exists():
             if _foreign_entries(path):  # checked again under the lock
                 raise PerfkitError(
                     f"{path} is not empty and is not a self-play directory (no {SETTINGS}); "
                     "choose a new or empty --out"
                 )
-            settings = {
-                "kind": KIND,
-                "format": FORMAT,
-                "identity": identity,
-                "created_with": created_with,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            (path / SHARDS).mkdir(exist_ok=True)
-            write_atomic(file, json.dumps(settings, indent=2).encode())
-            return settings
-        try:
-            settings = json.loads(file.read_text())
-        except (OSError, ValueError) as exc:
-            raise PerfkitError(f"{file} is unreadable ({exc}); this is not a usable self-play directory") from None
-        if not isinstance(settings, dict) or settings.get("kind") != KIND:
-            raise PerfkitError(f"{path} is not a perfkit self-play directory; choose another --out")
-        if settings.get("format") != FORMAT:
-            raise PerfkitError(
-                f"{path} was written in self-play format {settings.get('format')}, this perfkit reads {FORMAT}"
-            )
-        diff = describe_difference(settings.get("identity", {}), identity)
+            return None
+        settings = read_settings(path)
+        diff = describe_difference(settings["identity"], identity)
         if diff:
             raise PerfkitError(
                 f"{path} was made with other settings ({diff}); rerun with the settings it was made "
@@ -242,42 +436,52 @@ class SelfplayDir:
             )
         return settings
 
+    def claim(self) -> None:
+        """Write settings.json: from here on DIR belongs to this run. Call once the inputs proved good."""
+        if self.claimed:
+            return
+        settings = {**self.settings, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        try:
+            self.shards.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise os_failure(exc, self.shards, "create") from None
+        write_atomic(self.path / SETTINGS, json.dumps(settings, indent=2).encode())
+        self.settings = settings
+        self.claimed = True
+        self.created = []
+
     def _clean_and_scan(self) -> None:
-        """Remove crash leftovers (temporary files), set damaged shards aside, index the rest."""
-        self.shards.mkdir(exist_ok=True)
-        numbers = []
-        for p in sorted(self.shards.iterdir()):
-            if p.name.endswith(TMP_SUFFIX):
-                p.unlink()  # a write the crash interrupted; its games were never counted
-                continue
-            m = SHARD_RE.match(p.name)
-            if not m:
-                continue
-            numbers.append(int(m.group(1)))
-            try:
-                ids = pq.read_table(p, columns=["game"]).column("game").to_numpy()
-            except (OSError, pa.ArrowException) as exc:
-                aside = p.with_name(f"{p.name}.damaged")
-                os.replace(p, aside)
-                self.log(f"warning: shard {p.name} is unreadable ({exc}); set aside as {aside.name}, "
-                         "its games will be played again")
-                continue
-            self.index.paths.append(p)
-            self.index.ids.append(np.unique(ids))
+        """Remove crash leftovers (temporary files), set untrustworthy shards aside, index the rest."""
+        for folder in (self.shards, self.path):
+            for p in sorted(folder.iterdir()) if folder.is_dir() else ():
+                if p.name.endswith(TMP_SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()  # a write a crash interrupted; its games were never counted
+        numbers = [int(m.group(1)) for p in self.shards.iterdir() if (m := SHARD_RE.match(p.name))] \
+            if self.shards.is_dir() else []
         self.next_shard = max(numbers, default=-1) + 1
-        for p in self.path.iterdir():
-            if p.name.endswith(TMP_SUFFIX):
-                p.unlink()
+        for result in scan_shards(self.shards, self.run):
+            if isinstance(result, Rejected):
+                try:
+                    aside = _set_aside(result.path, result.why)
+                except OSError as exc:
+                    raise os_failure(exc, result.path, "set aside") from None
+                self.log(f"warning: {result.problem}; set aside as {aside.name}, its games will be played again")
+                continue
+            info = result[0]
+            self.shard_list.append(info)
+            for lo, hi in info.ids:
+                self.ledger.add_range(lo, hi)
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write_shard(self, games: list[GameRecord], meta: dict) -> Path | None:
+    def write_shard(self, games: list[GameRecord], produced_by: dict) -> Path | None:
         """Write `games` (complete games only) as the next shard, atomically and durably."""
         if not games:
             return None
-        table = games_table(games).replace_schema_metadata(
-            {META_KEY: json.dumps({**meta, "games": len(games)}).encode()}
-        )
+        table = games_table(games)
+        meta = shard_meta(table, run=self.run, identity=self.settings["identity"], produced_by=produced_by)
+        table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
         final = self.shards / f"shard-{self.next_shard:06d}.parquet"
         tmp = self.shards / f".{final.name}.{os.getpid()}{TMP_SUFFIX}"
         try:
@@ -290,19 +494,61 @@ class SelfplayDir:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise PerfkitError(f"cannot write shard {final}: {exc.strerror or exc}") from None
+            raise os_failure(exc, final) from None
         self.next_shard += 1
-        self.index.paths.append(final)
-        self.index.ids.append(np.unique(np.fromiter((g.game for g in games), np.int64, len(games))))
+        info = ShardInfo(path=final, ids=tuple(tuple(r) for r in meta["ids"]), games=meta["games"], rows=meta["rows"])
+        self.shard_list.append(info)
+        for lo, hi in info.ids:
+            self.ledger.add_range(lo, hi)
         return final
 
-    def write_progress(self, progress: dict) -> None:
-        # Progress is advice, not data: no fsync on every rewrite, but always whole.
-        write_atomic(self.path / PROGRESS, json.dumps(progress, indent=2).encode(), durable=False)
+    def write_progress(self, progress: dict, *, last: bool = False) -> bool:
+        """Rewrite progress.json whole. Raises DiskFull/PerfkitError, except `last`, which tries harder
+        (in place, on a full disk) and returns whether it was written."""
+        file = self.path / PROGRESS
+        text = json.dumps(progress, indent=2).encode()
+        text += b" " * (-(len(text) + 1) % PROGRESS_BLOCK) + b"\n"  # whole blocks: see _overwrite
+        try:
+            # Progress is advice, not data: no fsync on every rewrite, but always whole.
+            write_atomic(file, text, durable=False)
+            return True
+        except PerfkitError:
+            if not last:
+                raise
+        return _overwrite(file, text)
 
     def close(self) -> None:
         self._unlock(self.lock_fd)
         self.lock_fd = None
+        if not self.claimed:
+            _remove(self.created)
+            self.created = []
+
+
+def _overwrite(file: Path, data: bytes) -> bool:
+    """Write `data` over `file` in place: a full disk still takes it if the file already has the room."""
+    try:
+        if not file.is_file() or file.stat().st_size < len(data):
+            return False
+        with open(file, "r+b") as f:
+            f.write(data)
+            f.truncate(len(data))
+        return True
+    except OSError:
+        return False
+
+
+def _remove(paths: list[Path]) -> None:
+    """Remove what a failed start created, innermost first; never a folder that holds anything else."""
+    for p in reversed(paths):
+        with contextlib.suppress(OSError):
+            if p.is_dir():
+                shards = p / SHARDS
+                if shards.is_dir() and not any(shards.iterdir()):
+                    shards.rmdir()
+                p.rmdir()
+            else:
+                p.unlink()
 
 
 def _foreign_entries(path: Path) -> list[str]:
@@ -321,14 +567,6 @@ def describe_difference(stored: dict, now: dict) -> str:
     return "; ".join(parts)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -337,42 +575,39 @@ class SelfplayData:
     """A self-play directory's games, as DataFrames sorted by game (and ply)."""
 
     games: pd.DataFrame  # one row per game: GAME_COLUMNS
-    moves: pd.DataFrame  # one row per move: MOVE_COLUMNS
+    moves: pd.DataFrame  # one row per move: MOVE_COLUMNS; each (game, ply) once
     settings: dict  # settings.json
-    progress: dict | None  # progress.json, None if absent
+    progress: dict | None  # progress.json, None if absent or unreadable
     path: Path
+    skipped: list[str] = field(default_factory=list)  # one line per shard set aside (and why)
 
 
-def _shard_paths(path: Path) -> list[Path]:
-    return sorted(p for p in (path / SHARDS).iterdir() if SHARD_RE.match(p.name))
-
-
-def _read_settings(path: Path) -> dict:
-    file = path / SETTINGS
-    if not file.is_file():
-        raise PerfkitError(f"{path} is not a self-play directory (no {SETTINGS}); make one with perfkit selfplay")
-    try:
-        settings = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise PerfkitError(f"{file} is unreadable: {exc}") from None
-    if settings.get("kind") != KIND:
-        raise PerfkitError(f"{path} is not a perfkit self-play directory")
-    return settings
-
-
-def load_selfplay(path: str | os.PathLike) -> SelfplayData:
-    """Every game stored in a self-play directory; PerfkitError if it isn't one.
-
-    Safe to call while a run is writing DIR: only complete shards are read.
-    """
+def _dir_arg(path, what: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise PerfkitError(f"{what} needs a self-play directory path (str or Path), got {_json_type(path)}")
     path = Path(path)
-    settings = _read_settings(path)
-    tables = []
-    for p in _shard_paths(path):
-        try:
-            tables.append(pq.read_table(p))
-        except (OSError, pa.ArrowException) as exc:
-            raise PerfkitError(f"shard {p} is damaged ({exc}); rerun perfkit selfplay on {path} to replay it") from None
+    if not path.is_dir():
+        raise PerfkitError(f"{path} is not a self-play directory: it does not exist; make one with perfkit selfplay")
+    return path
+
+
+def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = _stderr) -> SelfplayData:
+    """Every game stored in a self-play directory, each (game, ply) once; PerfkitError if it isn't one.
+
+    Safe to call while a run is writing DIR: only complete shards are read. Shards that cannot
+    be trusted (damaged, from another run, repeating another shard) are skipped, one line each
+    to `log` and in `SelfplayData.skipped`; nothing is written.
+    """
+    path = _dir_arg(path, "load_selfplay")
+    settings = read_settings(path)
+    tables, skipped = [], []
+    for result in scan_shards(path / SHARDS, run_id(settings["identity"]), keep_tables=True):
+        if isinstance(result, Rejected):
+            skipped.append(f"warning: {result.problem}; skipped (perfkit selfplay on {path} sets it aside "
+                           "and plays its games again)")
+            log(skipped[-1])
+            continue
+        tables.append(result[1].replace_schema_metadata(None))
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     df = table.to_pandas()
     df["candidates"] = df["candidates"].map(list)
@@ -392,30 +627,75 @@ def load_selfplay(path: str | os.PathLike) -> SelfplayData:
         columns=GAME_COLUMNS[:-1],
     )
     games["duration_s"] = games["end_s"] - games["start_s"]
-    progress = None
+    return SelfplayData(games=games, moves=moves, settings=settings, progress=read_progress(path), path=path,
+                        skipped=skipped)
+
+
+def read_progress(path: Path) -> dict | None:
     with contextlib.suppress(OSError, ValueError):
-        progress = json.loads((path / PROGRESS).read_text())
-    return SelfplayData(games=games, moves=moves, settings=settings, progress=progress, path=path)
+        doc = json.loads((path / PROGRESS).read_text())
+        return doc if isinstance(doc, dict) else None
+    return None
 
 
-def digest_dir(index: ShardIndex, window: int = 8192) -> str | None:
+def verify_selfplay(path: str | os.PathLike) -> dict:
+    """Check every shard of DIR against settings.json without writing anything.
+
+    Returns {"out", "ok", "shards", "good_shards", "games", "ranges", "games_requested",
+    "missing_games", "problems"}: `problems` has one line per shard that resume would set aside.
+    """
+    path = _dir_arg(path, "verify_selfplay")
+    settings = read_settings(path)
+    ledger, good, problems = Ledger(), 0, []
+    shards = 0
+    for result in scan_shards(path / SHARDS, run_id(settings["identity"])):
+        shards += 1
+        if isinstance(result, Rejected):
+            problems.append(result.problem)
+            continue
+        good += 1
+        for lo, hi in result[0].ids:
+            ledger.add_range(lo, hi)
+    requested = (read_progress(path) or {}).get("games_requested")
+    requested = requested if isinstance(requested, int) and not isinstance(requested, bool) else None
+    return {
+        "out": str(path),
+        "ok": not problems,
+        "shards": shards,
+        "good_shards": good,
+        "games": ledger.count,
+        "ranges": ledger.n_ranges,
+        "games_requested": requested,
+        "missing_games": None if requested is None else requested - ledger.count_below(requested),
+        "problems": problems,
+    }
+
+
+def digest_dir(shards: list[ShardInfo], window: int = 8192) -> str | None:
     """`game_digest` (analysis.summary) of every stored move, reading `window` game ids at a time.
 
-    Equal to `game_digest(load_selfplay(DIR).moves)` without holding all moves in memory.
+    Equal to `game_digest(load_selfplay(DIR).moves)` without holding all moves in memory; visits
+    only the windows that hold games, so a sparse directory costs what its shards cost.
     """
-    if not index.n_records:
+    if not shards:
         return None
-    bounds = [(int(i.min()), int(i.max())) for i in index.ids]
+    order = sorted(shards, key=lambda s: s.lo)
     h = hashlib.sha256()
-    for lo in range(0, index.max_id() + 1, window):
+    i, open_, lo = 0, [], 0
+    while i < len(order) or open_:
+        if not open_:
+            lo = max(lo, order[i].lo // window * window)
         hi = lo + window
+        while i < len(order) and order[i].lo < hi:
+            open_.append(order[i])
+            i += 1
         parts = [
-            pq.read_table(p, columns=["game", "ply", "move"], filters=[("game", ">=", lo), ("game", "<", hi)])
-            for p, (mn, mx) in zip(index.paths, bounds, strict=True) if mx >= lo and mn < hi
+            pq.read_table(s.path, columns=["game", "ply", "move"], filters=[("game", ">=", lo), ("game", "<", hi)])
+            for s in open_
         ]
-        if not parts:
-            continue
         df = pa.concat_tables(parts).to_pandas()
         for game, seq in df.sort_values(["game", "ply"]).groupby("game", sort=True)["move"]:
             h.update(f"{game}:{','.join(map(str, seq))};".encode())
+        lo = hi
+        open_ = [s for s in open_ if s.hi > lo]
     return h.hexdigest()
