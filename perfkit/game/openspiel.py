@@ -7,6 +7,9 @@ when a game is asked for, so everything else in perfkit works without it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +41,20 @@ class GameInfo:
     max_length: int  # longest possible game, in moves
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for the block (C++ writes there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_game(name: str):
     """The OpenSpiel game `name` (parameters as OpenSpiel writes them), checked for perfkit.
 
@@ -48,7 +65,8 @@ def load_game(name: str):
     if not isinstance(name, str) or not name.strip():
         raise PerfkitError(f"a game is an OpenSpiel game string like {EXAMPLES[0]!r}, got {name!r}")
     try:
-        game = pyspiel.load_game(name)
+        with _quiet_stderr():  # OpenSpiel's C++ side prints its exception too; we say it in one line
+            game = pyspiel.load_game(name)
     except Exception as exc:  # pyspiel raises RuntimeError/SpielError with multi-line text
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PerfkitError(

@@ -1,0 +1,78 @@
+"""Engines perfkit did not write, traced and batched without changing them.
+
+An engine is any object with:
+
+- `obs_shape` (the observation of one position, `[planes, rows, cols]`) and `actions`;
+- `play_game(game_id, predict, tracer) -> winner`: plays one game to the end, asking
+  `predict(obs) -> (logits [actions], value)` for one position at a time, and marking each
+  move with `with tracer.move(player) as move: ...; move.action = a`; returns 1, 2 or 0 (draw);
+- optionally `settings() -> dict` for the run's manifest.
+
+Built in: `openspiel-mcts` (OpenSpiel's Python `MCTSBot`). Your own: `--engine
+path/to/file.py:factory` or `--engine package.module:factory`, where
+`factory(game=..., simulations=..., seed=...)` returns an engine
+(`examples/azg_mcts.py` is one, in the style of alpha-zero-general).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from pathlib import Path
+
+from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, play_engine
+from perfkit.types import PerfkitError
+
+BUILTIN = "builtin"  # perfkit's own search (the seed's minimax), played by the strategies
+ENGINES = (BUILTIN, "openspiel-mcts")
+
+
+def _factory(spec: str):
+    """The engine factory named by `spec` (a built-in name, FILE.py:NAME or MODULE:NAME)."""
+    if spec == "openspiel-mcts":
+        from perfkit.engines.openspiel_mcts import OpenSpielMCTS
+
+        return OpenSpielMCTS
+    if ":" not in spec:
+        raise PerfkitError(
+            f"unknown engine {spec!r}; choose one of: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY"
+        )
+    where, _, name = spec.rpartition(":")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise PerfkitError(f"engine file not found: {where}")
+            module_spec = importlib.util.spec_from_file_location(f"perfkit_user_engine_{path.stem}", path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except PerfkitError:
+        raise
+    except Exception as exc:
+        raise PerfkitError(f"cannot load engine {spec!r}: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise PerfkitError(f"engine {spec!r}: {where} has no callable {name!r}")
+    return factory
+
+
+def make_engine(spec: str, *, game: str, simulations: int, seed: int = 0):
+    """The engine named by `spec`, for `game`; PerfkitError if it cannot be made."""
+    if spec == BUILTIN:
+        raise PerfkitError("the builtin engine is perfkit's own search: run it with perfkit.bench")
+    factory = _factory(spec)
+    kwargs = {"game": game, "simulations": simulations, "seed": seed}
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    engine = factory(**kwargs)
+    missing = [a for a in ("obs_shape", "actions", "play_game") if not hasattr(engine, a)]
+    if missing:
+        raise PerfkitError(f"engine {spec!r} lacks {', '.join(missing)} (see perfkit.engines)")
+    return engine
+
+
+__all__ = ["BUILTIN", "ENGINES", "ENGINE_STRATEGIES", "EngineOptions", "make_engine", "play_engine"]

@@ -1,0 +1,125 @@
+"""OpenSpiel's own Python `MCTSBot`, unmodified, as an engine perfkit traces and batches.
+
+The bot asks its `Evaluator` for one position at a time (`evaluate` at a new leaf, `prior`
+when a node is expanded). `NetEvaluator` answers both from one network inference per
+distinct position, cached as OpenSpiel's `AlphaZeroEvaluator` does, through whatever
+batch-of-one `predict` perfkit hands it: the network directly (`naive`) or the batch
+server shared by every game in flight (`crossgame`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from perfkit.game.openspiel import game_info, load_game, observation, winner
+from perfkit.types import PerfkitError
+
+Predict = Callable[[np.ndarray], tuple[np.ndarray, float]]  # obs [*obs_shape] -> (logits [A], value)
+
+
+def _mcts():
+    from open_spiel.python.algorithms import mcts
+
+    return mcts
+
+
+class NetEvaluator:
+    """An OpenSpiel MCTS `Evaluator` backed by a policy/value network, one position per call.
+
+    Args:
+        predict: obs -> (logits over all actions, value for the side to move).
+        obs_shape: the game's observation tensor shape.
+        cache_size: distinct positions remembered (a node's `prior` reuses its `evaluate`).
+    """
+
+    def __init__(self, predict: Predict, obs_shape: tuple[int, ...], *, cache_size: int = 2**14) -> None:
+        self.predict, self.obs_shape, self.cache_size = predict, obs_shape, cache_size
+        self._cache: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
+
+    def _inference(self, state) -> tuple[float, np.ndarray]:
+        obs = observation(state, self.obs_shape)
+        key = obs.tobytes() + np.asarray(state.legal_actions_mask(), np.int8).tobytes()
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        logits, value = self.predict(obs)
+        legal = state.legal_actions()
+        masked = np.asarray(logits, np.float64)[legal]
+        p = np.exp(masked - masked.max())
+        result = (float(value), dict(zip(legal, p / p.sum(), strict=True)))
+        self._cache[key] = result
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def evaluate(self, state) -> np.ndarray:
+        """Returns for both players: the value is for the side to move."""
+        value, _ = self._inference(state)
+        returns = np.array([-value, -value])
+        returns[state.current_player()] = value
+        return returns
+
+    def prior(self, state) -> list[tuple[int, float]]:
+        _, policy = self._inference(state)
+        return [(a, float(policy[a])) for a in state.legal_actions()]
+
+
+class OpenSpielMCTS:
+    """Plays an OpenSpiel game with `MCTSBot`, a seeded random state per game.
+
+    Args:
+        game: an OpenSpiel game string (`connect_four`, `hex(board_size=5)`, ...).
+        simulations: MCTS simulations per move (each evaluates at most one new position).
+        seed: with the game id, seeds each game's random state (root Dirichlet noise, the
+            bot's shuffles), so a game depends only on (seed, game id).
+        uct_c: the bot's exploration constant.
+        dirichlet: (epsilon, alpha) root noise, as AlphaZero self-play uses; None for none.
+    """
+
+    name = "openspiel-mcts"
+
+    def __init__(
+        self, game: str = "connect_four", *, simulations: int = 50, seed: int = 0, uct_c: float = 2.0,
+        dirichlet: tuple[float, float] | None = (0.25, 1.0),
+    ) -> None:
+        if not isinstance(simulations, int) or simulations < 1:
+            raise PerfkitError(f"simulations must be a positive integer, got {simulations!r}")
+        self.game = load_game(game)
+        self.info = game_info(self.game)
+        if len(self.info.obs_shape) != 3:
+            raise PerfkitError(
+                f"game {game!r} has a flat observation {list(self.info.obs_shape)}; "
+                "perfkit's engines need [planes, rows, cols]"
+            )
+        self.simulations, self.seed, self.uct_c, self.dirichlet = simulations, seed, uct_c, dirichlet
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return self.info.obs_shape
+
+    @property
+    def actions(self) -> int:
+        return self.info.actions
+
+    def settings(self) -> dict:
+        return {"engine": self.name, "game": self.info.name, "simulations": self.simulations,
+                "uct_c": self.uct_c, "dirichlet": list(self.dirichlet) if self.dirichlet else None}
+
+    def play_game(self, game_id: int, predict: Predict, tracer) -> int:
+        """Play game `game_id` to the end, each move marked on `tracer`; returns the winner (0: draw)."""
+        mcts = _mcts()
+        bot = mcts.MCTSBot(
+            self.game, self.uct_c, self.simulations, NetEvaluator(predict, self.obs_shape),
+            random_state=np.random.RandomState([self.seed, game_id]), dirichlet_noise=self.dirichlet,
+        )
+        state = self.game.new_initial_state()
+        while not state.is_terminal():
+            with tracer.move(player=state.current_player() + 1) as move:
+                action = bot.step(state)
+                move.action = action
+            state.apply_action(action)
+        return winner(state)

@@ -1,0 +1,379 @@
+"""Trace an engine perfkit did not write: every call of its network, and its games and moves.
+
+A user wraps their network (a `torch.nn.Module`, or any callable taking a batch) in a
+`Tracer` and marks games and moves::
+
+    tracer = perfkit.Tracer(net)
+    with tracer:                                   # the run's clock (and NVML sampler)
+        with tracer.game():
+            while not state.is_terminal():
+                with tracer.move() as move:
+                    action = my_mcts(state, predict=tracer.predict)   # or tracer.network(batch)
+                    move.action = action
+                state.apply_action(action)
+    run = tracer.run()                             # the same tables and manifest as a bench run
+    run.save("runs/my-engine")                     # perfkit report / project / notebooks read it
+
+Calls are attributed to the move open in the calling thread; a call that serves several
+games (the batch server) counts for each in proportion to its rows, as in `bench`. Marking
+is optional: calls made outside any move are still recorded in the calls table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from perfkit.instrument.nvml import GpuSampler, open_reader
+from perfkit.instrument.recorder import Recorder
+from perfkit.instrument.run import Run
+from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError
+
+
+@dataclass(eq=False)
+class MoveMark:
+    """A move being searched; set `action` (and `player`) when known."""
+
+    game: GameMark | None
+    ply: int
+    player: int = 0  # 1 or 2 where the engine says; 0 unknown
+    action: int = -1  # the move played; -1 until the engine sets it
+    calls: float = 0.0  # network calls attributed to this move
+    boards: int = 0  # positions this move sent to the network
+
+
+@dataclass(eq=False)
+class GameMark:
+    """A game being played; set `winner` (1, 2, or 0 for a draw) when it ends."""
+
+    game: int
+    winner: int = 0
+    start_s: float = 0.0
+    moves: list[MoveMark] = field(default_factory=list)
+
+
+def _as_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+class Tracer:
+    """Records the network calls, moves and games of any engine as a perfkit run.
+
+    Args:
+        network: the user's network: a `torch.nn.Module` or a callable taking a batch
+            `[B, *obs_shape]` and returning `(logits [B, A], value [B] or [B, 1])`.
+        name: the run's strategy label (e.g. "naive" for one game at a time).
+        actions: the game's action count; when given, every call's output is checked
+            against it (a network that does not fit the game is a PerfkitError).
+        device, precision: where and in which dtype `predict`/`evaluate` run the module
+            (default: the module's own device and dtype; float32 for a plain callable).
+        gpu_reader: NVML reader for the GPU sampler (default: opened for the device).
+        manifest: extra entries for the run's manifest (engine, game, settings...).
+    """
+
+    def __init__(
+        self,
+        network: Callable | None = None,
+        *,
+        name: str = "traced",
+        actions: int | None = None,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+        gpu_reader=None,
+        manifest: dict | None = None,
+    ) -> None:
+        from perfkit.model.evaluator import resolve_precision
+
+        if network is not None and not callable(network):
+            raise PerfkitError(f"Tracer takes a network (a torch.nn.Module or a callable), got {type(network).__name__}")
+        self.module = network
+        self.name = name
+        self.actions = actions
+        self.recorder = Recorder(name)
+        self.extra_manifest = dict(manifest or {})
+        params = next(network.parameters(), None) if isinstance(network, torch.nn.Module) else None
+        self.device = torch.device(device) if device is not None else (params.device if params is not None else torch.device("cpu"))
+        self.dtype = resolve_precision(precision) if precision else (params.dtype if params is not None else torch.float32)
+        if isinstance(network, torch.nn.Module):
+            network.to(device=self.device, dtype=self.dtype).eval()
+        self.cuda = self.device.type == "cuda"
+        self._gpu_reader = gpu_reader
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._game_ids = itertools.count()
+        self._games: list[GameMark] = []
+        self._sampler: GpuSampler | None = None
+        self._gpu_status: str | None = None
+        self.t0: float | None = None
+        self.wall_s: float | None = None
+        self.started_at: float | None = None
+
+    # --------------------------------------------------------------- the run's clock
+
+    def start(self) -> Tracer:
+        """Start the run's clock and the GPU sampler (idempotent)."""
+        if self.t0 is None:
+            reader, self._gpu_status = (
+                (self._gpu_reader, None) if self._gpu_reader is not None
+                else open_reader(self.device.type, self.device.index)
+            )
+            self._sampler = GpuSampler(reader).__enter__()
+            self.started_at, self.t0 = time.time(), time.perf_counter()
+        return self
+
+    def stop(self) -> Tracer:
+        """Stop the clock and the sampler; the run's wall time ends here."""
+        if self.t0 is not None and self.wall_s is None:
+            self.wall_s = time.perf_counter() - self.t0
+            if self._sampler is not None:
+                self._sampler.__exit__(None, None, None)
+        return self
+
+    def __enter__(self) -> Tracer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --------------------------------------------------------------- marks
+
+    @contextlib.contextmanager
+    def game(self, game_id: int | None = None) -> Iterator[GameMark]:
+        """Mark a game played in this thread; set `.winner` on the mark before it closes."""
+        self.start()
+        mark = GameMark(game=next(self._game_ids) if game_id is None else int(game_id), start_s=time.time())
+        self._local.game = mark
+        try:
+            yield mark
+        finally:
+            self._local.game = None
+            end = time.time()
+            record = GameRecord(game=mark.game, winner=int(mark.winner), start_s=mark.start_s, end_s=end)
+            record.moves = [
+                MoveRecord(
+                    game=mark.game, ply=m.ply, player=m.player, move=int(m.action), root_value=float("nan"),
+                    minimax_value=float("nan"), candidates=[], policy_move_values=[], chosen_rank=-1,
+                    calls=m.calls, boards=m.boards,
+                )
+                for m in mark.moves
+            ]
+            self.recorder.on_game(record)
+
+    @contextlib.contextmanager
+    def move(self, player: int = 0) -> Iterator[MoveMark]:
+        """Mark one move's search in this thread; set `.action` on the mark to record the move."""
+        game = getattr(self._local, "game", None)
+        mark = MoveMark(game=game, ply=len(game.moves) if game else 0, player=player)
+        self._local.move = mark
+        try:
+            yield mark
+        finally:
+            self._local.move = None
+            if game is not None:
+                game.moves.append(mark)
+
+    def current_move(self) -> MoveMark | None:
+        """The move open in the calling thread (None outside a move)."""
+        return getattr(self._local, "move", None)
+
+    # --------------------------------------------------------------- calls
+
+    def evaluate(
+        self,
+        planes: np.ndarray,  # [B, *obs_shape]
+        *,
+        owners: Sequence[MoveMark | None] | None = None,
+        queue_wait_s: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
+        """One recorded call of the network on a batch of observations.
+
+        `owners` are the moves the rows belong to (default: the calling thread's move).
+        """
+        if self.module is None:
+            raise PerfkitError("this Tracer has no network to call; pass one: Tracer(net)")
+        start = time.perf_counter()
+        planes = np.asarray(planes)
+        b = len(planes)
+        h2d = d2h = None
+        with torch.inference_mode():
+            x = torch.from_numpy(planes).to(self.dtype)
+            t1 = time.perf_counter()
+            if self.cuda:
+                x = x.pin_memory()
+                ev = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
+                ev[0].record()
+                x = x.to(self.device, non_blocking=True)
+                ev[1].record()
+                logits, values = self._forward(x, b)
+                ev[2].record()
+                logits, values = logits.to("cpu"), values.to("cpu")
+                ev[3].record()
+                ev[3].synchronize()
+                h2d, fwd, d2h = (ev[i].elapsed_time(ev[i + 1]) / 1e3 for i in range(3))
+            else:
+                logits, values = self._forward(x, b)
+                fwd = time.perf_counter() - t1
+            logits, values = _as_numpy(logits), _as_numpy(values)
+        end = time.perf_counter()
+        self._record(b, owners, CallRecord(
+            batch=b, n_policy=b, n_value=b, level=-1, encode_s=t1 - start, h2d_s=h2d, forward_s=fwd,
+            d2h_s=d2h, queue_wait_s=queue_wait_s, start_s=start, end_s=end,
+        ))
+        return logits, values
+
+    def _forward(self, x: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            out = self.module(x)
+            logits, values = out
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, PerfkitError):
+                raise
+            raise PerfkitError(
+                f"the network must return (logits [B, actions], value [B]) for planes [B, *obs_shape]: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
+        self.check_output(logits, values, b)
+        return logits, values.reshape(b)
+
+    def check_output(self, logits, values, b: int) -> None:
+        """PerfkitError if a network's output does not fit the game."""
+        lshape, vshape = tuple(getattr(logits, "shape", ())), tuple(getattr(values, "shape", ()))
+        want = (b, self.actions) if self.actions is not None else None
+        if len(lshape) != 2 or lshape[0] != b or (want is not None and lshape != want):
+            raise PerfkitError(
+                f"the network's logits are shaped {list(lshape)} for a batch of {b}; the game needs "
+                f"[{b}, {self.actions if self.actions is not None else 'actions'}]"
+            )
+        if vshape not in ((b,), (b, 1)):
+            raise PerfkitError(f"the network's value is shaped {list(vshape)} for a batch of {b}; it must be [{b}] or [{b}, 1]")
+
+    def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
+        """A batch-of-one call: the observation `[*obs_shape]` -> (logits [A], value)."""
+        logits, values = self.evaluate(np.asarray(obs)[None])
+        return logits[0], float(values[0])
+
+    def wrap(self, network: Callable | None = None) -> Callable:
+        """`network` (default: the tracer's) with every call recorded, same signature and outputs.
+
+        Use it where the engine calls its module directly: `net = tracer.wrap(net)`.
+        """
+        module = network or self.module
+        if module is None or not callable(module):
+            raise PerfkitError("wrap takes a network (a torch.nn.Module or a callable)")
+
+        def traced(batch, *args, **kwargs):
+            start = time.perf_counter()
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            out = module(batch, *args, **kwargs)
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            end = time.perf_counter()
+            b = len(batch)
+            self._record(b, None, CallRecord(
+                batch=b, n_policy=b, n_value=b, level=-1, encode_s=0.0, h2d_s=None, forward_s=end - start,
+                d2h_s=None, queue_wait_s=None, start_s=start, end_s=end,
+            ))
+            return out
+
+        traced.__wrapped__ = module  # type: ignore[attr-defined]
+        return traced
+
+    def _record(self, b: int, owners, record: CallRecord) -> None:
+        self.start()
+        self.recorder.on_call(record)
+        if owners is None:
+            mark = self.current_move()
+            if mark is not None:
+                with self._lock:
+                    mark.calls += 1.0
+                    mark.boards += b
+            return
+        with self._lock:
+            for mark in owners:
+                if mark is not None:
+                    mark.calls += 1.0 / b
+                    mark.boards += 1
+
+    # --------------------------------------------------------------- the run
+
+    def run(self, *, wall_s: float | None = None) -> Run:
+        """The traced calls, moves and games as a Run (the tracer's clock is stopped first)."""
+        from perfkit.analysis.curve import efficiency_fields
+        from perfkit.analysis.summary import summarize
+        from perfkit.instrument.environment import environment_of, peak_rss_mb
+
+        self.start()
+        self.stop()
+        wall = self.wall_s if wall_s is None else wall_s
+        rec = self.recorder
+        calls, moves, games = rec.calls_table(), rec.moves_table(), rec.games_table()
+        summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall, wall_start=self.t0)
+        gpu = self._sampler.table() if self._sampler is not None else None
+        gpu_status = (self._sampler.error if self._sampler else None) or self._gpu_status or "measured"
+        summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if gpu is not None and len(gpu) else None
+        summary["gpu_status"] = gpu_status
+        summary["peak_rss_mb"] = peak_rss_mb()
+        env = environment_of(self.device)
+        summary["device"], summary["device_name"] = env["device"], env["device_name"]
+        summary["recorder_s"] = rec.own_s
+        summary["recorder_share"] = rec.own_s / wall if wall > 0 else None
+        summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve"))
+        summary["speedup_vs_naive"] = None
+        precision = {torch.float32: "float32", torch.float64: "float64"}.get(self.dtype, str(self.dtype))
+        extra = dict(self.extra_manifest)
+        settings = {"preset": "user", "precision": precision, "seed": None, "games": len(games),
+                    **extra.pop("settings", {})}
+        manifest = {
+            "kind": "perfkit-run",
+            "strategy": self.name,
+            "strategy_settings": extra.pop("strategy_settings", {}),
+            "strategy_stats": extra.pop("strategy_stats", {}),
+            "settings": settings,
+            "search": extra.pop("search", {}),
+            "network": extra.pop("network", _network_info(self.module)),
+            "environment": env,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at)),
+            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at + wall)),
+            "wall_s": wall,
+            "perf_counter_start_s": self.t0,
+            "record_calls": True,
+            "traced": True,
+            **extra,
+            "summary": summary,
+        }
+        return Run(manifest=manifest, calls=calls, moves=moves, games=games,
+                   gpu=gpu if gpu is not None else Run.__dataclass_fields__["gpu"].default_factory())
+
+
+def _network_info(module) -> dict:
+    """What the manifest can say of a user's network."""
+    info: dict = {"name": type(module).__name__ if module is not None else None}
+    if isinstance(module, torch.nn.Module):
+        info["parameters"] = int(sum(p.numel() for p in module.parameters()))
+        for key in ("blocks", "channels", "board", "actions"):
+            if isinstance(getattr(module, key, None), int):
+                info[key] = getattr(module, key)
+        if hasattr(module, "obs_shape"):
+            info["obs_shape"] = list(module.obs_shape)
+    info.setdefault("board", None)
+    info.setdefault("blocks", None)
+    info.setdefault("channels", None)
+    return info
+
+
+def trace(network: Callable, **kwargs) -> Tracer:
+    """A started Tracer around `network` (see Tracer for the arguments)."""
+    return Tracer(network, **kwargs).start()
+
+
+__all__ = ["GameMark", "MoveMark", "Tracer", "trace"]
