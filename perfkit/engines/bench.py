@@ -42,7 +42,7 @@ def bench_engine(
     *,
     game: str = "connect_four",
     simulations: int = 50,
-    options: EngineOptions = EngineOptions(),
+    options: EngineOptions | None = None,
     preset: str = "small",
     seed: int = 0,
     precision: str = "float32",
@@ -62,6 +62,7 @@ def bench_engine(
         raise PerfkitError(
             f"an engine's own search is played by {' or '.join(ENGINE_STRATEGIES)} (or all), got {strategies!r}"
         )
+    options = options or EngineOptions()
     p = get_preset(preset)
     dtype = resolve_precision(precision)
     dev = resolve_device(device)

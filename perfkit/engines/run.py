@@ -20,8 +20,8 @@ import torch
 from tqdm import tqdm
 
 from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
-from perfkit.instrument.trace import Tracer
 from perfkit.instrument.run import Run
+from perfkit.instrument.trace import Tracer
 from perfkit.types import PerfkitError
 
 ENGINE_STRATEGIES = ("naive", "crossgame")
