@@ -1,0 +1,229 @@
+"""Engines perfkit did not write: traced (exact call accounting) and batched across games.
+
+OpenSpiel's own `MCTSBot`, unmodified, plays the same float64 games one at a time and
+through the batch server at any number of games in flight; every recorded game replays
+legally in OpenSpiel with OpenSpiel's outcome, draws included.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import perfkit
+from perfkit.batching.server import BatchServer
+from perfkit.engines import EngineOptions, make_engine, play_engine
+from perfkit.engines.bench import bench_engine
+from perfkit.instrument.run import load_run
+from perfkit.instrument.trace import Tracer
+from perfkit.model import build_game_model
+
+pyspiel = pytest.importorskip("pyspiel")
+
+
+def engine_and_net(game: str, simulations: int):
+    engine = make_engine("openspiel-mcts", game=game, simulations=simulations, seed=0)
+    return engine, build_game_model(engine.obs_shape, engine.actions, preset="tiny", seed=0)
+
+
+def sequences(run) -> dict[int, list[int]]:
+    return {g: list(m.sort_values("ply")["move"]) for g, m in run.moves.groupby("game")}
+
+
+@pytest.fixture(scope="module")
+def c4():
+    engine, net = engine_and_net("connect_four", simulations=4)
+    naive = play_engine(engine, net, "naive", EngineOptions(games=64), precision="float64")
+    return engine, net, naive
+
+
+@pytest.mark.parametrize("concurrency", [1, 8, 64])
+def test_batched_mctsbot_plays_the_games_of_one_at_a_time(c4, concurrency):
+    engine, net, naive = c4
+    run = play_engine(engine, net, "crossgame", EngineOptions(games=64, concurrency=concurrency), precision="float64")
+    assert sequences(run) == sequences(naive)
+    assert run.summary["game_digest"] == naive.summary["game_digest"]
+    assert list(run.games["winner"]) == list(naive.games["winner"])
+    # Same positions asked, whoever batches them: the boards sent are equal.
+    assert run.summary["boards"] == naive.summary["boards"]
+    assert run.calls["batch"].max() <= concurrency
+    if concurrency > 1:
+        assert run.summary["calls"] < naive.summary["calls"]
+
+
+def test_naive_is_one_position_per_call_and_games_differ(c4):
+    _, _, naive = c4
+    assert set(naive.calls["batch"]) == {1}
+    assert naive.summary["calls"] == naive.summary["boards"] == pytest.approx(naive.moves["calls"].sum())
+    assert len(set(map(tuple, sequences(naive).values()))) > 32, "a seeded random state per game"
+
+
+def replay_winner(game_name: str, moves: list[int]) -> int:
+    game = pyspiel.load_game(game_name)
+    state = game.new_initial_state()
+    for a in moves:
+        assert a in state.legal_actions(), f"illegal move {a}"
+        state.apply_action(a)
+    assert state.is_terminal()
+    r = state.returns()
+    return 1 if r[0] > r[1] else 2 if r[1] > r[0] else 0
+
+
+@pytest.mark.parametrize("game, simulations", [("connect_four", 6), ("hex(board_size=4)", 6), ("tic_tac_toe", 50)])
+def test_recorded_games_replay_in_openspiel_with_its_outcome(game, simulations):
+    engine, net = engine_and_net(game, simulations=simulations)
+    runs = {
+        s: play_engine(engine, net, s, EngineOptions(games=6, concurrency=3), precision="float64")
+        for s in ("naive", "crossgame")
+    }
+    assert sequences(runs["naive"]) == sequences(runs["crossgame"])
+    run = runs["crossgame"]
+    winners = dict(zip(run.games["game"], run.games["winner"], strict=True))
+    for g, moves in sequences(run).items():
+        assert replay_winner(game, moves) == winners[g]
+    if game == "tic_tac_toe":
+        assert 0 in winners.values(), "tic-tac-toe at 50 simulations draws: a draw is winner 0"
+
+
+class Counting(torch.nn.Module):
+    """A network that counts its forward calls and rows, independently of perfkit."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls, self.rows = net, 0, 0
+
+    def forward(self, x):
+        self.calls += 1
+        self.rows += len(x)
+        return self.net(x)
+
+
+def test_trace_records_what_the_engine_did(tmp_path):
+    engine, net = engine_and_net("connect_four", simulations=5)
+    counting = Counting(net)
+    predicts = []
+    tracer = Tracer(counting, name="naive", actions=engine.actions)
+
+    def predict(obs):
+        predicts.append(1)
+        return tracer.predict(obs)
+
+    with tracer:
+        for g in range(2):
+            with tracer.game(g) as game:
+                game.winner = engine.play_game(g, predict, tracer)
+    run = tracer.run()
+    assert run.summary["calls"] == len(predicts) == counting.calls == len(run.calls)
+    assert run.summary["boards"] == counting.rows
+    assert run.moves["calls"].sum() == pytest.approx(len(predicts))
+    assert len(run.games) == 2 and (run.moves["move"] >= 0).all()
+    path = run.save(tmp_path / "traced")
+    back = load_run(path)
+    assert back.summary["calls"] == run.summary["calls"]
+    from perfkit.report.html import write_report
+
+    write_report([back], tmp_path / "report.html")
+    assert "naive" in (tmp_path / "report.html").read_text()
+    assert perfkit.project(back, games=1000, curve=perfkit.seed_calibration())["what_if"]["days"] > 0
+
+
+def test_wrap_records_every_call_of_the_module():
+    net = build_game_model((3, 6, 7), 7, preset="tiny", seed=0)
+    tracer = Tracer(net)
+    traced = tracer.wrap()
+    with tracer, tracer.game(0), tracer.move() as move:
+        for b in (1, 3, 5):
+            logits, values = traced(torch.zeros(b, 3, 6, 7))
+            assert logits.shape == (b, 7)
+        move.action = 3
+    run = tracer.run()
+    assert list(run.calls["batch"]) == [1, 3, 5]
+    assert run.moves["calls"].tolist() == [3.0] and run.moves["boards"].tolist() == [9]
+
+
+def test_a_network_that_does_not_fit_the_game_is_one_line():
+    engine, _ = engine_and_net("connect_four", simulations=3)
+    wrong = build_game_model((3, 6, 7), 5, preset="tiny", seed=0)  # 5 actions, the game has 7
+    with pytest.raises(perfkit.PerfkitError, match=r"logits are shaped \[1, 5\].*\[1, 7\]"):
+        play_engine(engine, wrong, "naive", EngineOptions(games=2))
+
+
+def test_server_error_reaches_only_its_caller():
+    def forward(planes, *, owners, queue_wait_s):
+        if (planes[:, 0] < 0).any():
+            raise ValueError("bad input")
+        return planes.reshape(len(planes), -1)[:, :2] * 2, planes[:, 0]
+
+    results, errors = {}, {}
+    server = BatchServer(forward, max_batch=8, max_wait_s=0.05)
+    barrier = threading.Barrier(4)
+
+    def client(i):
+        with server.client() as predict:
+            barrier.wait()
+            try:
+                results[i] = predict(np.full(3, -1.0 if i == 2 else float(i)))
+            except ValueError as exc:
+                errors[i] = str(exc)
+
+    with server:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == {2: "bad input"}
+    assert sorted(results) == [0, 1, 3]
+    for i in (0, 1, 3):
+        logits, value = results[i]
+        assert value == i and list(logits) == [2 * i, 2 * i]
+
+
+def test_server_fires_when_all_live_clients_wait_not_before():
+    calls = []
+
+    def forward(planes, *, owners, queue_wait_s):
+        calls.append(len(planes))
+        return np.zeros((len(planes), 1)), np.zeros(len(planes))
+
+    server = BatchServer(forward, max_batch=None, max_wait_s=3600.0)  # only "all waiting" can fire
+    barrier = threading.Barrier(5)
+
+    def client():
+        with server.client() as predict:
+            barrier.wait()
+            predict(np.zeros(1))
+
+    with server:
+        threads = [threading.Thread(target=client) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert calls == [5] and server.fired["all_waiting"] == 1
+
+
+def test_bench_engine_saves_runs_the_report_reads(tmp_path):
+    runs = bench_engine(
+        "openspiel-mcts", ["naive", "crossgame"], game="connect_four", simulations=4,
+        options=EngineOptions(games=4, concurrency=4), preset="tiny", precision="float64", device="cpu",
+        threads=1, out=tmp_path, progress=False,
+    )
+    assert runs[1].summary["speedup_vs_naive"] is not None
+    assert runs[0].summary["game_digest"] == runs[1].summary["game_digest"]
+    stored = [load_run(r.path) for r in runs]
+    assert stored[1].manifest["settings"]["engine"] == "openspiel-mcts"
+    assert stored[1].manifest["strategy_settings"]["concurrency"] == 4
+
+
+def test_bad_game_for_an_engine_is_refused():
+    for name, what in [("kuhn_poker", "imperfect information"), ("matrix_rps", "simultaneous"), ("nope", "unknown")]:
+        with pytest.raises(perfkit.PerfkitError, match=what):
+            make_engine("openspiel-mcts", game=name, simulations=5)
+    with pytest.raises(perfkit.PerfkitError, match="simulations"):
+        make_engine("openspiel-mcts", game="connect_four", simulations=0)
+    with pytest.raises(perfkit.PerfkitError, match="unknown engine"):
+        make_engine("alphabeta", game="connect_four", simulations=5)
