@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
 from perfkit.game.hex import check_board_size
@@ -28,6 +29,7 @@ from perfkit.instrument.run import Run
 from perfkit.model.evaluator import Evaluator, resolve_device, resolve_precision
 from perfkit.model.net import build_model, load_checkpoint
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
+from perfkit.threads import ThreadChoice, batch1_probe, choose_threads, oversubscription_warning
 from perfkit.types import PerfkitError, Preset, SearchConfig, get_preset
 
 __version__ = "0.1.0"
@@ -77,6 +79,7 @@ class Workload:
     settings: BenchSettings
     model: torch.nn.Module
     device: torch.device
+    threads: ThreadChoice | None = None  # the torch thread count chosen for it, and why
 
     @classmethod
     def prepare(cls, settings: BenchSettings) -> Workload:
@@ -88,7 +91,12 @@ class Workload:
             model = load_checkpoint(settings.checkpoint, net)
         else:
             model = build_model(net, seed=settings.seed)
-        return cls(settings=settings, model=model, device=device)
+        workload = cls(settings=settings, model=model, device=device)
+        workload.threads = choose_threads(
+            device_type=device.type, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
+        )
+        torch.set_num_threads(workload.threads.threads)
+        return workload
 
     def evaluator(self, on_call=None) -> Evaluator:
         return Evaluator(
@@ -128,6 +136,18 @@ def environment(evaluator: Evaluator) -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "git_commit": git_commit(),
+    }
+
+
+def thread_fields(choice: ThreadChoice | None, batch1_s: float | None) -> dict:
+    """The run's thread count, why, and a warning when its batch-1 calls were far slower than timed before it."""
+    expected = choice.expected_batch1_s if choice else None
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "threads_reason": choice.reason if choice else "set by the caller (no thread choice made)",
+        "oversubscription_warning": oversubscription_warning(
+            batch1_s, expected, expected_from="timed just before the run with the same threads"
+        ),
     }
 
 
@@ -192,6 +212,7 @@ def run_strategy(
     summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
+    summary.update(thread_fields(workload.threads, summary["batch1_median_s"]))
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,
@@ -201,6 +222,7 @@ def run_strategy(
         "search": s.search.to_dict(),
         "network": dataclasses.asdict(s.network),
         "environment": environment(evaluator),
+        "threads": workload.threads.to_dict() if workload.threads else None,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
         "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ended_at)),
         "wall_s": wall_s,
@@ -239,30 +261,81 @@ def bench(
     out: str | os.PathLike | None = "runs",
     progress: bool = True,
     curves: str | os.PathLike | None = None,
+    repeat: int = 1,
 ) -> list[Run]:
     """Run each strategy on the same workload; saves each run under `out` (None: don't save).
 
     `efficiency` divides by the peak of a saved `perfkit curve` for the same device, network
     and precision, looked up in `curves` (default: `<out>/curves`, i.e. runs/curves).
+    With `repeat` R > 1 the strategies are played R times, interleaved (see `play_repeats`);
+    each strategy's run reports the median and spread of its rates and keeps every repeat.
     """
+    if repeat < 1:
+        raise PerfkitError(f"repeat must be >= 1, got {repeat}")
     for name in strategies:
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
     workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
+    if progress:
+        print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
+    if repeat > 1:
+        return play_repeats(strategies, workload, out_path=out_path, progress=progress, curves=curves, repeat=repeat)
     runs = []
     for name in strategies:
         run = run_strategy(name, workload, progress=progress)
         runs.append(run)
     add_comparisons(runs)
+    for run in runs:
+        run.summary.update(repeat_fields([run]))  # one repeat: no spread (see play_repeats)
     curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
     add_efficiency(runs, workload, curves_dir)
     if out_path is not None:
         for run in runs:
             run.save(run_dir_for(out_path, run.manifest["strategy"], settings.preset))
     return runs
+
+
+def play_repeats(
+    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves, repeat: int
+) -> list[Run]:
+    """`bench --repeat R`: every strategy R times, interleaved, so that a shared machine's drift hits all.
+
+    Repeat i plays the strategies in order, repeat i+1 in reverse (naive, permove, crossgame,
+    crossgame, permove, naive, ...). Speed-ups are taken within a repeat. Each strategy's run
+    is the repeat closest to the median moves/s, with the median and spread of every rate
+    over the repeats in its summary (`repeat_fields`); every repeat is saved under
+    `<run dir>/repeats/<i>/`.
+    """
+    played: dict[str, list[Run]] = {name: [] for name in strategies}
+    curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
+    for i in range(repeat):
+        order = strategies if i % 2 == 0 else strategies[::-1]
+        this_repeat = [run_strategy(name, workload, progress=progress) for name in order]
+        add_comparisons(this_repeat)
+        add_efficiency(this_repeat, workload, curves_dir)
+        for run in this_repeat:
+            played[run.manifest["strategy"]].append(run)
+    runs = []
+    for name in strategies:
+        repeats = played[name]
+        middle = repeats[closest_to_median([r.summary["moves_per_s"] for r in repeats])]
+        manifest = {**middle.manifest, "summary": {**middle.summary, **repeat_fields(repeats)}}
+        manifest["repeats"] = {"count": repeat, "order": "interleaved, alternating direction", "dir": "repeats/<i>"}
+        runs.append(dataclasses.replace(middle, manifest=manifest, path=None))  # a copy: the repeat is saved as is
+    if out_path is not None:
+        for name, run in zip(strategies, runs, strict=True):
+            path = run.save(run_dir_for(out_path, name, workload.settings.preset))
+            for i, rep in enumerate(played[name], start=1):
+                rep.save(path / "repeats" / str(i))
+    return runs
+
+
+def closest_to_median(values: list[float]) -> int:
+    median = float(np.median(values))
+    return min(range(len(values)), key=lambda i: abs(values[i] - median))
 
 
 def add_comparisons(runs: list[Run]) -> None:

@@ -113,7 +113,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     tuned = None
     if args.tune:
         settings, tuned = tune_settings(args, settings)
-    runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves)
+    runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves, repeat=args.repeat)
     if args.json:
         entries = [
             {"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None}
@@ -121,7 +121,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
     else:
-        print(render_bench(runs))
+        print(render_bench(runs, verbose=args.verbose))
     return 0
 
 
@@ -148,6 +148,48 @@ def tune_settings(args: argparse.Namespace, settings):
         print(f"recommended on {settings.device} ({settings.preset}): perfkit bench --strategy crossgame {flags}")
     tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
     return dataclasses.replace(settings, **best), tuned
+
+
+EXIT_REGRESSION = 3  # compare --fail-if-slower: a rate got slower beyond the noise
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from perfkit.analysis.compare import compare
+    from perfkit.report.console import render_compare
+
+    result = compare(args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps(compare_json(result, args.fail_if_slower), indent=2))
+    else:
+        print(render_compare(result, fail_if_slower=args.fail_if_slower))
+    if args.fail_if_slower is not None and result.regressions(args.fail_if_slower):
+        return EXIT_REGRESSION
+    return 0
+
+
+def compare_json(result, fail_if_slower: float | None) -> dict:
+    import dataclasses
+
+    diffs = [
+        {"strategy": d.strategy, "rate": d.rate, "a": dataclasses.asdict(d.a), "b": dataclasses.asdict(d.b),
+         "change": d.change, "noise": d.noise, "beyond_noise": d.beyond_noise,
+         "regression": None if fail_if_slower is None else d.regression(fail_if_slower)}
+        for d in result.diffs
+    ]
+    return {"a": result.a, "b": result.b, "diffs": diffs, "only_a": result.only_a, "only_b": result.only_b,
+            "warnings": result.warnings}
+
+
+def add_compare_parser(sub) -> None:
+    p = sub.add_parser("compare", help="rates of two benches side by side with their noise; gate CI on a regression")
+    p.add_argument("run_a", metavar="RUN_A", help="the baseline: a run directory or a folder of them (perfkit bench --out)")
+    p.add_argument("run_b", metavar="RUN_B", help="the runs to check against it")
+    p.add_argument(
+        "--fail-if-slower", type=non_negative_float, default=None, metavar="PCT",
+        help=f"exit {EXIT_REGRESSION} if a rate of B is more than PCT%% below A's and beyond the noise",
+    )
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
+    p.set_defaults(func=cmd_compare)
 
 
 def cmd_selfplay(args: argparse.Namespace) -> int:
@@ -226,6 +268,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     from perfkit.bench import BenchSettings, Workload, environment
     from perfkit.profile import _check_writable_file
     from perfkit.report.console import render_curve
+    from perfkit.threads import curve_oversubscription
 
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
@@ -236,7 +279,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
     evaluator = workload.evaluator()
     name = curve_filename(device_name=evaluator.device_name, preset=settings.network, precision=settings.precision)
     path = Path(args.output) if args.output else Path(args.out) / name
-    _check_writable_file(path)
+    _check_writable_file(path, what="curve", example=name)
+    if not args.no_progress:
+        print(workload.threads.describe(), file=sys.stderr, flush=True)
 
     def progress(point) -> None:
         if not args.no_progress:
@@ -247,8 +292,12 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
-        time_budget_s=args.time_budget, seed=args.seed, environment=environment(evaluator), on_point=progress,
+        time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
+        environment={**environment(evaluator), "threads": workload.threads.to_dict()},
     )
+    warning = curve_oversubscription(curve, workload.threads.expected_batch1_s)
+    if warning:
+        curve.note = f"{curve.note}; {warning}" if curve.note else warning
     curve.save(path)
     print(json.dumps({**curve.to_dict(), "path": str(path)}, indent=2) if args.json else render_curve(curve))
     return 0
@@ -404,7 +453,13 @@ def build_parser() -> Parser:
     )
     p.add_argument("--tune", action="store_true", help="crossgame: search the best settings on this device, then bench them")
     p.add_argument("--tune-budget", type=positive_seconds, default=4.0, help="--tune: seconds per trial (default 4)")
+    p.add_argument(
+        "--repeat", type=positive_int, default=1,
+        help="play every strategy R times, interleaved; report median and spread, keep every repeat (default 1)",
+    )
+    p.add_argument("--verbose", action="store_true", help="every column (counts, batch percentiles, time shares, threads)")
     p.set_defaults(func=cmd_bench)
+    add_compare_parser(sub)
     add_selfplay_parser(sub)
     add_measurement_commands(sub)
     add_report_commands(sub)

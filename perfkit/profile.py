@@ -110,10 +110,10 @@ def profile_strategy(
     )
 
 
-def _check_writable_file(path: Path) -> None:
-    """PerfkitError before any game is played if `path` cannot be written."""
+def _check_writable_file(path: Path, *, what: str = "profile", example: str = "profile.lprof") -> None:
+    """PerfkitError before any game is played if `path` cannot be written; `what` names the file in messages."""
     if path.is_dir():
-        raise PerfkitError(f"output {path} is a directory; give a file name such as {path / 'profile.lprof'}")
+        raise PerfkitError(f"output {path} is a directory; give a file name such as {path / example}")
     existed = path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,4 +122,4 @@ def _check_writable_file(path: Path) -> None:
         if not existed:
             path.unlink()
     except OSError as exc:
-        raise PerfkitError(f"cannot write profile to {path}: {exc.strerror or exc}") from None
+        raise PerfkitError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None

@@ -30,7 +30,8 @@ RUN_KEYS = {
     "strategy": str, "games": int, "moves": int, "calls": int, "boards": int, "calls_per_move": float,
     "mean_batch": float, "boards_per_s": float, "wall_s": float, "game_digest": str, "run_dir": str,
 }
-TABLE_COLUMNS = ["games", "moves", "calls", "boards", "calls/move", "mean batch", "boards/s", "wall"]
+TABLE_COLUMNS = ["moves/s", "vs naive", "efficiency", "days/500k [interval]", "peak RSS MB", "boards/s", "calls/move"]
+VERBOSE_COLUMNS = ["games", "moves", "calls", "boards", "p95 batch", "wall s", "forward", "threads"]
 MOVE_COLUMNS = ["game", "ply", "player", "move"] + [f.name for f in dataclasses.fields(MoveRecord)]
 CONSOLE_SCRIPT = Path(sys.executable).with_name("perfkit")
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -138,9 +139,12 @@ def test_table_and_progress_bar_with_python_m(tmp_path):
     header = next(line for line in lines if line.split()[:1] == ["strategy"])
     for column in TABLE_COLUMNS:
         assert column in header, column
+    for column in VERBOSE_COLUMNS:
+        assert f" {column} " not in header, column  # the rest is for --verbose / --json
     for name in STRATEGIES:
-        assert any(line.split()[:2] == [name, "2"] for line in lines), name  # a row: strategy, games
+        assert any(line.split()[:1] == [name] for line in lines), name  # a row per strategy
     assert "same games across strategies: yes" in proc.stdout
+    assert "torch threads: 1 (OMP_NUM_THREADS=1 in the environment)" in proc.stdout
     assert "game" in proc.stderr and "%" in proc.stderr  # tqdm: "crossgame: 50%|... 1/2 [..., ?game/s]"
     assert len(entries(tmp_path / "runs")) == 3
 
@@ -156,9 +160,13 @@ def test_single_strategy_prints_no_verdict_and_json_progress_stays_off_stdout(tm
     assert "permove" in stderr
     assert len(entries(out)) == 1
 
-    code, stdout, stderr = run_main(["bench", "--strategy", "naive", *TINY, "--games", "1", "--out", str(out)], capsys)
+    code, stdout, stderr = run_main(
+        ["bench", "--strategy", "naive", *TINY, "--games", "1", "--out", str(out), "--verbose"], capsys
+    )
     assert code == 0, stderr
     assert "same games across strategies" not in stdout
+    header = next(line for line in stdout.splitlines() if line.split()[:1] == ["strategy"])
+    assert all(column in header for column in TABLE_COLUMNS + VERBOSE_COLUMNS)
     assert stderr == ""  # --no-progress: nothing on stderr
     assert len(entries(out)) == 2
 

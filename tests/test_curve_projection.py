@@ -475,7 +475,8 @@ def test_perfkit_project_prints_labelled_days(small_run, tmp_path, capsys):
         (["project", "{run}", "--curve", "x", "--seed-calibration"], 2, "not allowed with"),
         (["curve", "--preset", "huge"], 1, "unknown preset 'huge'"),
         (["curve", "--device", "cuda:0", "--preset", "tiny"], 1, "CUDA is not available"),
-        (["curve", "--preset", "tiny", "--device", "cpu", "-o", "{tmp}"], 1, "is a directory"),
+        (["curve", "--preset", "tiny", "--device", "cpu", "-o", "{tmp}"], 1, "is a directory; give a file name such as"),
+        (["curve", "--preset", "tiny", "--device", "cpu", "-o", "{tmp}/garbage.json/x.json"], 1, "cannot write curve to"),
     ],
 )
 def test_bad_input_is_one_line_and_a_nonzero_exit(small_run, tmp_path, capsys, args, code, message):

@@ -51,6 +51,20 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "game_digest": ("str|null", "sha256 of every game's moves: equal digests, equal games"),
     "recorder_s": ("float", "seconds the recorder spent on itself (hooks + building its tables)"),
     "recorder_share": ("float|null", "recorder_s / wall_s"),
+    # Threads and oversubscription (perfkit/threads.py).
+    "torch_threads": ("int", "torch intra-op threads the run used"),
+    "threads_reason": ("str", "why that many: --threads, OMP_NUM_THREADS, the device, the free cores, or a timed probe"),
+    "batch1_median_s": ("float|null", "median wall time of the run's single-board calls (null: it made none)"),
+    "oversubscription_warning": (
+        "str|null", "set when batch-1 calls took far longer than timed just before the run (a busy CPU)"
+    ),
+    # Repeats (bench --repeat R): the rates above are then medians over the R repeats.
+    "repeats": ("int", "times each strategy was played (interleaved with the others); every repeat is in RUN_DIR/repeats/"),
+    "moves_per_s_spread": ("float|null", "(max - min) / median of moves/s over the repeats; null with one repeat"),
+    "boards_per_s_spread": ("float|null", "the same for boards/s"),
+    "games_per_s_spread": ("float|null", "the same for games/s"),
+    "speedup_vs_naive_spread": ("float|null", "the same for the speed-up (each repeat against naive's same repeat)"),
+    "unstable": ("str|null", "why the result is not to be trusted (spread above 20%, oversubscribed repeats); null: stable"),
     # Worker processes (crossgame --workers W >= 1); null when the games were played in-process.
     "batch_fill": ("float|null", "mean boards per call / max_batch (null also without a max batch)"),
     "worker_idle_share": ("float|null", "share of the workers' time spent blocked waiting for the batch server"),

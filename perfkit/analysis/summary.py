@@ -36,6 +36,14 @@ def window_rates(calls: pd.DataFrame, wall_start: float, wall_s: float, windows:
     return boards / np.diff(edges)
 
 
+def batch1_median_s(calls: pd.DataFrame) -> float | None:
+    """Median wall time of the run's single-board calls (None: it made none); oversubscription shows here first."""
+    if calls.empty:
+        return None
+    ones = calls[calls["batch"] == 1]
+    return float((ones["end_s"] - ones["start_s"]).median()) if len(ones) else None
+
+
 def summarize(
     *, calls: pd.DataFrame, moves: pd.DataFrame, games: pd.DataFrame, wall_s: float, wall_start: float
 ) -> dict:
@@ -73,6 +81,7 @@ def summarize(
         "cpu_share": _share(wall_s - forward - (transfer or 0.0), wall_s),
         "outside_network_share": _share(wall_s - in_calls, wall_s),
         "game_digest": game_digest(moves) if n_moves else None,
+        "batch1_median_s": batch1_median_s(calls),
     }
     summary.update(projection(games_per_s, n_games, boards, calls, wall_start, wall_s))
     return summary

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 from perfkit.instrument.run import Run
 
-# (summary key, column title, format)
-BENCH_COLUMNS = [
+# (summary key, column title, format). What a user came for first; the rest with --verbose / --json.
+KEY_COLUMNS = [
+    ("moves_per_s", "moves/s", "{:.2f}"),
+    ("speedup_vs_naive", "vs naive", "{:.2f}x"),
+    ("efficiency", "efficiency", "{:.0%}"),
+    ("projected_days_500k", "days/500k", "{:.1f}"),
+    ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+    ("boards_per_s", "boards/s", "{:,.0f}"),
+    ("calls_per_move", "calls/move", "{:.2f}"),
+    ("mean_batch", "mean batch", "{:.1f}"),
+]
+DETAIL_COLUMNS = [
     ("games", "games", "{:d}"),
     ("moves", "moves", "{:d}"),
     ("calls", "calls", "{:d}"),
     ("boards", "boards", "{:d}"),
-    ("calls_per_move", "calls/move", "{:.2f}"),
-    ("mean_batch", "mean batch", "{:.1f}"),
     ("p50_batch", "p50 batch", "{:.0f}"),
     ("p95_batch", "p95 batch", "{:.0f}"),
-    ("boards_per_s", "boards/s", "{:,.0f}"),
-    ("moves_per_s", "moves/s", "{:.2f}"),
     ("games_per_s", "games/s", "{:.3f}"),
     ("wall_s", "wall s", "{:.2f}"),
     ("forward_share", "forward", "{:.0%}"),
     ("transfer_share", "transfer", "{:.0%}"),
     ("cpu_share", "cpu", "{:.0%}"),
-    ("efficiency", "efficiency", "{:.0%}"),
     ("gpu_util_mean", "gpu util", "{:.0f}%"),
-    ("speedup_vs_naive", "vs naive", "{:.2f}x"),
-    ("projected_days_500k", "days/500k", "{:.1f}"),
+    ("torch_threads", "threads", "{:d}"),
 ]
+BENCH_COLUMNS = KEY_COLUMNS + DETAIL_COLUMNS
 
 
 def fmt(value, spec: str) -> str:
@@ -43,10 +48,43 @@ def render_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def render_bench(runs: list[Run]) -> str:
+def days_cell(s: dict) -> str:
+    """Days for 500k games with the interval from the run's slowest and fastest windows."""
+    d, lo, hi = s.get("projected_days_500k"), s.get("projected_days_500k_low"), s.get("projected_days_500k_high")
+    if d is None:
+        return "n/a"
+    return f"{d:.1f} [{lo:.1f}, {hi:.1f}]" if lo is not None and hi is not None else f"{d:.1f}"
+
+
+def bench_cell(s: dict, key: str, spec: str) -> str:
+    if key == "projected_days_500k":
+        return days_cell(s)
+    cell = fmt(s.get(key), spec)
+    spread = s.get(f"{key}_spread")
+    return cell if spread is None else f"{cell} ±{spread / 2:.0%}"
+
+
+def same_games_line(runs: list[Run]) -> str:
+    """Did the strategies play the same games? In float32 a difference is expected; say why in one line."""
+    s = runs[0].manifest["settings"]
+    digests = {r.summary.get("game_digest") for r in runs}
+    if len(digests) == 1:
+        return f"same games across strategies: yes (digest {(next(iter(digests)) or '')[:12]})"
+    if s["precision"] != "float64":
+        return (
+            f"same games across strategies: not expected in {s['precision']} (rounding depends on which boards "
+            "share a call and flips near-tied moves); --precision float64 plays identical games"
+        )
+    return "same games across strategies: NO, although float64 should play identical games - please report this"
+
+
+def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     """Strategies side by side (one row each), then the equivalence verdict and conditions."""
-    header = ["strategy"] + [title for _, title, _ in BENCH_COLUMNS]
-    rows = [[r.manifest["strategy"]] + [fmt(r.summary.get(k), f) for k, _, f in BENCH_COLUMNS] for r in runs]
+    columns = BENCH_COLUMNS if verbose else KEY_COLUMNS
+    header = ["strategy"] + [
+        f"{title} [interval]" if key == "projected_days_500k" else title for key, title, _ in columns
+    ]
+    rows = [[r.manifest["strategy"]] + [bench_cell(r.summary, k, f) for k, _, f in columns] for r in runs]
     out = [render_table(rows, header)]
     env = runs[0].manifest["environment"]
     s = runs[0].manifest["settings"]
@@ -55,6 +93,13 @@ def render_bench(runs: list[Run]) -> str:
         f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
         f"{s['precision']} on {env['device_name']} ({env['device']}), seed {s['seed']}"
     )
+    reason = runs[0].summary.get("threads_reason")
+    if reason:
+        out.append(f"torch threads: {runs[0].summary.get('torch_threads')} ({reason})")
+    for r in runs:
+        for key in ("oversubscription_warning", "unstable"):
+            if r.summary.get(key):
+                out.append(f"{r.manifest['strategy']}: warning: {r.summary[key]}")
     for r in runs:
         status = r.summary.get("efficiency_status") or ""
         if "above 1" in status:
@@ -65,15 +110,7 @@ def render_bench(runs: list[Run]) -> str:
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
     if len(runs) > 1:
-        digests = {r.summary.get("game_digest") for r in runs}
-        same = "yes" if len(digests) == 1 else "NO"
-        line = f"same games across strategies: {same} (digest {sorted(d or '' for d in digests)[0][:12]})"
-        if same == "NO" and s["precision"] != "float64":
-            line += (
-                f"; {s['precision']} rounding depends on batch composition and flips near-tied choices"
-                " - --precision float64 plays identical games"
-            )
-        out.append(line)
+        out.append(same_games_line(runs))
     for r in runs:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")
@@ -147,3 +184,34 @@ def render_overhead(o: dict) -> str:
         f"range {o['overhead_min']:+.1%} to {o['overhead_max']:+.1%}); the recorder's own time "
         f"{o['recorder_share']:.2%} of wall\n  wall on: {on} s\n  wall off: {off} s"
     )
+
+
+RATE_TITLES = {"moves_per_s": "moves/s", "boards_per_s": "boards/s", "games_per_s": "games/s"}
+
+
+def render_compare(c, *, fail_if_slower: float | None = None) -> str:
+    """`perfkit compare A B`: each rate of each strategy, A vs B, the change and whether it is beyond the noise."""
+    header = ["strategy", "rate", "A", "B", "change", "noise", "verdict", "noise from"]
+    rows = []
+    for d in c.diffs:
+        if d.regression(fail_if_slower or 0.0) and fail_if_slower is not None:
+            verdict = f"SLOWER beyond {fail_if_slower:g}% and the noise"
+        elif d.beyond_noise:
+            verdict = "faster" if d.change > 0 else "slower"
+        else:
+            verdict = "within noise"
+        noise_from = d.a.noise_from if d.a.noise_from == d.b.noise_from else f"{d.a.noise_from} / {d.b.noise_from}"
+        rows.append([
+            d.strategy, RATE_TITLES.get(d.rate, d.rate), f"{d.a.value:,.2f}", f"{d.b.value:,.2f}",
+            f"{d.change:+.1%}", f"±{d.noise:.1%}", verdict, noise_from,
+        ])
+    out = [f"A: {c.a}", f"B: {c.b}", render_table(rows, header)]
+    out += [f"only in A: {name}" for name in c.only_a] + [f"only in B: {name}" for name in c.only_b]
+    out += [f"warning: {w}" for w in c.warnings]
+    if fail_if_slower is not None:
+        bad = c.regressions(fail_if_slower)
+        out.append(
+            f"regression: {len(bad)} rate(s) slower by more than {fail_if_slower:g}% beyond the noise"
+            if bad else f"no rate slower by more than {fail_if_slower:g}% beyond the noise"
+        )
+    return "\n".join(out)

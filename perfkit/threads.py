@@ -1,0 +1,187 @@
+"""How many torch intra-op threads a run uses: chosen, said and recorded, never inherited.
+
+torch starts with one intra-op thread per core. A single-board call (most of `naive`'s and
+`permove`'s calls) then waits at every operator for all of those threads; when another job
+holds a core, one of them is descheduled and the call takes 100x longer (296 ms instead of
+1.3 ms on a shared 2-core machine). So the count is decided per run, in this order:
+
+1. `--threads N` (or `BenchSettings(threads=N)`): as asked;
+2. `OMP_NUM_THREADS` in the environment: the user (or a test harness) already decided;
+3. a CUDA device: 1, since the network runs on the GPU and host-side torch work is small;
+4. otherwise the cores that are free (usable cores minus the 1-minute load average,
+   at least 1), confirmed by timing a batch-1 call with that many threads against one
+   thread: if it is more than `OVERSUBSCRIBED` times slower, 1 thread.
+
+The chosen count's batch-1 latency is kept as the expectation that `bench` and `curve`
+compare their own batch-1 calls with (`oversubscription_warning`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+OVERSUBSCRIBED = 1.5  # batch-1 slower than this many times the 1-thread call: don't use more threads
+FAR_SLOWER = 3.0  # a run's batch-1 calls this many times the expectation: warn
+FAR_SLOWER_MIN_S = 1e-3  # ... and at least this much slower (sub-millisecond jitter is not a finding)
+PROBE_ROUNDS = 5  # interleaved rounds of the batch-1 probe
+PROBE_CALLS = 3  # calls per thread count per round
+PROBE_BUDGET_S = 1.0  # stop probing early when calls are this slow (an oversubscribed CPU)
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """The torch intra-op thread count a run used, and why."""
+
+    threads: int  # torch.set_num_threads value
+    source: str  # "requested", "environment", "device", "measured", "rule"
+    reason: str  # one line a user can read
+    batch1_s: dict[int, float] = field(default_factory=dict)  # median batch-1 call by thread count, where timed
+    cores: int = 1  # usable cores (sched_getaffinity)
+    load: float | None = None  # 1-minute load average when chosen
+
+    @property
+    def expected_batch1_s(self) -> float | None:
+        """Median batch-1 call with the chosen count, timed before the run (None: not timed)."""
+        return self.batch1_s.get(self.threads)
+
+    def describe(self) -> str:
+        return f"torch threads: {self.threads} ({self.reason})"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["batch1_s"] = {str(k): v for k, v in self.batch1_s.items()}  # JSON object keys are strings
+        return d
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def env_threads(env: Mapping[str, str]) -> int | None:
+    text = env.get("OMP_NUM_THREADS", "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
+def choose_threads(
+    *,
+    device_type: str,
+    requested: int | None,
+    probe: Callable[[int], float] | None,
+    cores: int | None = None,
+    load: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ThreadChoice:
+    """Decide the thread count (module docstring); `probe(t)` returns a batch-1 call's median s.
+
+    Args:
+        device_type: "cpu" or "cuda".
+        requested: `--threads`, or None to decide.
+        probe: times a batch-1 call with t threads (None: decide by rule only, time nothing).
+        cores, load, env: injected for tests; default to this machine's.
+    """
+    cores = usable_cores() if cores is None else cores
+    load = load_average() if load is None else load
+    env = os.environ if env is None else env
+    base = {"cores": cores, "load": load}
+    timed = lambda *ts: {t: probe(t) for t in ts} if probe else {}  # noqa: E731
+    if requested is not None:
+        return ThreadChoice(requested, "requested", f"--threads {requested}", timed(requested), **base)
+    from_env = env_threads(env)
+    if from_env is not None:
+        return ThreadChoice(from_env, "environment", f"OMP_NUM_THREADS={from_env} in the environment", timed(from_env), **base)
+    if device_type == "cuda":
+        reason = "the network runs on the GPU; one host thread per process leaves the cores to the search"
+        return ThreadChoice(1, "device", reason, timed(1), **base)
+    free = max(1, min(cores, round(cores - (load or 0.0))))
+    if free == 1:
+        why = "one usable core" if cores == 1 else f"machine busy: load {load:.1f} on {cores} cores"
+        return ThreadChoice(1, "rule", why, timed(1), **base)
+    if probe is None:
+        return ThreadChoice(free, "rule", f"{free} of {cores} cores free (load {load or 0:.1f})", **base)
+    times = interleaved(probe, (1, free))
+    one, many = times[1], times[free]
+    if many > OVERSUBSCRIBED * one:
+        why = (f"a batch-1 call took {1e3 * many:.2f} ms with {free} threads, {1e3 * one:.2f} ms with 1: "
+               "more threads oversubscribe this CPU")
+        return ThreadChoice(1, "measured", why, times, **base)
+    why = (f"{free} of {cores} cores free (load {load or 0:.1f}); a batch-1 call took {1e3 * many:.2f} ms "
+           f"with {free} threads, {1e3 * one:.2f} ms with 1")
+    return ThreadChoice(free, "measured", why, times, **base)
+
+
+def interleaved(probe: Callable[[int], float], counts: tuple[int, ...]) -> dict[int, float]:
+    """Median of `probe` per thread count, taken in alternating rounds so load drift hits all."""
+    samples: dict[int, list[float]] = {t: [] for t in counts}
+    for _ in range(PROBE_ROUNDS):
+        for t in counts:
+            samples[t].append(probe(t))
+    return {t: float(np.median(s)) for t, s in samples.items()}
+
+
+def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
+    """A `probe(t)` for `choose_threads`: median seconds of batch-1 evaluator calls with t threads.
+
+    Leaves torch at t threads; `apply` sets the chosen count afterwards.
+    """
+    stones = np.zeros((1, evaluator.n**2), np.int8)
+    to_move = np.ones(1, np.int8)
+
+    def probe(threads: int) -> float:
+        torch.set_num_threads(threads)
+        evaluator(stones, to_move)  # untimed: a thread pool resized, caches warmed
+        times: list[float] = []
+        start = time.perf_counter()
+        while len(times) < calls and (not times or time.perf_counter() - start < budget_s):
+            t0 = time.perf_counter()
+            evaluator(stones, to_move)
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    return probe
+
+
+def oversubscription_warning(observed_s: float | None, expected_s: float | None, *, expected_from: str) -> str | None:
+    """A warning when batch-1 calls took far longer than expected, else None.
+
+    Args:
+        observed_s: median batch-1 call of the run or curve (None: it made none).
+        expected_s: what one should cost here (None: nothing to compare with).
+        expected_from: where the expectation comes from, for the message.
+    """
+    if observed_s is None or expected_s is None or expected_s <= 0:
+        return None
+    if observed_s < FAR_SLOWER * expected_s or observed_s - expected_s < FAR_SLOWER_MIN_S:
+        return None
+    return (
+        f"batch-1 calls took a median {1e3 * observed_s:.2f} ms, {observed_s / expected_s:.0f}x the "
+        f"{1e3 * expected_s:.2f} ms {expected_from}: the CPU is oversubscribed (another job, or more torch "
+        "threads than free cores); the rates are not this machine's best - try --threads 1 or a quieter moment"
+    )
+
+
+def curve_oversubscription(curve, expected_s: float | None) -> str | None:
+    """A warning when a curve's batch-1 point is far slower than the probe, or than a bigger batch's call."""
+    by_batch = {p.batch: p.median_s for p in curve.points}
+    one = by_batch.get(1)
+    warning = oversubscription_warning(one, expected_s, expected_from="timed just before the sweep")
+    bigger = [s for b, s in by_batch.items() if 1 < b <= 64]
+    if warning is None and one is not None and bigger:
+        # A call of one board costing far more than one of up to 64 is not the network: it is the CPU.
+        warning = oversubscription_warning(one, min(bigger), expected_from="of a bigger batch in the same sweep")
+    return warning
