@@ -59,8 +59,26 @@ class BenchSettings:
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
-        if self.games < 1:
-            raise PerfkitError(f"games must be >= 1, got {self.games}")
+        # Checked as the CLI checks its flags: a notebook's typo is one clear line, not a torch error later.
+        for name, low in (("games", 1), ("board", None), ("concurrency", 1), ("max_batch", 1), ("groups", 1),
+                          ("inflight", 1), ("workers", 0), ("seed", 0), ("threads", 1)):
+            value = getattr(self, name)
+            if value is None and name not in ("games", "seed"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise PerfkitError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+            if low is not None and value < low:
+                raise PerfkitError(f"{name} must be >= {low}, got {value}")
+        wait = self.max_wait_s
+        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0):
+            raise PerfkitError(f"max_wait_s must be a number of seconds >= 0, got {wait!r}")
+        for name in ("preset", "device", "precision"):
+            if not isinstance(getattr(self, name), str):
+                raise PerfkitError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
+            raise PerfkitError(f"checkpoint must be a file path, got {self.checkpoint!r}")
+        if not isinstance(self.search, SearchConfig):
+            raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
             check_board_size(self.board)
         get_preset(self.preset)
@@ -272,6 +290,12 @@ def bench(
     """
     if repeat < 1:
         raise PerfkitError(f"repeat must be >= 1, got {repeat}")
+    if isinstance(strategies, str):
+        raise PerfkitError(f"bench takes a list of strategy names, got the string {strategies!r}; pass [{strategies!r}]")
+    if not isinstance(strategies, (list, tuple)) or not strategies or not all(isinstance(n, str) for n in strategies):
+        raise PerfkitError(f"bench needs a non-empty list of strategy names ({', '.join(STRATEGIES)}), got {strategies!r}")
+    if not isinstance(settings, BenchSettings):
+        raise PerfkitError(f"bench needs a BenchSettings, got {type(settings).__name__}")
     for name in strategies:
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error

@@ -66,7 +66,14 @@ def _json_default(obj):
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """The run stored in `path`, exactly as written; PerfkitError if it isn't a run directory."""
+    """The run stored in `path`, exactly as written; PerfkitError if it isn't a run directory.
+
+    The manifest and the tables are checked against their schema (MANIFEST_FIELDS,
+    TABLE_COLUMNS), so a damaged or hand-edited run is refused with what is wrong rather
+    than failing later inside a report.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise PerfkitError(f"load_run needs a run directory path (str or Path), got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise PerfkitError(f"{path} is not a perfkit run directory: it does not exist")
@@ -74,10 +81,44 @@ def load_run(path: str | os.PathLike) -> Run:
         raise PerfkitError(f"{path} is not a perfkit run directory (no {MANIFEST}); make one with perfkit bench")
     try:
         manifest = json.loads((path / MANIFEST).read_text())
+        check_manifest(manifest)
         tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
+        for name, df in tables.items():
+            missing = [c for c in TABLE_COLUMNS[name] if c not in df.columns]
+            if missing and (name != "gpu" or len(df)):
+                raise ValueError(f"{name}.parquet lacks column(s) {', '.join(missing)} (is it another table?)")
     except (OSError, ValueError) as exc:
         raise PerfkitError(f"run directory {path} is damaged: {str(exc).splitlines()[0]}") from None
     return Run(manifest=manifest, path=path, **{name: _lists_back(df) for name, df in tables.items()})
+
+
+# What a stored run must hold: manifest key -> JSON types, and the columns each table is known by.
+MANIFEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "strategy": (str,), "settings": (dict,), "network": (dict,), "environment": (dict,),
+    "summary": (dict,), "wall_s": (int, float),
+}
+TABLE_COLUMNS = {
+    "calls": ("batch", "forward_s", "start_s", "end_s"),
+    "moves": ("game", "ply", "move", "calls", "boards"),
+    "games": ("game", "winner", "moves", "duration_s"),
+    "gpu": ("t_s", "util_pct"),  # only when it has samples: a run without a GPU may store an empty table
+}
+
+
+def check_manifest(manifest) -> dict:
+    """ValueError saying what is wrong unless `manifest` has a run manifest's keys and types."""
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{MANIFEST} holds a {type(manifest).__name__}, not a run manifest object")
+    missing = [k for k in MANIFEST_FIELDS if k not in manifest]
+    if missing:
+        raise ValueError(f"{MANIFEST} lacks {', '.join(missing)}")
+    wrong = [f"{k} is {type(manifest[k]).__name__}" for k, types in MANIFEST_FIELDS.items()
+             if not isinstance(manifest[k], types) or isinstance(manifest[k], bool)]
+    if wrong:
+        raise ValueError(f"{MANIFEST}: {'; '.join(wrong)}")
+    if manifest["kind"] != "perfkit-run":
+        raise ValueError(f"{MANIFEST} kind is {manifest['kind']!r}, not 'perfkit-run'")
+    return manifest
 
 
 def _lists_back(df: pd.DataFrame) -> pd.DataFrame:

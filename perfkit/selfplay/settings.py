@@ -37,9 +37,19 @@ class SelfplaySettings:
     ray_address: str | None = None  # ray: cluster to join (None: join RAY_ADDRESS or start a local one)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
+        if not isinstance(self.workload, BenchSettings):
+            raise PerfkitError(f"workload must be a perfkit.BenchSettings, got {type(self.workload).__name__}")
+        for name in ("shard_games", "retries", "workers", "chunk_games"):
+            value = getattr(self, name)
+            if value is None and name in ("workers", "chunk_games"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PerfkitError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+        if isinstance(self.flush_s, bool) or not isinstance(self.flush_s, (int, float)):
+            raise PerfkitError(f"flush_s must be a number of seconds, got {self.flush_s!r}")
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise PerfkitError(f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-        if self.backend not in BACKENDS:
+        if not isinstance(self.backend, str) or self.backend not in BACKENDS:
             raise PerfkitError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         if self.shard_games < 1:
             raise PerfkitError(f"shard games must be >= 1, got {self.shard_games}")
