@@ -8,9 +8,10 @@ holds a core, one of them is descheduled and the call takes 100x longer (296 ms 
 1. `--threads N` (or `BenchSettings(threads=N)`): as asked;
 2. `OMP_NUM_THREADS` in the environment: the user (or a test harness) already decided;
 3. a CUDA device: 1, since the network runs on the GPU and host-side torch work is small;
-4. otherwise the cores that are free (usable cores minus the 1-minute load average,
-   at least 1), confirmed by timing a batch-1 call with that many threads against one
-   thread: if it is more than `OVERSUBSCRIBED` times slower, 1 thread.
+4. otherwise the cores that are free (usable cores minus those other processes kept busy
+   over the last quarter second, from /proc/stat; the 1-minute load average where there is
+   none, though it lags), at least 1, confirmed by timing a batch-1 call with that many
+   threads against one thread: if it is more than `OVERSUBSCRIBED` times slower, 1 thread.
 
 The chosen count's batch-1 latency is kept as the expectation that `bench` and `curve`
 compare their own batch-1 calls with (`oversubscription_warning`).
@@ -32,6 +33,7 @@ FAR_SLOWER_MIN_S = 1e-3  # ... and at least this much slower (sub-millisecond ji
 PROBE_ROUNDS = 5  # interleaved rounds of the batch-1 probe
 PROBE_CALLS = 3  # calls per thread count per round
 PROBE_BUDGET_S = 1.0  # stop probing early when calls are this slow (an oversubscribed CPU)
+BUSY_SAMPLE_S = 0.25  # how long /proc/stat is watched to see what other processes use
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class ThreadChoice:
     reason: str  # one line a user can read
     batch1_s: dict[int, float] = field(default_factory=dict)  # median batch-1 call by thread count, where timed
     cores: int = 1  # usable cores (sched_getaffinity)
-    load: float | None = None  # 1-minute load average when chosen
+    busy: float | None = None  # cores other processes kept busy when it was chosen (None: unknown)
 
     @property
     def expected_batch1_s(self) -> float | None:
@@ -66,11 +68,30 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def load_average() -> float | None:
+def busy_cores(interval_s: float = BUSY_SAMPLE_S) -> float | None:
+    """Cores kept busy by other processes now: /proc/stat over `interval_s` while this one sleeps.
+
+    Falls back to the 1-minute load average (which lags, and counts this process's past work).
+    """
     try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
+        first = _cpu_times()
+        time.sleep(interval_s)
+        second = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return None
+    total = sum(second) - sum(first)
+    idle = (second[3] + second[4]) - (first[3] + first[4])  # idle + iowait
+    all_cores = os.cpu_count() or 1
+    return max(0.0, (1 - idle / total) * all_cores) if total > 0 else None
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as f:
+        fields = f.readline().split()  # cpu user nice system idle iowait irq softirq steal ...
+    return [int(x) for x in fields[1:9]]
 
 
 def env_threads(env: Mapping[str, str]) -> int | None:
@@ -84,7 +105,7 @@ def choose_threads(
     requested: int | None,
     probe: Callable[[int], float] | None,
     cores: int | None = None,
-    load: float | None = None,
+    busy: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ThreadChoice:
     """Decide the thread count (module docstring); `probe(t)` returns a batch-1 call's median s.
@@ -93,12 +114,11 @@ def choose_threads(
         device_type: "cpu" or "cuda".
         requested: `--threads`, or None to decide.
         probe: times a batch-1 call with t threads (None: decide by rule only, time nothing).
-        cores, load, env: injected for tests; default to this machine's.
+        cores, busy, env: injected for tests; default to this machine's.
     """
     cores = usable_cores() if cores is None else cores
-    load = load_average() if load is None else load
     env = os.environ if env is None else env
-    base = {"cores": cores, "load": load}
+    base = {"cores": cores, "busy": busy}
     timed = lambda *ts: {t: probe(t) for t in ts} if probe else {}  # noqa: E731
     if requested is not None:
         return ThreadChoice(requested, "requested", f"--threads {requested}", timed(requested), **base)
@@ -108,19 +128,22 @@ def choose_threads(
     if device_type == "cuda":
         reason = "the network runs on the GPU; one host thread per process leaves the cores to the search"
         return ThreadChoice(1, "device", reason, timed(1), **base)
-    free = max(1, min(cores, round(cores - (load or 0.0))))
+    if busy is None:
+        busy = busy_cores()
+        base["busy"] = busy
+    free = max(1, min(cores, round(cores - (busy or 0.0))))
     if free == 1:
-        why = "one usable core" if cores == 1 else f"machine busy: load {load:.1f} on {cores} cores"
+        why = "one usable core" if cores == 1 else f"machine busy: other processes use {busy:.1f} of {cores} cores"
         return ThreadChoice(1, "rule", why, timed(1), **base)
     if probe is None:
-        return ThreadChoice(free, "rule", f"{free} of {cores} cores free (load {load or 0:.1f})", **base)
+        return ThreadChoice(free, "rule", f"{free} of {cores} cores free ({busy or 0:.1f} in use)", **base)
     times = interleaved(probe, (1, free))
     one, many = times[1], times[free]
     if many > OVERSUBSCRIBED * one:
         why = (f"a batch-1 call took {1e3 * many:.2f} ms with {free} threads, {1e3 * one:.2f} ms with 1: "
                "more threads oversubscribe this CPU")
         return ThreadChoice(1, "measured", why, times, **base)
-    why = (f"{free} of {cores} cores free (load {load or 0:.1f}); a batch-1 call took {1e3 * many:.2f} ms "
+    why = (f"{free} of {cores} cores free ({busy or 0:.1f} in use); a batch-1 call took {1e3 * many:.2f} ms "
            f"with {free} threads, {1e3 * one:.2f} ms with 1")
     return ThreadChoice(free, "measured", why, times, **base)
 

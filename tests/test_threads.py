@@ -1,6 +1,6 @@
 """The torch thread count: chosen by a stated rule, honoured when asked, recorded in every run.
 
-The rule is tested with an injected probe, core count, load and environment (no timing);
+The rule is tested with an injected probe, core count, busy cores and environment (no timing);
 the CLI tests check that the choice reaches the run's summary and manifest.
 """
 
@@ -28,7 +28,7 @@ class FakeProbe:
 
 
 def choose(probe=None, **kw):
-    args = {"device_type": "cpu", "requested": None, "cores": 4, "load": 0.0, "env": {}, **kw}
+    args = {"device_type": "cpu", "requested": None, "cores": 4, "busy": 0.0, "env": {}, **kw}
     return choose_threads(probe=probe, **args)
 
 
@@ -52,21 +52,21 @@ def test_cuda_uses_one_host_thread():
 
 def test_a_busy_machine_gets_one_thread_without_a_race():
     probe = FakeProbe({1: 0.001})
-    c = choose(probe, cores=2, load=1.6)
+    c = choose(probe, cores=2, busy=1.6)
     assert (c.threads, c.source) == (1, "rule")
-    assert "busy" in c.reason and "1.6" in c.reason and set(probe.asked) == {1}
+    assert "busy" in c.reason and "1.6 of 2 cores" in c.reason and set(probe.asked) == {1}
 
 
 def test_oversubscribed_threads_are_measured_and_refused():
     probe = FakeProbe({1: 0.0013, 4: 0.296})
-    c = choose(probe, cores=4, load=0.2)
+    c = choose(probe, cores=4, busy=0.2)
     assert (c.threads, c.source) == (1, "measured")
     assert "296.00 ms with 4 threads" in c.reason and "1.30 ms with 1" in c.reason
     assert probe.asked.count(1) == probe.asked.count(4) >= 2  # interleaved rounds, both counts alike
 
 
 def test_free_cores_are_used_when_they_do_not_slow_single_calls():
-    c = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=4, load=1.2)
+    c = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=4, busy=1.2)
     assert (c.threads, c.source) == (3, "measured")
     assert c.expected_batch1_s == 0.0012
     assert json.loads(json.dumps(c.to_dict()))["batch1_s"] == {"1": 0.0013, "3": 0.0012}
