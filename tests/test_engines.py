@@ -227,3 +227,68 @@ def test_bad_game_for_an_engine_is_refused():
         make_engine("openspiel-mcts", game="connect_four", simulations=0)
     with pytest.raises(perfkit.PerfkitError, match="unknown engine"):
         make_engine("alphabeta", game="connect_four", simulations=5)
+
+
+def test_workers_play_the_same_games_and_account_every_call(c4):
+    engine, net, naive = c4
+    recipe = {"spec": "openspiel-mcts", "game": "connect_four", "simulations": 4, "seed": 0}
+    counting = Counting(net)
+    run = play_engine(
+        engine, counting, "crossgame", EngineOptions(games=64, concurrency=64, workers=2),
+        precision="float64", recipe=recipe,
+    )
+    assert sequences(run) == sequences(naive)
+    assert run.summary["boards"] == naive.summary["boards"] == counting.rows
+    assert run.summary["calls"] == counting.calls
+    assert run.moves["calls"].sum() == pytest.approx(counting.calls)
+    assert run.manifest["strategy_stats"]["processes"]["games_by_worker"] == [32, 32]
+
+
+def test_a_worker_that_dies_stops_the_run_in_one_line(c4, monkeypatch):
+    from perfkit.engines.workers import CRASH_ENV
+
+    engine, net, _ = c4
+    monkeypatch.setenv(CRASH_ENV, "1:3")
+    recipe = {"spec": "openspiel-mcts", "game": "connect_four", "simulations": 4, "seed": 0}
+    with pytest.raises(perfkit.PerfkitError, match=r"worker 1 died \(exit code 3\)"):
+        play_engine(engine, net, "crossgame", EngineOptions(games=8, concurrency=8, workers=2), recipe=recipe)
+
+
+def cli(args, capsys):
+    from perfkit.cli import main
+
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_benches_openspiel_mcts(tmp_path, capsys):
+    code, out, err = cli([
+        "bench", "--engine", "openspiel-mcts", "--game", "connect_four", "--simulations", "4", "--games", "4",
+        "--preset", "tiny", "--precision", "float64", "--strategy", "all", "--no-progress", "--out", str(tmp_path),
+    ], capsys)
+    assert code == 0, err
+    assert "same games across strategies: yes" in out
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "nope"], "unknown engine 'nope'"),
+    (["--engine", "openspiel-mcts", "--game", "kuhn_poker"], "imperfect information"),
+    (["--engine", "openspiel-mcts", "--game", "matrix_rps"], "simultaneous moves"),
+    (["--engine", "openspiel-mcts", "--strategy", "permove"], "permove needs perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--strategy", "naive", "--workers", "2"], "--workers applies to crossgame"),
+    (["--engine", "missing.py:engine"], "engine file not found"),
+    (["--game", "othello"], "perfkit's own search plays hex"),
+])
+def test_cli_bad_engine_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    code, out, err = cli(["bench", "--no-progress", "--games", "1", "--out", str(tmp_path / "runs"), *args], capsys)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_cli_simulations_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli(["bench", "--engine", "openspiel-mcts", "--simulations", "0"], capsys)
+    assert exit_.value.code == 2
+    assert "--simulations: must be a positive integer" in capsys.readouterr().err

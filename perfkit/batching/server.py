@@ -37,13 +37,16 @@ class _Request:
     answered: int = 0
     logits: np.ndarray | None = None  # [K, A]
     values: np.ndarray | None = None  # [K]
+    shares: np.ndarray | None = None  # [K]: 1 / the size of the call each row went in
     error: BaseException | None = None
 
-    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray) -> None:
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> None:
         if self.logits is None:
             self.logits = np.empty((len(self.obs), logits.shape[1]))
             self.values = np.empty(len(self.obs))
+            self.shares = np.empty(len(self.obs))
         self.logits[lo:hi], self.values[lo:hi] = logits, values
+        self.shares[lo:hi] = 1.0 / call_rows
         self.answered += hi - lo
         if self.answered == len(self.obs):
             self.done.set()
@@ -129,6 +132,10 @@ class BatchServer:
 
     def predict_batch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """K positions `[K, *obs_shape]` of one client -> (logits [K, A], values [K])."""
+        return self.predict_rows(obs)[:2]
+
+    def predict_rows(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As `predict_batch`, plus each row's share of the call it went in (1 / its size)."""
         req = _Request(np.asarray(obs), self.owner_of())
         with self.cond:
             if self._closed:
@@ -140,7 +147,7 @@ class BatchServer:
         req.done.wait()
         if req.error is not None:
             raise req.error
-        return req.logits, req.values
+        return req.logits, req.values, req.shares
 
     # ------------------------------------------------------------------ the server thread
 
@@ -180,7 +187,7 @@ class BatchServer:
             return
         offset = 0
         for w, lo, hi in taken:
-            w.item.answer(lo, hi, logits[offset : offset + hi - lo], values[offset : offset + hi - lo])
+            w.item.answer(lo, hi, logits[offset : offset + hi - lo], values[offset : offset + hi - lo], len(planes))
             offset += hi - lo
 
     def stats(self) -> dict:

@@ -84,7 +84,10 @@ def bench_engine(
         "engine": engine_settings,
     }
     runs = [
-        play_engine(engine, net, name, options, precision=precision, device=dev, progress=progress, manifest=manifest)
+        play_engine(
+            engine, net, name, options, precision=precision, device=dev, progress=progress, manifest=manifest,
+            recipe={"spec": spec, "game": game, "simulations": simulations, "seed": seed},
+        )
         for name in strategies
     ]
     add_comparisons(runs)

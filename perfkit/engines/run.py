@@ -36,8 +36,11 @@ class EngineOptions:
     concurrency: int = DEFAULT_CONCURRENCY  # crossgame: games in flight, one thread each
     max_batch: int | None = None  # crossgame: most positions per call (None: the games in flight)
     max_wait_s: float = DEFAULT_MAX_WAIT_S  # crossgame: longest the oldest request waits
+    workers: int = 0  # crossgame: 0 plays in this process; W >= 1 plays in W processes feeding this one
 
     def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise PerfkitError(f"workers must be an integer >= 0, got {self.workers!r}")
         for key in ("games", "concurrency"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -54,6 +57,7 @@ def play_engine(
     strategy: str,
     options: EngineOptions,
     *,
+    recipe: dict | None = None,
     precision: str = "float32",
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -62,8 +66,12 @@ def play_engine(
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
     A game that raises (say, its network call failed) does not stop the others; once they
-    have finished, the first failure is raised as a PerfkitError naming the game.
+    have finished, the first failure is raised as a PerfkitError naming the game. With
+    `options.workers`, each worker process rebuilds the engine from `recipe`: the keywords
+    of `make_engine` (spec, game, simulations, seed).
     """
+    if options.workers and strategy == "crossgame" and recipe is None:
+        raise PerfkitError("workers rebuild the engine: pass recipe={spec, game, simulations, seed} as make_engine takes them")
     if strategy not in ENGINE_STRATEGIES:
         raise PerfkitError(
             f"strategy {strategy!r} does not apply to an engine's own search; choose one of: "
@@ -75,7 +83,7 @@ def play_engine(
     )
     ids = iter(range(options.games))
     lock = threading.Lock()
-    failures: list[tuple[int, BaseException]] = []
+    failures: list[tuple[int, str]] = []
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
 
     def next_id() -> int | None:
@@ -89,7 +97,7 @@ def play_engine(
                     game.winner = engine.play_game(game_id, predict, tracer)
             except Exception as exc:  # the other games go on; reported at the end
                 with lock:
-                    failures.append((game_id, exc))
+                    failures.append((game_id, _one_line(exc)))
             bar.update(1)
 
     stats: dict = {}
@@ -108,16 +116,24 @@ def play_engine(
                     play_all(predict)
 
             with server:
-                threads = [threading.Thread(target=worker, name=f"perfkit-game-{i}") for i in range(in_flight)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-            stats = server.stats()
+                if options.workers:
+                    from perfkit.engines.workers import play_with_workers
+
+                    stats["processes"] = play_with_workers(
+                        engine, **recipe, games=options.games, concurrency=options.concurrency,
+                        workers=options.workers, server=server, tracer=tracer, failures=failures,
+                        on_game=lambda: bar.update(1),
+                    )
+                else:
+                    threads = [threading.Thread(target=worker, name=f"perfkit-game-{i}") for i in range(in_flight)]
+                    for t in threads:
+                        t.start()
+                    for t in threads:
+                        t.join()
+            stats.update(server.stats())
     bar.close()
     if failures:
-        game_id, exc = min(failures, key=lambda f: f[0])
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        game_id, first = min(failures, key=lambda f: f[0])
         raise PerfkitError(
             f"game {game_id} failed: {first} ({len(failures)} of {options.games} games failed; "
             f"{options.games - len(failures)} completed)"
@@ -127,6 +143,7 @@ def play_engine(
         "concurrency": min(options.concurrency, options.games) if strategy == "crossgame" else 1,
         "max_batch": (options.max_batch or min(options.concurrency, options.games)) if strategy == "crossgame" else 1,
         "max_wait_s": options.max_wait_s if strategy == "crossgame" else None,
+        "workers": options.workers if strategy == "crossgame" else 0,
     }
     run.manifest["strategy_settings"] = settings
     run.manifest["strategy_stats"] = stats
@@ -134,3 +151,8 @@ def play_engine(
     run.summary["batch_fill"] = stats.get("batch_fill")
     return run
 
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -77,6 +77,7 @@ class Tracer:
         device, precision: where and in which dtype `predict`/`evaluate` run the module
             (default: the module's own device and dtype; float32 for a plain callable).
         gpu_reader: NVML reader for the GPU sampler (default: opened for the device).
+        sample_gpu: False samples no GPU (a worker process: the device process samples it).
         manifest: extra entries for the run's manifest (engine, game, settings...).
     """
 
@@ -89,6 +90,7 @@ class Tracer:
         device: str | torch.device | None = None,
         precision: str | None = None,
         gpu_reader=None,
+        sample_gpu: bool = True,
         manifest: dict | None = None,
     ) -> None:
         from perfkit.model.evaluator import resolve_precision
@@ -106,7 +108,7 @@ class Tracer:
         if isinstance(network, torch.nn.Module):
             network.to(device=self.device, dtype=self.dtype).eval()
         self.cuda = self.device.type == "cuda"
-        self._gpu_reader = gpu_reader
+        self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = threading.local()
         self._lock = threading.Lock()
         self._game_ids = itertools.count()
@@ -122,10 +124,12 @@ class Tracer:
     def start(self) -> Tracer:
         """Start the run's clock and the GPU sampler (idempotent)."""
         if self.t0 is None:
-            reader, self._gpu_status = (
-                (self._gpu_reader, None) if self._gpu_reader is not None
-                else open_reader(self.device.type, self.device.index)
-            )
+            if not self._sample_gpu:
+                reader, self._gpu_status = None, "not sampled here"
+            elif self._gpu_reader is not None:
+                reader, self._gpu_status = self._gpu_reader, None
+            else:
+                reader, self._gpu_status = open_reader(self.device.type, self.device.index)
             self._sampler = GpuSampler(reader).__enter__()
             self.started_at, self.t0 = time.time(), time.perf_counter()
         return self
@@ -298,10 +302,14 @@ class Tracer:
                     mark.calls += 1.0
                     mark.boards += b
             return
+        self.attribute(owners, np.full(b, 1.0 / b))
+
+    def attribute(self, owners: Sequence[MoveMark | None], shares: np.ndarray) -> None:
+        """Count one row per owner, each row `share` of a call (a call of B rows: 1/B each)."""
         with self._lock:
-            for mark in owners:
+            for mark, share in zip(owners, shares, strict=True):
                 if mark is not None:
-                    mark.calls += 1.0 / b
+                    mark.calls += float(share)
                     mark.boards += 1
 
     # --------------------------------------------------------------- the run

@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import json
 import math
-import mmap
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +46,7 @@ from multiprocessing.connection import Connection, Pipe, wait
 
 import numpy as np
 
+from perfkit.batching.processes import SharedBlock
 from perfkit.batching.queue import RowQueue
 from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
@@ -67,53 +66,26 @@ def request_rows(capacity: int, config: SearchConfig) -> int:
     return capacity * max(config.value_topk, math.prod(config.widths))
 
 
-class Buffers:
+class Buffers(SharedBlock):
     """One worker's shared memory: its request rows and their answers.
 
     Created by the server (`create`), mapped by the worker from the inherited descriptor.
     """
 
     def __init__(self, fd: int, rows: int, cells: int) -> None:
-        self.fd, self.rows, self.cells = fd, rows, cells
-        shapes = [
+        self.rows, self.cells = rows, cells
+        super().__init__(fd, [
             ("stones", np.int8, (rows, cells)),
             ("to_move", np.int8, (rows,)),
             ("flags", np.uint8, (rows,)),
             ("logits", np.float64, (rows, cells)),
             ("values", np.float64, (rows,)),
             ("share", np.float64, (rows,)),
-        ]
-        offsets, size = [], 0
-        for _, dtype, shape in shapes:
-            offsets.append(size)
-            size += -(-math.prod(shape) * np.dtype(dtype).itemsize // 64) * 64
-        self.size = size
-        if os.fstat(fd).st_size < size:
-            os.ftruncate(fd, size)
-        self.map = mmap.mmap(fd, size)
-        for (name, dtype, shape), offset in zip(shapes, offsets, strict=True):
-            view = np.frombuffer(self.map, dtype, math.prod(shape), offset).reshape(shape)
-            setattr(self, name, view)
+        ])
 
     @classmethod
     def create(cls, rows: int, cells: int) -> Buffers:
-        if hasattr(os, "memfd_create"):
-            fd = os.memfd_create("perfkit-worker", 0)
-        else:  # POSIX without memfd: an already-unlinked temporary file
-            with tempfile.TemporaryFile(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as f:
-                fd = os.dup(f.fileno())
-        return cls(fd, rows, cells)
-
-    def close(self) -> None:
-        for name in ("stones", "to_move", "flags", "logits", "values", "share"):
-            self.__dict__.pop(name, None)
-        try:
-            self.map.close()
-        except BufferError:  # a view is still referenced somewhere; the GC unmaps it later
-            pass
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        return cls(cls.new_fd(), rows, cells)
 
 
 # ----------------------------------------------------------------------------- the worker
