@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
-import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
 from perfkit.game.hex import check_board_size
+from perfkit.instrument.environment import environment_of, peak_rss_mb
 from perfkit.instrument.nvml import GpuSampler, open_reader
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
@@ -129,32 +127,8 @@ class Workload:
             evaluator(np.zeros((b, cells), np.int8), np.ones(b, np.int8))
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def environment(evaluator: Evaluator) -> dict:
-    import pandas
-
-    return {
-        "device": str(evaluator.device),
-        "device_name": evaluator.device_name,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "pandas": pandas.__version__,
-        "perfkit": __version__,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": git_commit(),
-    }
+    return environment_of(evaluator.device)
 
 
 def thread_fields(choice: ThreadChoice | None, batch1_s: float | None) -> dict:
@@ -167,10 +141,6 @@ def thread_fields(choice: ThreadChoice | None, batch1_s: float | None) -> dict:
             batch1_s, expected, expected_from="timed just before the run with the same threads"
         ),
     }
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_strategy(

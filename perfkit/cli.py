@@ -104,6 +104,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from perfkit.report.console import render_bench
     from perfkit.strategies import STRATEGIES, make_strategy
 
+    if args.engine != "builtin":
+        return cmd_bench_engine(args)
+    if args.game != "hex":
+        raise PerfkitError(
+            f"perfkit's own search plays hex; to play {args.game!r}, use an engine: --engine openspiel-mcts"
+        )
+
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     if args.strategy != "all":
         make_strategy(args.strategy)  # validates the name before anything runs
@@ -123,6 +130,63 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
+
+
+def cmd_bench_engine(args: argparse.Namespace) -> int:
+    """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
+    from perfkit.engines.bench import bench_engine
+    from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions
+    from perfkit.report.console import render_bench
+
+    if args.strategy == "permove":
+        raise PerfkitError(
+            "permove needs perfkit's own search (a whole tree level per call); an engine's search asks one "
+            "position at a time: use naive, crossgame or all"
+        )
+    names = list(ENGINE_STRATEGIES) if args.strategy == "all" else [args.strategy]
+    unsupported = [
+        flag for flag, value in (("--tune", args.tune), ("--recorder-overhead", args.recorder_overhead),
+                                 ("--groups", args.groups), ("--inflight", args.inflight),
+                                 ("--checkpoint", args.checkpoint), ("--board", args.board))
+        if value
+    ]
+    if unsupported:
+        raise PerfkitError(f"{', '.join(unsupported)} apply to perfkit's own search (--engine builtin) only")
+    if args.process_workers and args.strategy == "naive":
+        raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
+    options = EngineOptions(
+        games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
+        workers=args.process_workers or 0,
+        **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
+    )
+    runs = bench_engine(
+        args.engine, names, game=args.game, simulations=args.simulations, options=options,
+        preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
+        precision=args.precision, device=args.device, threads=args.threads, out=args.out,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
+        print(json.dumps({"runs": entries}, indent=2))
+    else:
+        print(render_bench(runs, verbose=args.verbose))
+    return 0
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """`bench --engine/--game/--simulations`: which search plays, on which game."""
+    from perfkit.engines import ENGINES
+
+    p.add_argument(
+        "--engine", default="builtin",
+        help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
+    )
+    p.add_argument(
+        "--game", default="hex",
+        help="the game (default hex); with an engine any OpenSpiel game string: connect_four, othello, "
+             "hex(board_size=5), go(board_size=9), tic_tac_toe",
+    )
+    p.add_argument("--simulations", type=positive_int, default=50, help="engine: MCTS simulations per move (default 50)")
 
 
 def tune_settings(args: argparse.Namespace, settings):
@@ -458,6 +522,7 @@ def build_parser() -> Parser:
         help="play every strategy R times, interleaved; report median and spread, keep every repeat (default 1)",
     )
     p.add_argument("--verbose", action="store_true", help="every column (counts, batch percentiles, time shares, threads)")
+    add_engine_args(p)
     p.set_defaults(func=cmd_bench)
     add_compare_parser(sub)
     add_selfplay_parser(sub)
