@@ -275,22 +275,50 @@ class Tracer:
             raise PerfkitError("wrap takes a network (a torch.nn.Module or a callable)")
 
         def traced(batch, *args, **kwargs):
-            start = time.perf_counter()
-            if self.cuda:
-                torch.cuda.synchronize(self.device)
+            start = self._sync_clock()
             out = module(batch, *args, **kwargs)
-            if self.cuda:
-                torch.cuda.synchronize(self.device)
-            end = time.perf_counter()
-            b = len(batch)
-            self._record(b, None, CallRecord(
-                batch=b, n_policy=b, n_value=b, level=-1, encode_s=0.0, h2d_s=None, forward_s=end - start,
-                d2h_s=None, queue_wait_s=None, start_s=start, end_s=end,
-            ))
+            self._record_timed(len(batch), start)
             return out
 
         traced.__wrapped__ = module  # type: ignore[attr-defined]
         return traced
+
+    @contextlib.contextmanager
+    def hooked(self, module: torch.nn.Module | None = None) -> Iterator[Tracer]:
+        """Record every forward call of `module` (default: the tracer's) for the block, through
+        forward hooks: the engine keeps calling its own object, wherever it holds it."""
+        module = module or self.module
+        if not isinstance(module, torch.nn.Module):
+            raise PerfkitError(f"hooked takes a torch.nn.Module, got {type(module).__name__}; use wrap for a callable")
+        starts = threading.local()
+
+        def before(_module, args):
+            starts.__dict__.setdefault("stack", []).append(self._sync_clock())
+
+        def after(_module, args, _out):
+            self._record_timed(len(args[0]) if args else 1, starts.stack.pop())
+
+        handles = [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+        try:
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+
+    def _sync_clock(self) -> float:
+        """perf_counter after the device has finished what was queued (CUDA is asynchronous)."""
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _record_timed(self, b: int, start: float) -> None:
+        """A call of the user's own network: wall time around it, device synchronised; no
+        separate encode or transfer times are known."""
+        end = self._sync_clock()
+        self._record(b, None, CallRecord(
+            batch=b, n_policy=b, n_value=b, level=-1, encode_s=0.0, h2d_s=None, forward_s=end - start,
+            d2h_s=None, queue_wait_s=None, start_s=start, end_s=end,
+        ))
 
     def _record(self, b: int, owners, record: CallRecord) -> None:
         self.start()

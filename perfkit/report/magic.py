@@ -1,0 +1,112 @@
+"""The Jupyter face of tracing: `%load_ext perfkit`, then `%%perfkit NET` on a cell.
+
+Every call of the network named NET made while the cell runs is recorded (a module
+through forward hooks, so the engine keeps its own reference; a plain callable by swapping
+the variable for a traced one for the cell's duration). The cell can mark games and moves
+on the tracer (`--as NAME`, default `tracer`). Afterwards the summary and charts show
+inline, and the run is `NAME.last_run` (and saved with `--save DIR`), the same Run as a
+bench run, so `perfkit report` and the notebooks read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shlex
+
+from perfkit.instrument.run import Run
+from perfkit.types import PerfkitError
+
+SUMMARY_KEYS = [
+    ("calls", "calls", "{:,.0f}"), ("boards", "boards", "{:,.0f}"), ("moves", "moves", "{:,.0f}"),
+    ("calls_per_move", "calls/move", "{:.1f}"), ("mean_batch", "mean batch", "{:.1f}"),
+    ("p95_batch", "p95 batch", "{:.0f}"), ("boards_per_s", "boards/s", "{:,.0f}"),
+    ("forward_share", "forward share of wall", "{:.0%}"), ("outside_network_share", "outside the network", "{:.0%}"),
+    ("transfer_share", "transfer share", "{:.1%}"), ("gpu_util_mean", "mean GPU util %", "{:.0f}"),
+    ("wall_s", "wall s", "{:.2f}"),
+]
+
+
+def summary_html(run: Run) -> str:
+    """The traced run's key figures as a small HTML table (n/a where a metric does not apply)."""
+    s = run.summary
+    rows = []
+    for key, title, spec in SUMMARY_KEYS:
+        value = s.get(key)
+        text = "n/a" if value is None else spec.format(value)
+        if key == "gpu_util_mean" and value is None:
+            text = f"n/a ({s.get('gpu_status')})"
+        rows.append(f"<tr><th style='text-align:left'>{html.escape(title)}</th><td>{html.escape(text)}</td></tr>")
+    return f"<table><caption>perfkit trace: {html.escape(run.manifest['strategy'])}</caption>{''.join(rows)}</table>"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="%%perfkit", add_help=False, exit_on_error=False)
+    p.add_argument("network", help="the variable holding the network (a torch.nn.Module or a callable)")
+    p.add_argument("--as", dest="name", default="tracer", help="the tracer's name in the cell (default tracer)")
+    p.add_argument("--label", default="traced", help="the run's strategy label (default traced)")
+    p.add_argument("--save", default=None, help="save the run to this directory")
+    p.add_argument("--no-charts", action="store_true", help="the summary only")
+    return p
+
+
+def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None) -> Run:
+    """Run `cell` with the network in `line` traced; returns the Run (the magic's body)."""
+    import torch
+
+    from perfkit.instrument.trace import Tracer
+
+    try:
+        args = _parser().parse_args(shlex.split(line))
+    except (argparse.ArgumentError, SystemExit) as exc:
+        raise PerfkitError(f"usage: %%perfkit NET [--as NAME] [--label L] [--save DIR] [--no-charts] ({exc})") from None
+    if args.network not in namespace:
+        raise PerfkitError(f"%%perfkit: no variable {args.network!r} in the notebook; name the network to trace")
+    network = namespace[args.network]
+    tracer = Tracer(network, name=args.label)
+    namespace[args.name] = tracer
+    with tracer:
+        if isinstance(network, torch.nn.Module):
+            with tracer.hooked(network):
+                run_cell(cell)
+        else:
+            namespace[args.network] = tracer.wrap(network)
+            try:
+                run_cell(cell)
+            finally:
+                namespace[args.network] = network
+    run = tracer.run()
+    tracer.last_run = run
+    if args.save:
+        run.save(args.save)
+    if display is not None:
+        display(run, charts=not args.no_charts)
+    return run
+
+
+def _display(run: Run, *, charts: bool) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(summary_html(run)))
+    if charts and len(run.calls):
+        from perfkit.report import charts as c
+
+        display(c.batch_histogram([run]))
+        display(c.time_breakdown_chart([run]))
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext perfkit`: registers the `%%perfkit` cell magic."""
+
+    def perfkit_magic(line: str, cell: str) -> None:
+        try:
+            trace_cell(line, cell, ipython.user_ns, run_cell=lambda code: _run(ipython, code), display=_display)
+        except PerfkitError as exc:
+            print(f"perfkit: error: {exc}")
+
+    ipython.register_magic_function(perfkit_magic, magic_kind="cell", magic_name="perfkit")
+
+
+def _run(ipython, code: str) -> None:
+    result = ipython.run_cell(code)
+    result.raise_error()

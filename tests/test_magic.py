@@ -1,0 +1,55 @@
+"""The `%%perfkit` cell magic traces the network calls a cell makes (IPython, no kernel)."""
+
+from __future__ import annotations
+
+import pytest
+
+IPython = pytest.importorskip("IPython")
+
+
+@pytest.fixture()
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "perfkit")
+    sh.run_cell("import torch\nfrom perfkit.model import build_game_model\nnet = build_game_model((3, 6, 7), 7, preset='tiny')")
+    yield sh
+    InteractiveShell.clear_instance()
+
+
+CELL = """
+held = net  # the engine keeps its own reference: hooks still see the calls
+with tracer.game(0):
+    for k in range(3):
+        with tracer.move() as move:
+            for b in (1, 2):
+                held(torch.zeros(b, 3, 6, 7))
+            move.action = k
+"""
+
+
+def test_magic_records_every_call_of_a_module(shell, tmp_path, capsys):
+    shell.run_cell_magic("perfkit", f"net --as tracer --save {tmp_path / 'run'} --no-charts", CELL)
+    run = shell.user_ns["tracer"].last_run
+    assert list(run.calls["batch"]) == [1, 2] * 3
+    assert run.moves["calls"].tolist() == [2.0, 2.0, 2.0] and run.moves["move"].tolist() == [0, 1, 2]
+    from perfkit import load_run
+
+    assert load_run(tmp_path / "run").summary["calls"] == 6
+    net = shell.user_ns["net"]
+    assert not net._forward_hooks and not net._forward_pre_hooks, "hooks removed after the cell"
+
+
+def test_magic_wraps_a_plain_callable_and_restores_it(shell):
+    shell.run_cell("import numpy as np\ncalls = []\ndef predict(x):\n    calls.append(len(x))\n    return np.zeros((len(x), 7)), np.zeros(len(x))")
+    original = shell.user_ns["predict"]
+    shell.run_cell_magic("perfkit", "predict --no-charts", "for b in (4, 1):\n    predict(np.zeros((b, 3, 6, 7)))")
+    assert list(shell.user_ns["tracer"].last_run.calls["batch"]) == [4, 1]
+    assert shell.user_ns["predict"] is original and shell.user_ns["calls"] == [4, 1]
+
+
+def test_magic_names_a_missing_network_in_one_line(shell, capsys):
+    shell.run_cell_magic("perfkit", "nothing_here", "pass")
+    out = capsys.readouterr().out
+    assert "perfkit: error: %%perfkit: no variable 'nothing_here'" in out
