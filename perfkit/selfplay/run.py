@@ -25,7 +25,7 @@ from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
 from perfkit.model.resilient import ForwardFailed
 from perfkit.selfplay.backends import RayBackend, make_backend
 from perfkit.selfplay.settings import SelfplaySettings
-from perfkit.selfplay.store import DiskFull, SelfplayDir, _stderr, digest_dir
+from perfkit.selfplay.store import DiskFull, SelfplayDir, digest_dir, log_to_stderr
 from perfkit.selfplay.worker import WrapEvaluate
 from perfkit.types import GameRecord, PerfkitError
 
@@ -169,7 +169,7 @@ def selfplay(
     *,
     progress: bool = True,
     wrap_evaluate: WrapEvaluate | None = None,
-    log: Callable[[str], None] = _stderr,
+    log: Callable[[str], None] = log_to_stderr,
     on_ray_result: Callable[[RayBackend], None] | None = None,
 ) -> dict:
     """Bring DIR `out` to `settings.games` games, playing only those it lacks; returns a summary.

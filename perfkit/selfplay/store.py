@@ -85,7 +85,7 @@ SCHEMA = pa.schema(
 )
 
 
-def _stderr(message: str) -> None:
+def log_to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -342,7 +342,7 @@ class SelfplayDir:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, *, identity: dict, created_with: dict, log: Callable[[str], None] = _stderr
+        cls, path: str | os.PathLike, *, identity: dict, created_with: dict, log: Callable[[str], None] = log_to_stderr
     ) -> SelfplayDir:
         """Open (or prepare to create) DIR for writing games with `identity`; PerfkitError if it can't be.
 
@@ -584,14 +584,14 @@ class SelfplayData:
 
 def _dir_arg(path, what: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
-        raise PerfkitError(f"{what} needs a self-play directory path (str or Path), got {_json_type(path)}")
+        raise PerfkitError(f"{what} needs a self-play directory path (str or Path), got {type(path).__name__}")
     path = Path(path)
     if not path.is_dir():
         raise PerfkitError(f"{path} is not a self-play directory: it does not exist; make one with perfkit selfplay")
     return path
 
 
-def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = _stderr) -> SelfplayData:
+def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_to_stderr) -> SelfplayData:
     """Every game stored in a self-play directory, each (game, ply) once; PerfkitError if it isn't one.
 
     Safe to call while a run is writing DIR: only complete shards are read. Shards that cannot
