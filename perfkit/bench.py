@@ -278,9 +278,21 @@ def bench(
     if repeat > 1:
         return play_repeats(strategies, workload, out_path=out_path, progress=progress, curves=curves, repeat=repeat)
     runs = []
-    for name in strategies:
-        run = run_strategy(name, workload, progress=progress)
-        runs.append(run)
+    try:
+        for name in strategies:
+            run = run_strategy(name, workload, progress=progress)
+            runs.append(run)
+    except KeyboardInterrupt:
+        if runs and out_path is not None:  # keep what finished: an interrupted `all` is not a lost bench
+            finish_runs(runs, workload, out_path=out_path, curves=curves)
+            kept = ", ".join(f"{r.manifest['strategy']} in {r.path}" for r in runs)
+            print(f"interrupted; kept the strategies that finished: {kept}", file=sys.stderr, flush=True)
+        raise
+    return finish_runs(runs, workload, out_path=out_path, curves=curves)
+
+
+def finish_runs(runs: list[Run], workload: Workload, *, out_path: Path | None, curves) -> list[Run]:
+    """Speed-ups and efficiency across the runs of one bench, then save each under `out_path`."""
     add_comparisons(runs)
     for run in runs:
         run.summary.update(repeat_fields([run]))  # one repeat: no spread (see play_repeats)
@@ -288,7 +300,7 @@ def bench(
     add_efficiency(runs, workload, curves_dir)
     if out_path is not None:
         for run in runs:
-            run.save(run_dir_for(out_path, run.manifest["strategy"], settings.preset))
+            run.save(run_dir_for(out_path, run.manifest["strategy"], workload.settings.preset))
     return runs
 
 

@@ -6,7 +6,9 @@ Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 import sys
 
 from perfkit.types import PerfkitError, SearchConfig
@@ -18,7 +20,32 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line: `perfkit bench: error: ...`."""
 
     def error(self, message: str):  # type: ignore[override]
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def did_you_mean(name: str, choices) -> str:
+    """"; did you mean 'x'?" for the closest of `choices`, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def suggest_name(message: str) -> str:
+    """An "unknown strategy 'crosgame'; choose one of: ..." error, with the nearest name added."""
+    m = re.match(r"unknown (\w+) '([^']*)'; (?:choose one of:?|use) (.*)$", message)
+    if not m:
+        return message
+    choices = [c for c in re.findall(r"[\w:.-]+", m.group(3)) if c not in ("or", "and")]
+    return message + did_you_mean(m.group(2), choices)
+
+
+def reject_unknown_flags(parser: Parser, args: argparse.Namespace, extras: list[str]) -> None:
+    """Unrecognised options, with the nearest option of the command that was asked for."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    hints = [did_you_mean(x.split("=")[0], sub._option_string_actions) for x in extras if x.startswith("-")]
+    sub.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(h for h in hints if h)[:200])
 
 
 def number(kind: type, minimum: float, what: str, *, strict: bool = False):
@@ -533,11 +560,16 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if not (sys.argv[1:] if argv is None else argv):
+        print(parser.format_help())  # `perfkit` alone: its commands
+        return EXIT_USAGE
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        reject_unknown_flags(parser, args, extras)
     try:
         return args.func(args)
     except PerfkitError as exc:
-        print(f"perfkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"perfkit {args.command}: error: {suggest_name(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"perfkit {args.command}: interrupted", file=sys.stderr)

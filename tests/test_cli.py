@@ -339,7 +339,7 @@ def test_bad_input_in_a_subprocess(how, extra, mention, tmp_path):
 
 
 def test_usage_errors_are_one_line(capsys):
-    for argv in ([], ["frobnicate"], ["bench", "--no-such-option"]):
+    for argv in (["frobnicate"], ["bench", "--no-such-option"]):  # `perfkit` alone: tests/test_usage.py
         code, stdout, stderr = run_main(argv, capsys)
         assert code == 2, argv
         assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
