@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+from test_cli import run_main  # pytest puts tests/ on the path
 
 from perfkit.bench import BenchSettings, bench
-from perfkit.cli import EXIT_ERROR, EXIT_USAGE, main
+from perfkit.cli import EXIT_ERROR, EXIT_USAGE
 from perfkit.instrument.run import load_run
-from test_cli import run_main  # pytest puts tests/ on the path
 
 
 def test_perfkit_alone_lists_its_commands(capsys):
