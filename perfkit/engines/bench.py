@@ -95,7 +95,8 @@ def bench_engine(
         run.summary["torch_threads"] = choice.threads
         run.summary["threads_reason"] = choice.reason
     if out_path is not None:
-        label = spec.rpartition(":")[2] if ":" in spec else spec
+        where, _, factory = spec.rpartition(":")
+        label = Path(where).stem if where.endswith(".py") else factory or spec
         for run in runs:
             run.save(run_dir_for(out_path, f"{label}-{run.manifest['strategy']}", p.name))
     return runs

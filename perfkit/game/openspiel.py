@@ -98,8 +98,9 @@ def load_game(name: str):
 
 def game_info(game) -> GameInfo:
     """Shapes of a loaded OpenSpiel game."""
+    name = str(game)
     return GameInfo(
-        name=str(game), obs_shape=tuple(game.observation_tensor_shape()),
+        name=name[:-2] if name.endswith("()") else name, obs_shape=tuple(game.observation_tensor_shape()),
         actions=game.num_distinct_actions(), max_length=game.max_game_length(),
     )
 
