@@ -113,8 +113,9 @@ def save_checkpoint(model: HexNet, path: str | os.PathLike) -> None:
         raise PerfkitError(f"save_checkpoint takes a perfkit HexNet, got {type(model).__name__}")
     try:
         _save(model, path)
-    except OSError as exc:
-        raise PerfkitError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+    except (OSError, RuntimeError) as exc:  # torch's file writer raises RuntimeError for unwritable paths
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        raise PerfkitError(f"cannot write checkpoint {path}: {reason}") from None
 
 
 def _save(model: HexNet, path: str | os.PathLike) -> None:
