@@ -131,12 +131,12 @@ def environment(evaluator: Evaluator) -> dict:
     return environment_of(evaluator.device)
 
 
-def thread_fields(choice: ThreadChoice | None, batch1_s: float | None) -> dict:
+def thread_fields(choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None) -> dict:
     """The run's thread count, why, and a warning when its batch-1 calls were far slower than timed before it."""
-    expected = choice.expected_batch1_s if choice else None
+    expected = choice.batch1_s.get(threads) if choice else None
     return {
-        "torch_threads": torch.get_num_threads(),
-        "threads_reason": choice.reason if choice else "set by the caller (no thread choice made)",
+        "torch_threads": threads,
+        "threads_reason": reason or "set by the caller (no thread choice made)",
         "oversubscription_warning": oversubscription_warning(
             batch1_s, expected, expected_from="timed just before the run with the same threads"
         ),
@@ -157,6 +157,8 @@ def run_strategy(
         name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight,
         workers=s.workers, max_wait_s=s.max_wait_s,
     )
+    threads, threads_reason = workload.threads.for_strategy(name) if workload.threads else (torch.get_num_threads(), None)
+    torch.set_num_threads(threads)
     recorder = Recorder(strategy.name, record_calls=record_calls)
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
@@ -200,7 +202,7 @@ def run_strategy(
     summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
-    summary.update(thread_fields(workload.threads, summary["batch1_median_s"]))
+    summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason))
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,

@@ -34,6 +34,7 @@ PROBE_ROUNDS = 5  # interleaved rounds of the batch-1 probe
 PROBE_CALLS = 3  # calls per thread count per round
 PROBE_BUDGET_S = 1.0  # stop probing early when calls are this slow (an oversubscribed CPU)
 BUSY_SAMPLE_S = 0.25  # how long /proc/stat is watched to see what other processes use
+SMALL_CALLS = ("naive", "permove")  # strategies whose calls carry a few boards (mean batch 2 and 10)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,16 @@ class ThreadChoice:
 
     def describe(self) -> str:
         return f"torch threads: {self.threads} ({self.reason})"
+
+    def for_strategy(self, name: str) -> tuple[int, str]:
+        """The count one strategy plays with, and why: 1 for small calls unless the user chose.
+
+        A call of a few boards gains nothing from more threads, and loses 100x when another job
+        takes a core mid-run; only crossgame's big calls use the free cores.
+        """
+        if self.threads > 1 and self.source in ("measured", "rule") and name in SMALL_CALLS:
+            return 1, f"{name} makes calls of a few boards, which more threads only slow down; {self.threads} for crossgame"
+        return self.threads, self.reason
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -160,10 +171,11 @@ def interleaved(probe: Callable[[int], float], counts: tuple[int, ...]) -> dict[
 def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
     """A `probe(t)` for `choose_threads`: median seconds of batch-1 evaluator calls with t threads.
 
-    Leaves torch at t threads; `apply` sets the chosen count afterwards.
+    Leaves torch at t threads; `Workload.prepare` sets the chosen count afterwards.
     """
-    stones = np.zeros((1, evaluator.n**2), np.int8)
-    to_move = np.ones(1, np.int8)
+    stones, to_move = evaluator.blank(1) if hasattr(evaluator, "blank") else (  # blank(): any game's empty board
+        np.zeros((1, evaluator.n**2), np.int8), np.ones(1, np.int8)
+    )
 
     def probe(threads: int) -> float:
         torch.set_num_threads(threads)

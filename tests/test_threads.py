@@ -72,6 +72,16 @@ def test_free_cores_are_used_when_they_do_not_slow_single_calls():
     assert json.loads(json.dumps(c.to_dict()))["batch1_s"] == {"1": 0.0013, "3": 0.0012}
 
 
+def test_small_calls_play_with_one_thread_unless_the_user_chose():
+    measured = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=4, busy=1.2)
+    assert measured.for_strategy("crossgame") == (3, measured.reason)
+    for name in ("naive", "permove"):
+        threads, reason = measured.for_strategy(name)
+        assert threads == 1 and "calls of a few boards" in reason and "3 for crossgame" in reason
+    asked = choose(FakeProbe({3: 0.002}), requested=3)
+    assert asked.for_strategy("naive") == (3, "--threads 3")
+
+
 def test_oversubscription_warning_only_when_far_slower():
     assert oversubscription_warning(0.0015, 0.0013, expected_from="x") is None
     assert oversubscription_warning(None, 0.0013, expected_from="x") is None

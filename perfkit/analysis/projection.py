@@ -193,3 +193,57 @@ def _check_curve_fits(run: Run, curve: Curve) -> None:
             f"{net.get('channels')} channels), {precision}; measure a matching one with perfkit curve "
             f"--preset {run.manifest.get('settings', {}).get('preset')} --precision {precision}"
         )
+
+
+GPU_CONCURRENCY = 512  # games in flight a GPU user runs crossgame at (what the what-if replays)
+WHATIF_MAX_BATCH = 4096  # boards per call at that concurrency
+
+
+def at_concurrency(run: Run, concurrency: int, *, max_batch: int = WHATIF_MAX_BATCH) -> Run:
+    """A crossgame run's trace as if `concurrency` games had been in flight (a what-if, not a measurement).
+
+    A crossgame call carries one search level of every game in flight, so with k times the
+    games in flight the same positions travel in k times fewer, k times bigger calls: the
+    recorded calls are merged k at a time, in order, up to `max_batch` boards. The games,
+    their boards and the CPU side stay as measured (each merged call keeps the summed call
+    time, so `replay` carries the same CPU time over); the curve prices the bigger calls.
+    Assumes the CPU side per game does not grow with concurrency (crossgame's board logic is
+    vectorised) and that the measured games stand for the many more a GPU run would play.
+    """
+    settings = run.manifest.get("strategy_settings") or {}
+    measured = min(settings.get("concurrency") or 1, max(len(run.games), 1))  # fewer games than slots: all in flight
+    if run.manifest.get("strategy") != "crossgame":
+        raise PerfkitError(f"only a crossgame run can be replayed at another concurrency, not {run.manifest.get('strategy')}")
+    k = max(1, round(concurrency / measured))
+    calls = run.calls
+    groups, current, boards = [], [], 0
+    for i, batch in enumerate(calls["batch"].to_numpy()):
+        if current and (len(current) == k or boards + batch > max_batch):
+            groups.append(current)
+            current, boards = [], 0
+        current.append(i)
+        boards += int(batch)
+    if current:
+        groups.append(current)
+    rows = []
+    for g in groups:
+        part = calls.iloc[g]
+        start = float(part["start_s"].iloc[0])
+        rows.append({
+            **part.iloc[0].to_dict(),
+            "batch": int(part["batch"].sum()), "n_policy": int(part["n_policy"].sum()),
+            "n_value": int(part["n_value"].sum()), "level": -1 if part["level"].nunique() > 1 else int(part["level"].iloc[0]),
+            "encode_s": float(part["encode_s"].sum()), "forward_s": float(part["forward_s"].sum()),
+            "start_s": start, "end_s": start + float((part["end_s"] - part["start_s"]).sum()),
+        })
+    merged = calls.iloc[:0].copy() if not rows else type(calls)(rows, columns=calls.columns)
+    manifest = {
+        **run.manifest,
+        "strategy_settings": {**settings, "concurrency": concurrency, "max_batch": max_batch},
+        "what_if": {
+            "measured_concurrency": measured, "concurrency": concurrency, "calls_merged": k,
+            "assumes": f"calls at G = {measured} merged {k} at a time (up to {max_batch:,} boards): "
+                       f"crossgame at G = {concurrency}, CPU side per game as measured",
+        },
+    }
+    return Run(manifest=manifest, calls=merged, moves=run.moves, games=run.games, gpu=run.gpu, path=None)

@@ -71,11 +71,13 @@ def projection_chart(
     bars: pd.DataFrame | None = None,
     target_days: float | None = None,
     games: int = 500_000,
+    note: str | None = None,
 ) -> Figure:
     """Days for 500k games as horizontal bars, labelled with whose number each is.
 
     Seed figures are grey (reported, not measured by perfkit), measured runs blue with their
     interval, what-if replays purple and hatched; the vertical line is the 4-day target.
+    `note` (e.g. what a what-if assumes) is written in the chart, bottom right.
     """
     if bars is None:
         bars = tables.projection_bars(runs, reference=reference, whatif=whatif)
@@ -122,6 +124,9 @@ def projection_chart(
         handles.append(_patch(SOURCE_COLORS["what-if"], "what-if: measured trace, other latency curve", hatch="//"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3, which="both")
+    if note:
+        ax.text(0.995, 0.02, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5, wrap=True,
+                bbox={"facecolor": "white", "edgecolor": "#4b2a6b", "pad": 3, "alpha": 0.9})
     return fig
 
 

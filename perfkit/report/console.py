@@ -93,9 +93,14 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
         f"{s['precision']} on {env['device_name']} ({env['device']}), seed {s['seed']}"
     )
-    reason = runs[0].summary.get("threads_reason")
-    if reason:
-        out.append(f"torch threads: {runs[0].summary.get('torch_threads')} ({reason})")
+    threads = {(r.summary.get("torch_threads"), r.summary.get("threads_reason")) for r in runs}
+    if len(threads) == 1 and runs[0].summary.get("threads_reason"):
+        out.append(f"torch threads: {runs[0].summary.get('torch_threads')} ({runs[0].summary['threads_reason']})")
+    elif len(threads) > 1:
+        out += [
+            f"{r.manifest['strategy']} torch threads: {r.summary.get('torch_threads')} ({r.summary.get('threads_reason')})"
+            for r in runs
+        ]
     for r in runs:
         for key in ("oversubscription_warning", "unstable"):
             if r.summary.get(key):
