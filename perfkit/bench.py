@@ -19,16 +19,17 @@ from tqdm import tqdm
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
-from perfkit.game.hex import check_board_size
+from perfkit.game import get_game
+from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
 from perfkit.instrument.nvml import GpuSampler, open_reader
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import Evaluator, resolve_device, resolve_precision
-from perfkit.model.net import build_model, load_checkpoint
+from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
 from perfkit.threads import ThreadChoice, batch1_probe, choose_threads, oversubscription_warning
-from perfkit.types import PerfkitError, Preset, SearchConfig, get_preset
+from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ class BenchSettings:
     """Everything that defines a benchmark run; stored in its manifest."""
 
     preset: str = "small"  # network/board preset: tiny, small, reference
+    game: str = "hex"  # hex (built in) or an OpenSpiel game string: connect_four, go(board_size=9)
     board: int | None = None  # override the preset's board size (same network shape)
     games: int = 16  # games to play per strategy
     concurrency: int | None = None  # crossgame: games in flight (None: its default)
@@ -70,7 +72,7 @@ class BenchSettings:
         wait = self.max_wait_s
         if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0):
             raise PerfkitError(f"max_wait_s must be a number of seconds >= 0, got {wait!r}")
-        for name in ("preset", "device", "precision"):
+        for name in ("preset", "game", "device", "precision"):
             if not isinstance(getattr(self, name), str):
                 raise PerfkitError(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
@@ -78,9 +80,16 @@ class BenchSettings:
         if not isinstance(self.search, SearchConfig):
             raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
+            if self.game != "hex":
+                raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
             check_board_size(self.board)
         get_preset(self.preset)
         resolve_precision(self.precision)
+        self.make_game()  # an unknown or unplayable game fails here, before anything runs
+
+    def make_game(self) -> Game:
+        """The game to play (Hex on the preset's board, or the OpenSpiel game)."""
+        return get_game(self.game, board=self.network.board)
 
     @property
     def network(self) -> Preset:
@@ -96,6 +105,7 @@ class Workload:
     model: torch.nn.Module
     device: torch.device
     threads: ThreadChoice | None = None  # the torch thread count chosen for it, and why
+    game: Game | None = None  # None: Hex on the settings' board
 
     @classmethod
     def prepare(cls, settings: BenchSettings) -> Workload:
@@ -103,11 +113,14 @@ class Workload:
         if settings.threads:
             torch.set_num_threads(settings.threads)
         net = settings.network
+        game = settings.make_game()
         if settings.checkpoint:
-            model = load_checkpoint(settings.checkpoint, net)
-        else:
+            model = load_checkpoint(settings.checkpoint, net, game=game)
+        elif isinstance(game, HexGame):
             model = build_model(net, seed=settings.seed)
-        workload = cls(settings=settings, model=model, device=device)
+        else:
+            model = build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
+        workload = cls(settings=settings, model=model, device=device, game=game)
         workload.threads = choose_threads(
             device_type=device.type, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
         )
@@ -116,15 +129,14 @@ class Workload:
 
     def evaluator(self, on_call=None) -> Evaluator:
         return Evaluator(
-            self.model, n=self.settings.network.board, device=self.device,
+            self.model, game=self.game or self.settings.make_game(), device=self.device,
             precision=self.settings.precision, on_call=on_call,
         )
 
     def warm_up(self, evaluator: Evaluator) -> None:
         """A few unrecorded calls so that one-time setup (allocators, kernels) is not measured."""
-        cells = evaluator.n**2
         for b in (1, 27, 256):
-            evaluator(np.zeros((b, cells), np.int8), np.ones(b, np.int8))
+            evaluator(*evaluator.blank(b))
 
 
 def environment(evaluator: Evaluator) -> dict:
@@ -163,7 +175,7 @@ def run_strategy(
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
     evaluator.on_call = recorder.on_call
-    engine = Engine(evaluate=evaluator, n=evaluator.n, config=s.search, seed=s.seed)
+    engine = Engine(evaluate=evaluator, game=evaluator.game, config=s.search, seed=s.seed)
     if gpu_reader is None:
         gpu_reader, gpu_status = open_reader(workload.device.type, workload.device.index)
     else:
@@ -210,7 +222,8 @@ def run_strategy(
         "strategy_stats": stats,
         "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
         "search": s.search.to_dict(),
-        "network": dataclasses.asdict(s.network),
+        "network": network_fields(s.network, evaluator.game),
+        "game": evaluator.game.describe(),
         "environment": environment(evaluator),
         "threads": workload.threads.to_dict() if workload.threads else None,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
@@ -221,6 +234,22 @@ def run_strategy(
         "summary": summary,
     }
     return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+
+def run_label_of(settings: BenchSettings) -> str:
+    """The preset, and the game where it is not Hex, for run directory names."""
+    if settings.game == "hex":
+        return settings.preset
+    return f"{settings.preset}-{''.join(c if c.isalnum() else '_' for c in settings.game).strip('_')}"
+
+
+def network_fields(preset: Preset, game: Game) -> dict:
+    """The manifest's network: the preset's sizes; its board is the game's (rows x cols for
+    a game other than Hex)."""
+    fields = dataclasses.asdict(preset)
+    if not isinstance(game, HexGame):
+        fields.update(board="x".join(map(str, game.obs_shape[1:])), obs_shape=list(game.obs_shape), actions=game.actions)
+    return fields
 
 
 def run_dir_for(out: Path, strategy: str, preset: str) -> Path:
@@ -302,7 +331,7 @@ def finish_runs(runs: list[Run], workload: Workload, *, out_path: Path | None, c
     add_efficiency(runs, workload, curves_dir)
     if out_path is not None:
         for run in runs:
-            run.save(run_dir_for(out_path, run.manifest["strategy"], workload.settings.preset))
+            run.save(run_dir_for(out_path, run.manifest["strategy"], run_label_of(workload.settings)))
     return runs
 
 
@@ -335,7 +364,7 @@ def play_repeats(
         runs.append(dataclasses.replace(middle, manifest=manifest, path=None))  # a copy: the repeat is saved as is
     if out_path is not None:
         for name, run in zip(strategies, runs, strict=True):
-            path = run.save(run_dir_for(out_path, name, workload.settings.preset))
+            path = run.save(run_dir_for(out_path, name, run_label_of(workload.settings)))
             for i, rep in enumerate(played[name], start=1):
                 rep.save(path / "repeats" / str(i))
     return runs
@@ -359,10 +388,13 @@ def add_comparisons(runs: list[Run]) -> None:
 def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> None:
     """`efficiency` of each run against the saved curve of its device, network and precision."""
     s = workload.settings
-    curve, reason = find_curve(
-        curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
-        precision=s.precision,
-    )
+    if s.game != "hex":
+        curve, reason = None, f"perfkit curve measures the Hex presets; no curve for {s.game} yet"
+    else:
+        curve, reason = find_curve(
+            curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
+            precision=s.precision,
+        )
     for run in runs:
         run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
         threads = run.manifest["environment"].get("torch_threads")

@@ -86,6 +86,9 @@ def out_dir(text: str) -> str:
 
 def add_workload_args(p: argparse.ArgumentParser) -> None:
     """Options that define the workload, shared by every command that plays games."""
+    from perfkit.game import GAMES_HELP
+
+    p.add_argument("--game", default="hex", help=f"the game (default hex): {GAMES_HELP}")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and game noise (default 0)")
@@ -122,7 +125,7 @@ def bench_settings(args: argparse.Namespace):
         max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
         workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
         max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
-        checkpoint=args.checkpoint, threads=args.threads, search=search,
+        checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
     )
 
 
@@ -133,10 +136,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.engine != "builtin":
         return cmd_bench_engine(args)
-    if args.game != "hex":
-        raise PerfkitError(
-            f"perfkit's own search plays hex; to play {args.game!r}, use an engine: --engine openspiel-mcts"
-        )
 
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     if args.strategy != "all":
@@ -207,11 +206,6 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine", default="builtin",
         help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
-    )
-    p.add_argument(
-        "--game", default="hex",
-        help="the game (default hex); with an engine any OpenSpiel game string: connect_four, othello, "
-             "hex(board_size=5), go(board_size=9), tic_tac_toe",
     )
     p.add_argument("--simulations", type=positive_int, default=50, help="engine: MCTS simulations per move (default 50)")
 

@@ -55,7 +55,7 @@ def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: fl
             raise _TimeUp
         return evaluator(*args, **kwargs)
 
-    engine = Engine(evaluate=evaluate, n=evaluator.n, config=workload.settings.search, seed=workload.settings.seed)
+    engine = Engine(evaluate=evaluate, game=evaluator.game, config=workload.settings.search, seed=workload.settings.seed)
     try:
         for _ in strategy.play(range(10**12), engine):
             pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -46,6 +47,48 @@ def get_preset(name: str) -> Preset:
         raise PerfkitError(
             f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}"
         ) from None
+
+
+class PositionBatch(Protocol):
+    """B positions of one game, row i one position; what perfkit's search works on."""
+
+    stones: np.ndarray  # [B, D] compact rows the network input is made from (Hex: int8 stones)
+    to_move: np.ndarray  # [B] int8: 1 or 2 (OpenSpiel's players 0 and 1)
+    winner: np.ndarray  # [B] int8: 1 or 2 when won, 0 while the game goes on or for a draw
+
+    def __len__(self) -> int: ...
+
+    @property
+    def terminal(self) -> np.ndarray: ...  # [B] bool: the game is over (a draw included)
+
+    def legal(self) -> np.ndarray: ...  # [B, A] bool: legal actions (none where terminal)
+
+    def take(self, index: np.ndarray) -> PositionBatch: ...  # the rows `index`
+
+    def play(self, actions: np.ndarray) -> PositionBatch: ...  # [B] legal actions -> new positions
+
+
+class Game(Protocol):
+    """A two-player, zero-sum, deterministic, perfect-information, sequential game, vectorised
+    over positions: everything perfkit's search, strategies, workers and network need of it.
+
+    Hex is the fast built-in (`perfkit.game.hex.HexGame`); OpenSpiel's games come through an
+    adapter (`perfkit.game.openspiel.OpenSpielGame`).
+    """
+
+    name: str  # as the user writes it: hex, connect_four, go(board_size=9)
+    actions: int  # A: the policy's width; an action is an index in [0, A)
+    obs_shape: tuple[int, ...]  # the network's input planes of one position
+    compact_dtype: Any  # numpy dtype of a compact row (transport between processes)
+    compact_width: int  # D: length of a compact row
+
+    def start(self, count: int) -> PositionBatch: ...  # `count` initial positions
+
+    def concat(self, parts: list[PositionBatch]) -> PositionBatch: ...
+
+    def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
+
+    def describe(self) -> dict: ...  # what a manifest or checkpoint records of the game
 
 
 @dataclass(frozen=True)
@@ -92,13 +135,14 @@ class EvalRequest:
     """
 
     level: int  # 0 = root, d = depth-d nodes
-    stones: np.ndarray  # [K, N*N] int8: 0 empty, 1 player 1, 2 player 2
+    stones: np.ndarray  # [K, D] compact rows (Hex: [K, N*N] int8: 0 empty, 1 player 1, 2 player 2)
     to_move: np.ndarray  # [K] int8: 1 or 2
     want_policy: np.ndarray  # [K] bool: a tree node to expand (or the root)
     want_value: np.ndarray  # [K] bool: = candidate | leaf (or the root)
     candidate: np.ndarray  # [K] bool: a root candidate whose value is asked (level 1)
     leaf: np.ndarray  # [K] bool: a tree leaf valued by the value head (level = depth)
     owner: np.ndarray  # [K] int64: index of the root (search slot) the position belongs to
+    actions: int = 0  # A: the width of the policy the network answers with
 
     def __len__(self) -> int:
         return len(self.to_move)
@@ -108,7 +152,7 @@ class EvalRequest:
 class Evaluation:
     """The network's answer to an EvalRequest, row for row."""
 
-    logits: np.ndarray  # [K, N*N] float64, unmasked
+    logits: np.ndarray  # [K, A] float64, unmasked
     values: np.ndarray  # [K] float64 in [-1, 1], for the player to move
 
 

@@ -206,7 +206,7 @@ def test_strategies_record_calls_per_move_on_the_opening(model):
     ]:
         calls: list[CallRecord] = []
         ev = Evaluator(model, n=preset.board, precision="float64", on_call=calls.append)
-        engine = Engine(evaluate=checked(ev), n=preset.board, config=config, seed=3)
+        engine = Engine(evaluate=checked(ev), game=preset.board, config=config, seed=3)
         games = list(make_strategy(name, **opts).play(range(games_played), engine))
         for g in games:
             assert g.moves[0].calls == pytest.approx(per_move_calls, abs=1e-12), name
@@ -227,7 +227,7 @@ def test_crossgame_calls_respect_max_batch_and_add_up(model, opts):
     boards, and the moves' call shares and boards add up to the calls and boards measured."""
     calls: list[CallRecord] = []
     ev = Evaluator(model, n=N, precision="float64", on_call=calls.append)
-    engine = Engine(evaluate=checked(ev), n=N, config=SearchConfig(temperature=1.0, temperature_plies=8), seed=3)
+    engine = Engine(evaluate=checked(ev), game=N, config=SearchConfig(temperature=1.0, temperature_plies=8), seed=3)
     games = list(make_strategy("crossgame", **opts).play(range(6), engine))
     assert sorted(g.game for g in games) == list(range(6))
     assert max(c.batch for c in calls) <= opts["max_batch"]

@@ -35,6 +35,7 @@ from perfkit.analysis.projection import (
 from perfkit.analysis.summary import DAY_S
 from perfkit.bench import BenchSettings, Workload, bench, run_strategy
 from perfkit.cli import main
+from perfkit.game.hex import HexGame
 from perfkit.instrument.run import Run
 from perfkit.types import CallRecord, PerfkitError, get_preset
 
@@ -57,6 +58,7 @@ class FakeEvaluator:
     """An Evaluator look-alike whose calls advance a fake clock by `fake_latency(batch)`."""
 
     n = 5
+    game = HexGame(5)
     device = "fake"
     device_name = "Fake Device 9000"
     precision = "float32"

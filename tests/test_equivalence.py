@@ -29,7 +29,7 @@ CONFIG = SearchConfig(temperature=1.0, temperature_plies=8)
 def make_engine(seed: int = 0) -> Engine:
     preset = get_preset("tiny")
     evaluator = Evaluator(build_model(preset, seed=0), n=preset.board, precision="float64")
-    return Engine(evaluate=evaluator, n=preset.board, config=CONFIG, seed=seed)
+    return Engine(evaluate=evaluator, game=preset.board, config=CONFIG, seed=seed)
 
 
 def play_sorted(name: str, game_ids, engine: Engine, **opts) -> list[GameRecord]:

@@ -56,7 +56,7 @@ class Counting:
                                    on_call=self.calls.append)
 
     def engine(self) -> Engine:
-        return Engine(evaluate=self.evaluator, n=self.evaluator.n, config=CONFIG, seed=0)
+        return Engine(evaluate=self.evaluator, game=self.evaluator.n, config=CONFIG, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -300,9 +300,9 @@ def default_batches(max_batch: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max_batch)) + 1)]
 
 
-def _positions(n: int, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`batch` arbitrary boards (a conv net's cost does not depend on the stones)."""
-    stones = rng.integers(0, 3, size=(batch, n * n), dtype=np.int8)  # [B, N*N]
+def _positions(game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`batch` arbitrary compact rows (a conv net's cost does not depend on the stones)."""
+    stones = rng.integers(0, 2, size=(batch, game.compact_width)).astype(game.compact_dtype)  # [B, D]
     to_move = (np.arange(batch) % 2 + 1).astype(np.int8)  # [B]
     return stones, to_move
 
@@ -404,7 +404,7 @@ def measure_curve(
 
 def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, clock, *, deadline) -> CurvePoint:
     """One batch size: warm-up, then `repeats` timed repeats (fewer if the deadline passes)."""
-    stones, to_move = _positions(evaluator.n, b, rng)
+    stones, to_move = _positions(evaluator.game, b, rng)
     t0 = clock()
     evaluator(stones, to_move)  # the first warm-up call also sizes the repeats
     first = max(clock() - t0, 1e-9)

@@ -128,6 +128,9 @@ class Positions:
         """Empty cells of positions whose game goes on."""
         return (self.stones == EMPTY) & ~self.terminal[:, None]
 
+    def play(self, moves: np.ndarray) -> Positions:
+        return play(self, moves)
+
 
 def play(pos: Positions, moves: np.ndarray) -> Positions:
     """The positions after each row's player to move places a stone on `moves[i]`.
@@ -206,3 +209,46 @@ def render(stones: np.ndarray, n: int) -> str:
     sym = {EMPTY: ".", PLAYER1: "X", PLAYER2: "O"}
     board = np.asarray(stones).reshape(n, n)
     return "\n".join(" " * r + " ".join(sym[int(v)] for v in board[r]) for r in range(n))
+
+
+@dataclass(frozen=True)
+class HexGame:
+    """Hex on an N×N board as a perfkit `Game`: the fast built-in (SPEC §1.1)."""
+
+    n: int
+    name: str = "hex"
+    compact_dtype = np.int8
+
+    def __post_init__(self) -> None:
+        check_board_size(self.n)
+
+    @property
+    def actions(self) -> int:
+        return self.n * self.n
+
+    @property
+    def obs_shape(self) -> tuple[int, int, int]:
+        return (3, self.n, self.n)
+
+    @property
+    def compact_width(self) -> int:
+        return self.n * self.n
+
+    def start(self, count: int) -> Positions:
+        return Positions.empty(self.n, count)
+
+    def concat(self, parts: list[Positions]) -> Positions:
+        return Positions.concat(parts, self.n)
+
+    def encode(self, stones, to_move, dtype):
+        """Input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2):
+        player-1 stones, player-2 stones, ones when player 1 is to move."""
+        import torch
+
+        b, n = stones.shape[0], self.n
+        board = stones.reshape(b, 1, n, n)  # reshape: on CUDA the stones are a strided slice
+        side = (to_move == 1).reshape(b, 1, 1, 1).expand(b, 1, n, n)
+        return torch.cat([board == 1, board == 2, side], dim=1).to(dtype)
+
+    def describe(self) -> dict:
+        return {"game": "hex", "board": self.n, "obs_shape": list(self.obs_shape), "actions": self.actions}

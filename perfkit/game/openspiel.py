@@ -118,3 +118,89 @@ def winner(state) -> int:
     if returns[1] > returns[0]:
         return 2
     return 0
+
+
+class StatePositions:
+    """B OpenSpiel states as a perfkit position batch (rows are never mutated: `play` clones).
+
+    Observations (the compact rows) are taken lazily, only when the network is asked.
+    """
+
+    def __init__(self, game: OpenSpielGame, states: list) -> None:
+        self.game, self.states = game, states
+        terminal = [s.is_terminal() for s in states]
+        self._terminal = np.array(terminal, bool)
+        self.to_move = np.array([0 if t else s.current_player() + 1 for s, t in zip(states, terminal, strict=True)], np.int8)
+        self.winner = np.array([winner(s) if t else 0 for s, t in zip(states, terminal, strict=True)], np.int8)
+        self._stones: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    @property
+    def terminal(self) -> np.ndarray:  # [B] bool
+        return self._terminal
+
+    @property
+    def stones(self) -> np.ndarray:  # [B, D] float32: the side to move's observation, flattened
+        if self._stones is None:
+            out = np.zeros((len(self.states), self.game.compact_width), np.float32)
+            for i, s in enumerate(self.states):
+                if not self._terminal[i]:
+                    out[i] = s.observation_tensor()
+            self._stones = out
+        return self._stones
+
+    def legal(self) -> np.ndarray:  # [B, A] bool
+        out = np.zeros((len(self.states), self.game.actions), bool)
+        for i, s in enumerate(self.states):
+            if not self._terminal[i]:
+                out[i] = np.asarray(s.legal_actions_mask(), bool)
+        return out
+
+    def take(self, index) -> StatePositions:
+        return StatePositions(self.game, [self.states[i] for i in np.asarray(index, np.int64)])
+
+    def play(self, actions) -> StatePositions:
+        out = []
+        for s, a in zip(self.states, np.asarray(actions, np.int64), strict=True):
+            if s.is_terminal() or not 0 <= a < self.game.actions or not s.legal_actions_mask()[a]:
+                raise ValueError(f"illegal move {int(a)} in {self.game.name}")
+            child = s.clone()
+            child.apply_action(int(a))
+            out.append(child)
+        return StatePositions(self.game, out)
+
+
+class OpenSpielGame:
+    """An OpenSpiel game as a perfkit `Game` (a draw is winner 0, value 0; passes are actions).
+
+    The network's input is OpenSpiel's observation tensor of the side to move, so the
+    compact row is that tensor, flattened (float32).
+    """
+
+    compact_dtype = np.float32
+
+    def __init__(self, name: str) -> None:
+        self.spiel = load_game(name)
+        info = game_info(self.spiel)
+        if len(info.obs_shape) != 3:
+            raise PerfkitError(
+                f"game {name!r} has a flat observation {list(info.obs_shape)}; "
+                "perfkit's network needs [planes, rows, cols]"
+            )
+        self.name, self.actions, self.obs_shape = info.name, info.actions, info.obs_shape
+        self.compact_width = int(np.prod(self.obs_shape))
+
+    def start(self, count: int) -> StatePositions:
+        return StatePositions(self, [self.spiel.new_initial_state() for _ in range(count)])
+
+    def concat(self, parts: list[StatePositions]) -> StatePositions:
+        return StatePositions(self, [s for p in parts for s in p.states])
+
+    def encode(self, stones, to_move, dtype):
+        """Planes [B, *obs_shape] from the flattened observations (already the mover's view)."""
+        return stones.reshape(stones.shape[0], *self.obs_shape).to(dtype)
+
+    def describe(self) -> dict:
+        return {"game": self.name, "obs_shape": list(self.obs_shape), "actions": self.actions}

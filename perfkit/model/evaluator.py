@@ -48,19 +48,19 @@ def resolve_precision(name: str) -> torch.dtype:
 
 
 def encode(stones: torch.Tensor, to_move: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
-    """Input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2)."""
-    b = stones.shape[0]
-    board = stones.reshape(b, 1, n, n)  # reshape: on CUDA the stones are a strided slice
-    side = (to_move == 1).reshape(b, 1, 1, 1).expand(b, 1, n, n)
-    return torch.cat([board == 1, board == 2, side], dim=1).to(dtype)
+    """Hex input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2)."""
+    from perfkit.game.hex import HexGame
+
+    return HexGame(n).encode(stones, to_move, dtype)
 
 
 class Evaluator:
     """Evaluates batches of positions with a model on a device and reports each call.
 
     Args:
-        model: a HexNet or any module with the same input/output contract.
-        n: board size.
+        model: maps planes [B, *game.obs_shape] to (logits [B, game.actions], value [B]).
+        n: the Hex board size, where `game` is not given.
+        game: the game whose compact rows the evaluator receives (default: N×N Hex).
         device: where the model runs.
         precision: "float32" or "float64" (float64 on CPU is the exact mode).
         on_call: receives a CallRecord per call (the recorder); None records nothing.
@@ -70,12 +70,20 @@ class Evaluator:
         self,
         model: torch.nn.Module,
         *,
-        n: int,
+        n: int | None = None,
+        game=None,
         device: torch.device | str = "cpu",
         precision: str = "float32",
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
-        self.n = n
+        if game is None:
+            from perfkit.game.hex import HexGame
+
+            if n is None:
+                raise PerfkitError("Evaluator needs a game (or n, the Hex board size)")
+            game = HexGame(n)
+        self.game = game
+        self.n = getattr(game, "n", None)  # the Hex board size (None for other games)
         self.device = torch.device(device)
         self.dtype = resolve_precision(precision)
         self.precision = precision
@@ -86,9 +94,15 @@ class Evaluator:
             self.stream = torch.cuda.Stream(self.device)
             # The weights were copied on the default stream: the work stream must see them.
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
-            self._pinned_in = torch.empty(0, dtype=torch.int8).pin_memory()
+            row_dtype = torch.from_numpy(np.empty(0, self.game.compact_dtype)).dtype  # int8 for Hex
+            self._pinned_in = torch.empty(0, dtype=row_dtype).pin_memory()
             self._pinned_logits = torch.empty(0, dtype=self.dtype).pin_memory()
             self._pinned_values = torch.empty(0, dtype=self.dtype).pin_memory()
+
+    def blank(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """`batch` all-zero compact rows, player 1 to move: input for warm-ups and probes
+        (a conv net's cost does not depend on the stones)."""
+        return np.zeros((batch, self.game.compact_width), self.game.compact_dtype), np.ones(batch, np.int8)
 
     @property
     def device_name(self) -> str:
@@ -98,14 +112,14 @@ class Evaluator:
 
     def __call__(
         self,
-        stones: np.ndarray,  # [B, N*N] int8
+        stones: np.ndarray,  # [B, D] compact rows (Hex: int8 stones [B, N*N])
         to_move: np.ndarray,  # [B] int8
         *,
         n_policy: int | None = None,
         n_value: int | None = None,
         level: int = -1,
         queue_wait_s: float | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:  # [B, N*N] float64, [B] float64
+    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
         """Policy logits and values of B positions, as float64 numpy arrays."""
         b = len(to_move)
         start = time.perf_counter()
@@ -136,7 +150,7 @@ class Evaluator:
     @torch.inference_mode()
     def _cpu_forward(self, stones, to_move):
         t0 = time.perf_counter()
-        planes = encode(torch.from_numpy(stones), torch.from_numpy(to_move), self.n, self.dtype)
+        planes = self.game.encode(torch.from_numpy(stones), torch.from_numpy(to_move), self.dtype)
         t1 = time.perf_counter()
         logits, values = self.model(planes)
         logits = logits.reshape(len(to_move), -1).to(torch.float64).numpy()
@@ -151,13 +165,14 @@ class Evaluator:
 
     @torch.inference_mode()
     def _cuda_forward(self, stones, to_move):
-        b, cells = stones.shape
+        b, cells = stones.shape  # cells: the compact row's width
+        actions = self.game.actions
         t0 = time.perf_counter()
         self._pinned_in = self._grow(self._pinned_in, b * (cells + 1))
         host = self._pinned_in[: b * (cells + 1)].view(b, cells + 1)
         host.numpy()[:, :cells] = stones
         host.numpy()[:, cells] = to_move
-        self._pinned_logits = self._grow(self._pinned_logits, b * cells)
+        self._pinned_logits = self._grow(self._pinned_logits, b * actions)
         self._pinned_values = self._grow(self._pinned_values, b)
         host_prep_s = time.perf_counter() - t0
         ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
@@ -165,13 +180,13 @@ class Evaluator:
             ev[0].record()
             dev = host.to(self.device, non_blocking=True)
             ev[1].record()
-            planes = encode(dev[:, :cells], dev[:, cells], self.n, self.dtype)
+            planes = self.game.encode(dev[:, :cells], dev[:, cells].to(torch.int8), self.dtype)
             ev[2].record()
             logits, values = self.model(planes)
             ev[3].record()
-            out_logits = self._pinned_logits[: b * cells].view(b, cells)
+            out_logits = self._pinned_logits[: b * actions].view(b, actions)
             out_values = self._pinned_values[:b]
-            out_logits.copy_(logits.reshape(b, cells), non_blocking=True)
+            out_logits.copy_(logits.reshape(b, actions), non_blocking=True)
             out_values.copy_(values.reshape(b), non_blocking=True)
             ev[4].record()
         ev[4].synchronize()

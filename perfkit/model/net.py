@@ -43,6 +43,7 @@ class ResNet(nn.Module):
         super().__init__()
         planes, rows, cols = obs_shape
         self.obs_shape, self.actions = (int(planes), int(rows), int(cols)), int(actions)
+        self.game: str | None = None  # the game it plays, where known (checkpoints record it)
         self.blocks, self.channels = blocks, channels
         cells = rows * cols
         self.stem = nn.Sequential(
@@ -68,7 +69,7 @@ class HexNet(ResNet):
 
     def __init__(self, board: int, blocks: int, channels: int) -> None:
         super().__init__((3, board, board), board * board, blocks, channels)
-        self.board = board
+        self.board, self.game = board, "hex"
 
 
 def seeded(make, seed: int) -> nn.Module:
@@ -93,9 +94,12 @@ def build_model(preset: Preset | str, *, seed: int = 0) -> HexNet:
     return seeded(lambda: HexNet(preset.board, preset.blocks, preset.channels), seed)
 
 
-def build_game_model(obs_shape, actions: int, *, preset: Preset | str = "small", seed: int = 0) -> ResNet:
+def build_game_model(
+    obs_shape, actions: int, *, preset: Preset | str = "small", seed: int = 0, game: str | None = None
+) -> ResNet:
     """A residual net for a game's observation shape and action count, with the preset's
-    blocks and channels (its board size is the game's), weights drawn from `seed`."""
+    blocks and channels (its board size is the game's), weights drawn from `seed`; `game`
+    names the game it plays (checkpoints record it)."""
     if isinstance(preset, str):
         preset = get_preset(preset)
     shape = tuple(int(d) for d in obs_shape)
@@ -104,13 +108,15 @@ def build_game_model(obs_shape, actions: int, *, preset: Preset | str = "small",
             f"perfkit's residual net needs observations shaped [planes, rows, cols], got {list(shape)}; "
             "bring your own network for this game"
         )
-    return seeded(lambda: ResNet(shape, actions, preset.blocks, preset.channels), seed)
+    model = seeded(lambda: ResNet(shape, actions, preset.blocks, preset.channels), seed)
+    model.game = game
+    return model
 
 
-def save_checkpoint(model: HexNet, path: str | os.PathLike) -> None:
-    """Write `model`'s weights and sizes to `path` (loadable by `load_checkpoint`)."""
-    if not isinstance(model, HexNet):
-        raise PerfkitError(f"save_checkpoint takes a perfkit HexNet, got {type(model).__name__}")
+def save_checkpoint(model: ResNet, path: str | os.PathLike) -> None:
+    """Write `model`'s weights, sizes and game to `path` (loadable by `load_checkpoint`)."""
+    if not isinstance(model, ResNet):
+        raise PerfkitError(f"save_checkpoint takes a perfkit network (HexNet or ResNet), got {type(model).__name__}")
     try:
         _save(model, path)
     except (OSError, RuntimeError) as exc:  # torch's file writer raises RuntimeError for unwritable paths
@@ -118,11 +124,14 @@ def save_checkpoint(model: HexNet, path: str | os.PathLike) -> None:
         raise PerfkitError(f"cannot write checkpoint {path}: {reason}") from None
 
 
-def _save(model: HexNet, path: str | os.PathLike) -> None:
+def _save(model: ResNet, path: str | os.PathLike) -> None:
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
-            "board": model.board,
+            "game": model.game,
+            "board": getattr(model, "board", None),
+            "obs_shape": list(model.obs_shape),
+            "actions": model.actions,
             "blocks": model.blocks,
             "channels": model.channels,
             "state_dict": model.state_dict(),
@@ -131,9 +140,10 @@ def _save(model: HexNet, path: str | os.PathLike) -> None:
     )
 
 
-def load_checkpoint(path: str | os.PathLike, preset: Preset) -> HexNet:
-    """The network stored at `path`, checked against `preset`; PerfkitError if it can't be used."""
-    if not os.path.isfile(path):
+def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> ResNet:
+    """The network stored at `path`, checked against `preset` and `game` (default: Hex on the
+    preset's board); PerfkitError if it can't be used."""
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
         raise PerfkitError(f"checkpoint not found: {path}")
     try:
         with warnings.catch_warnings():  # torch warns about odd bytes before failing on them
@@ -151,14 +161,28 @@ def load_checkpoint(path: str | os.PathLike, preset: Preset) -> HexNet:
         raise PerfkitError(
             f"{path} is not a perfkit checkpoint; write one with perfkit.save_checkpoint(model, path)"
         )
-    sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
-    if sizes != (preset.board, preset.blocks, preset.channels):
-        raise PerfkitError(
-            f"checkpoint {path} is for board {sizes[0]}, {sizes[1]} blocks, {sizes[2]} channels, "
-            f"but preset {preset.name!r} is board {preset.board}, {preset.blocks} blocks, "
-            f"{preset.channels} channels; pass the matching --preset"
-        )
-    model = HexNet(*sizes)
+    game_name = getattr(game, "name", "hex")
+    stored = data.get("game", "hex")  # checkpoints before games were recorded are Hex networks
+    if stored != game_name:
+        raise PerfkitError(f"checkpoint {path} is a network for {stored}, not {game_name}; pass --game {stored}")
+    if game_name == "hex":
+        sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
+        if sizes != (preset.board, preset.blocks, preset.channels):
+            raise PerfkitError(
+                f"checkpoint {path} is for board {sizes[0]}, {sizes[1]} blocks, {sizes[2]} channels, "
+                f"but preset {preset.name!r} is board {preset.board}, {preset.blocks} blocks, "
+                f"{preset.channels} channels; pass the matching --preset"
+            )
+        model: ResNet = HexNet(*sizes)
+    else:
+        shape, actions = tuple(data.get("obs_shape") or ()), data.get("actions")
+        if shape != tuple(game.obs_shape) or actions != game.actions:
+            raise PerfkitError(
+                f"checkpoint {path} takes observations {list(shape)} with {actions} actions, "
+                f"but {game_name} has {list(game.obs_shape)} with {game.actions}"
+            )
+        model = ResNet(shape, actions, data.get("blocks"), data.get("channels"))
+        model.game = game_name
     try:
         model.load_state_dict(data["state_dict"])
     except (RuntimeError, KeyError, TypeError) as exc:

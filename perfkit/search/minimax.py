@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfkit.game.hex import Positions, play
-from perfkit.types import EvalRequest, Evaluation, SearchConfig
+from perfkit.types import EvalRequest, Evaluation, PositionBatch, SearchConfig
 
 # Minimax values closer than this count as equal, so that transposed leaves (the same
 # position reached in two orders) tie exactly whatever batch each copy was evaluated in.
@@ -57,7 +56,7 @@ def top_k(scores: np.ndarray, legal: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _request(level, nodes: Positions, owner, *, policy, candidate, leaf) -> tuple[np.ndarray, EvalRequest]:
+def _request(level, nodes: PositionBatch, owner, *, policy, candidate, leaf, actions) -> tuple[np.ndarray, EvalRequest]:
     ask = policy | candidate | leaf
     idx = np.flatnonzero(ask)
     return idx, EvalRequest(
@@ -69,19 +68,20 @@ def _request(level, nodes: Positions, owner, *, policy, candidate, leaf) -> tupl
         candidate=candidate[idx],
         leaf=leaf[idx],
         owner=owner[idx],
+        actions=actions,
     )
 
 
-def _terminal_value(nodes: Positions, root_player: np.ndarray) -> np.ndarray:
-    """Exact value of finished positions from the root player's view (the mover has won)."""
-    return np.where(nodes.winner == root_player, 1.0, -1.0)
+def _terminal_value(nodes: PositionBatch, root_player: np.ndarray) -> np.ndarray:
+    """Exact value of finished positions from the root player's view: 1 won, -1 lost, 0 drawn."""
+    return np.where(nodes.winner == root_player, 1.0, np.where(nodes.winner == 0, 0.0, -1.0))
 
 
 def search(
-    roots: Positions,
+    roots: PositionBatch,
     *,
     config: SearchConfig,
-    gumbel: np.ndarray | None = None,  # [M, N*N] float64, rows used where `noisy`
+    gumbel: np.ndarray | None = None,  # [M, A] float64, rows used where `noisy`
     noisy: np.ndarray | None = None,  # [M] bool: rank candidates with Gumbel noise
 ) -> Generator[EvalRequest, Evaluation, list[SearchResult]]:
     """Choose a move for each of M unfinished root positions (generator; see module doc)."""
@@ -95,9 +95,11 @@ def search(
     ones, zeros = np.ones(m, bool), np.zeros(m, bool)
 
     # 1. Root.
+    legal = roots.legal()  # [M, A]
+    actions = legal.shape[1]
     ev = yield EvalRequest(
         level=0, stones=roots.stones, to_move=roots.to_move, want_policy=ones, want_value=ones,
-        candidate=zeros, leaf=zeros, owner=np.arange(m),
+        candidate=zeros, leaf=zeros, owner=np.arange(m), actions=actions,
     )
     root_values = ev.values  # [M]
     scores = ev.logits
@@ -106,9 +108,9 @@ def search(
         scores = np.where(noisy[:, None], noisy_scores, ev.logits)
 
     # 2. Candidates, best first.
-    cand = top_k(scores, roots.legal(), config.value_topk)  # [M, K]
+    cand = top_k(scores, legal, config.value_topk)  # [M, K]
     owner, rank = np.nonzero(cand >= 0)  # level-1 nodes in (root, rank) order
-    nodes = play(roots.take(owner), cand[owner, rank])
+    nodes = roots.take(owner).play(cand[owner, rank])
     in_tree = rank < widths[0]
     parent = owner
 
@@ -120,8 +122,8 @@ def search(
         leaf = in_tree & live & (d == depth)
         candidate = live & (d == 1)
         value = _terminal_value(nodes, root_player[owner])
-        logits = np.full((len(nodes), nodes.stones.shape[1]), -np.inf)
-        idx, req = _request(d, nodes, owner, policy=expand, candidate=candidate, leaf=leaf)
+        logits = np.full((len(nodes), actions), -np.inf)
+        idx, req = _request(d, nodes, owner, policy=expand, candidate=candidate, leaf=leaf, actions=actions)
         if len(idx):
             ev = yield req
             sign = np.where(nodes.to_move[idx] == root_player[owner[idx]], 1.0, -1.0)
@@ -144,7 +146,7 @@ def search(
         row, col = np.nonzero(kids >= 0)
         parent = src[row]
         owner = owner[parent]
-        nodes = play(nodes.take(parent), kids[row, col])
+        nodes = nodes.take(parent).play(kids[row, col])
         in_tree = np.ones(len(parent), bool)
 
     # 5. Minimax backup, from the deepest level up to level 1.

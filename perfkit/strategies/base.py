@@ -15,9 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from perfkit.game.hex import Positions, play
 from perfkit.search.minimax import gumbel_noise, search
-from perfkit.types import EvalRequest, Evaluation, GameRecord, MoveRecord, SearchConfig
+from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, SearchConfig
 
 # (stones, to_move, *, n_policy, n_value, level) -> (logits, values): an Evaluator.
 Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -25,12 +24,21 @@ Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True)
 class Engine:
-    """What plays a game: the network behind `evaluate`, the board size, the search, the seed."""
+    """What plays a game: the network behind `evaluate`, the game, the search, the seed.
+
+    `game` is a perfkit `Game`, or an int N for N×N Hex.
+    """
 
     evaluate: Evaluate
-    n: int
+    game: Game | int
     config: SearchConfig
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.game, int):
+            from perfkit.game.hex import HexGame
+
+            object.__setattr__(self, "game", HexGame(self.game))
 
 
 class Tally:
@@ -119,22 +127,22 @@ class GameSlots:
     def __init__(self, engine: Engine, source: Callable[[int], list[int]], capacity: int) -> None:
         self.engine, self.source, self.capacity = engine, source, capacity
         self.games: list[GameRecord] = []
-        self.positions = Positions.empty(engine.n, 0)
+        self.positions = engine.game.start(0)
         self.tally = Tally(0)
         self.plies = np.zeros(0, np.int64)
 
     def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
-        n, config = self.engine.n, self.engine.config
+        game, config = self.engine.game, self.engine.config
         fresh = self.source(self.capacity - len(self.games)) if len(self.games) < self.capacity else []
         if fresh:
             now = time.time()
             self.games += [GameRecord(game=g, winner=0, start_s=now) for g in fresh]
-            self.positions = Positions.concat([self.positions, Positions.empty(n, len(fresh))], n)
+            self.positions = game.concat([self.positions, game.start(len(fresh))])
         m = len(self.games)
         if m == 0:
             return None
-        cells = n * n
+        cells = game.actions
         self.plies = np.array([len(g.moves) for g in self.games])
         noisy = (self.plies < config.temperature_plies) & (config.temperature > 0)
         gumbel = np.zeros((m, cells))
@@ -146,7 +154,7 @@ class GameSlots:
     def end(self, results: list) -> list[GameRecord]:
         """Play the searched moves; returns the games that ended."""
         before, tally = self.positions, self.tally
-        after = play(before, np.array([r.move for r in results]))
+        after = before.play(np.array([r.move for r in results]))
         for i, (g, r) in enumerate(zip(self.games, results, strict=True)):
             g.moves.append(
                 MoveRecord(
@@ -157,7 +165,7 @@ class GameSlots:
                 )
             )
         now = time.time()
-        ended = after.terminal
+        ended = after.terminal  # a draw ends a game with winner 0
         finished = []
         for i in np.flatnonzero(ended):
             self.games[i].winner = int(after.winner[i])

@@ -52,7 +52,7 @@ class _Level:
 
     def __post_init__(self) -> None:
         k = len(self.req)
-        self.logits = np.empty((k, self.req.stones.shape[1]))
+        self.logits = np.empty((k, self.req.actions))
         self.values = np.empty(k)
 
 

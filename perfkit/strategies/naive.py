@@ -14,7 +14,7 @@ from perfkit.types import EvalRequest, Evaluation, GameRecord
 def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Evaluation:
     """The seed's calls: root (1), each candidate's value (1 each), each tree node's policy
     (1 each, again for candidates that are also tree nodes), then each move's leaves at once."""
-    logits = np.zeros((len(req), req.stones.shape[1]))
+    logits = np.zeros((len(req), req.actions))
     values = np.zeros(len(req))
     for r in range(len(req)) if req.level == 0 else ():
         logits[[r]], values[[r]] = call(evaluate, req, np.array([r]), tally)

@@ -72,20 +72,20 @@ class Buffers(SharedBlock):
     Created by the server (`create`), mapped by the worker from the inherited descriptor.
     """
 
-    def __init__(self, fd: int, rows: int, cells: int) -> None:
-        self.rows, self.cells = rows, cells
+    def __init__(self, fd: int, rows: int, game) -> None:
+        self.rows = rows
         super().__init__(fd, [
-            ("stones", np.int8, (rows, cells)),
+            ("stones", game.compact_dtype, (rows, game.compact_width)),
             ("to_move", np.int8, (rows,)),
             ("flags", np.uint8, (rows,)),
-            ("logits", np.float64, (rows, cells)),
+            ("logits", np.float64, (rows, game.actions)),
             ("values", np.float64, (rows,)),
             ("share", np.float64, (rows,)),
         ])
 
     @classmethod
-    def create(cls, rows: int, cells: int) -> Buffers:
-        return cls(cls.new_fd(), rows, cells)
+    def create(cls, rows: int, game) -> Buffers:
+        return cls(cls.new_fd(), rows, game)
 
 
 # ----------------------------------------------------------------------------- the worker
@@ -154,9 +154,12 @@ def worker_main(cfg: dict) -> int:
     conn = Connection(cfg["conn_fd"])
     buf = None
     try:
-        buf = Buffers(cfg["shm_fd"], cfg["rows"], cfg["n"] ** 2)
+        from perfkit.game import get_game
+
+        game = get_game(cfg["game"], board=cfg["board"])
+        buf = Buffers(cfg["shm_fd"], cfg["rows"], game)
         client = _Client(conn, buf, crash=cfg.get("crash"))
-        engine = Engine(evaluate=_no_network, n=cfg["n"], config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
+        engine = Engine(evaluate=_no_network, game=game, config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
         slots = GameSlots(engine, client.source, cfg["capacity"])
         games, t0 = 0, time.perf_counter()
         while (steps := slots.begin()) is not None:
@@ -247,10 +250,11 @@ def _crash_hook() -> tuple[int, int, bool] | None:
 def _start(index: int, *, engine: Engine, capacity: int, rows: int, crash: tuple[int, int, bool] | None) -> _Worker:
     import perfkit
 
-    buf = Buffers.create(rows, engine.n**2)
+    buf = Buffers.create(rows, engine.game)
     server_end, worker_end = Pipe(duplex=True)
     cfg = {
-        "index": index, "conn_fd": worker_end.fileno(), "shm_fd": buf.fd, "rows": rows, "n": engine.n,
+        "index": index, "conn_fd": worker_end.fileno(), "shm_fd": buf.fd, "rows": rows,
+        "game": engine.game.name, "board": getattr(engine.game, "n", 0),
         "config": engine.config.to_dict(), "seed": int(engine.seed), "capacity": capacity,
         "crash": crash[1:] if crash and crash[0] == index else None,
         "sys_path": sys.path, "package": os.path.dirname(perfkit.__file__),
