@@ -10,8 +10,14 @@ holds a core, one of them is descheduled and the call takes 100x longer (296 ms 
 3. a CUDA device: 1, since the network runs on the GPU and host-side torch work is small;
 4. otherwise the cores that are free (usable cores minus those other processes kept busy
    over the last quarter second, from /proc/stat; the 1-minute load average where there is
-   none, though it lags), at least 1, confirmed by timing a batch-1 call with that many
-   threads against one thread: if it is more than `OVERSUBSCRIBED` times slower, 1 thread.
+   none, though it lags) less one left as headroom for the search's own Python and for
+   whatever starts during the run, at least 1; confirmed by timing a batch-1 call with that
+   many threads against one thread: if it is more than `OVERSUBSCRIBED` times slower, 1.
+
+The headroom is what makes the first run trustworthy on a small shared machine: on 2 cores,
+2 threads gained crossgame at most 1.4x while idle, and lost 10x (crossgame) to 100x (naive)
+as soon as another job took a core. `naive` and `permove` play with 1 thread whatever the
+machine (`ThreadChoice.for_strategy`): their calls are too small to share.
 
 The chosen count's batch-1 latency is kept as the expectation that `bench` and `curve`
 compare their own batch-1 calls with (`oversubscription_warning`).
@@ -34,6 +40,7 @@ PROBE_ROUNDS = 5  # interleaved rounds of the batch-1 probe
 PROBE_CALLS = 3  # calls per thread count per round
 PROBE_BUDGET_S = 1.0  # stop probing early when calls are this slow (an oversubscribed CPU)
 BUSY_SAMPLE_S = 0.25  # how long /proc/stat is watched to see what other processes use
+HEADROOM_CORES = 1  # cores left to the search's Python and to jobs that start mid-run
 SMALL_CALLS = ("naive", "permove")  # strategies whose calls carry a few boards (mean batch 2 and 10)
 
 
@@ -142,19 +149,25 @@ def choose_threads(
     if busy is None:
         busy = busy_cores()
         base["busy"] = busy
-    free = max(1, min(cores, round(cores - (busy or 0.0))))
+    idle = max(0, min(cores, round(cores - (busy or 0.0))))
+    free = max(1, idle - HEADROOM_CORES)
     if free == 1:
-        why = "one usable core" if cores == 1 else f"machine busy: other processes use {busy:.1f} of {cores} cores"
+        if cores == 1:
+            why = "one usable core"
+        elif idle < cores:
+            why = f"machine busy: other processes use {busy or 0:.1f} of {cores} cores"
+        else:
+            why = f"{cores} cores, one left for the search and other jobs (more threads stall when a core is taken)"
         return ThreadChoice(1, "rule", why, timed(1), **base)
     if probe is None:
-        return ThreadChoice(free, "rule", f"{free} of {cores} cores free ({busy or 0:.1f} in use)", **base)
+        return ThreadChoice(free, "rule", f"{idle} of {cores} cores free ({busy or 0:.1f} in use), one kept as headroom", **base)
     times = interleaved(probe, (1, free))
     one, many = times[1], times[free]
     if many > OVERSUBSCRIBED * one:
         why = (f"a batch-1 call took {1e3 * many:.2f} ms with {free} threads, {1e3 * one:.2f} ms with 1: "
                "more threads oversubscribe this CPU")
         return ThreadChoice(1, "measured", why, times, **base)
-    why = (f"{free} of {cores} cores free ({busy or 0:.1f} in use); a batch-1 call took {1e3 * many:.2f} ms "
+    why = (f"{idle} of {cores} cores free ({busy or 0:.1f} in use), one kept as headroom; a batch-1 call took {1e3 * many:.2f} ms "
            f"with {free} threads, {1e3 * one:.2f} ms with 1")
     return ThreadChoice(free, "measured", why, times, **base)
 

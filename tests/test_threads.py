@@ -58,22 +58,29 @@ def test_a_busy_machine_gets_one_thread_without_a_race():
 
 
 def test_oversubscribed_threads_are_measured_and_refused():
-    probe = FakeProbe({1: 0.0013, 4: 0.296})
+    probe = FakeProbe({1: 0.0013, 3: 0.296})
     c = choose(probe, cores=4, busy=0.2)
     assert (c.threads, c.source) == (1, "measured")
-    assert "296.00 ms with 4 threads" in c.reason and "1.30 ms with 1" in c.reason
-    assert probe.asked.count(1) == probe.asked.count(4) >= 2  # interleaved rounds, both counts alike
+    assert "296.00 ms with 3 threads" in c.reason and "1.30 ms with 1" in c.reason
+    assert probe.asked.count(1) == probe.asked.count(3) >= 2  # interleaved rounds, both counts alike
 
 
-def test_free_cores_are_used_when_they_do_not_slow_single_calls():
-    c = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=4, busy=1.2)
-    assert (c.threads, c.source) == (3, "measured")
+def test_an_idle_two_core_machine_keeps_a_core_of_headroom():
+    probe = FakeProbe({1: 0.0013})
+    c = choose(probe, cores=2, busy=0.0)
+    assert (c.threads, c.source) == (1, "rule") and "one left for the search" in c.reason
+    assert set(probe.asked) == {1}
+
+
+def test_free_cores_less_headroom_are_used_when_they_do_not_slow_single_calls():
+    c = choose(FakeProbe({1: 0.0013, 2: 0.0012}), cores=4, busy=1.2)  # 3 free, one kept
+    assert (c.threads, c.source) == (2, "measured") and "one kept as headroom" in c.reason
     assert c.expected_batch1_s == 0.0012
-    assert json.loads(json.dumps(c.to_dict()))["batch1_s"] == {"1": 0.0013, "3": 0.0012}
+    assert json.loads(json.dumps(c.to_dict()))["batch1_s"] == {"1": 0.0013, "2": 0.0012}
 
 
 def test_small_calls_play_with_one_thread_unless_the_user_chose():
-    measured = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=4, busy=1.2)
+    measured = choose(FakeProbe({1: 0.0013, 3: 0.0012}), cores=8, busy=4.0)
     assert measured.for_strategy("crossgame") == (3, measured.reason)
     for name in ("naive", "permove"):
         threads, reason = measured.for_strategy(name)
