@@ -19,6 +19,7 @@ from tqdm import tqdm
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
+from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
 from perfkit.game import get_game
 from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
@@ -56,6 +57,8 @@ class BenchSettings:
     precision: str = "float32"  # float32, or float64 (exact mode)
     checkpoint: str | None = None  # weights file written by perfkit.save_checkpoint
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
+    cache: bool = True  # the exact evaluation cache between the search and the network (False: --no-cache)
+    cache_size: int = DEFAULT_CACHE_ENTRIES  # positions the cache keeps (LRU)
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
@@ -77,6 +80,9 @@ class BenchSettings:
                 raise PerfkitError(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise PerfkitError(f"checkpoint must be a file path, got {self.checkpoint!r}")
+        if not isinstance(self.cache, bool):
+            raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
+        check_cache_entries(self.cache_size)
         if not isinstance(self.search, SearchConfig):
             raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
@@ -133,6 +139,10 @@ class Workload:
             precision=self.settings.precision, on_call=on_call,
         )
 
+    def cached(self, evaluate):
+        """`evaluate` behind the exact evaluation cache, or as it is with `cache=False`."""
+        return EvalCache(evaluate, entries=self.settings.cache_size) if self.settings.cache else evaluate
+
     def warm_up(self, evaluator: Evaluator) -> None:
         """A few unrecorded calls so that one-time setup (allocators, kernels) is not measured."""
         for b in (1, 27, 256):
@@ -175,7 +185,8 @@ def run_strategy(
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
     evaluator.on_call = recorder.on_call
-    engine = Engine(evaluate=evaluator, game=evaluator.game, config=s.search, seed=s.seed)
+    evaluate = workload.cached(evaluator)
+    engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
     if gpu_reader is None:
         gpu_reader, gpu_status = open_reader(workload.device.type, workload.device.index)
     else:
@@ -215,6 +226,7 @@ def run_strategy(
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
     summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason))
+    summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,
@@ -231,9 +243,17 @@ def run_strategy(
         "wall_s": wall_s,
         "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
         "record_calls": record_calls,
+        "cache": evaluate.stats() if isinstance(evaluate, EvalCache) else None,
         "summary": summary,
     }
     return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+
+def cache_fields(cache: EvalCache | None, boards: int) -> dict:
+    """The summary's cache keys: what the search asked for, and the share the cache answered."""
+    if cache is None:
+        return {"boards_asked": boards, "cache_hit_share": None, "cache_entries": None}
+    return {"boards_asked": cache.asked, "cache_hit_share": cache.hit_share, "cache_entries": cache.entries}
 
 
 def run_label_of(settings: BenchSettings) -> str:
@@ -388,13 +408,10 @@ def add_comparisons(runs: list[Run]) -> None:
 def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> None:
     """`efficiency` of each run against the saved curve of its device, network and precision."""
     s = workload.settings
-    if s.game != "hex":
-        curve, reason = None, f"perfkit curve measures the Hex presets; no curve for {s.game} yet"
-    else:
-        curve, reason = find_curve(
-            curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
-            precision=s.precision,
-        )
+    curve, reason = find_curve(
+        curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
+        precision=s.precision, game=s.game,
+    )
     for run in runs:
         run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
         threads = run.manifest["environment"].get("torch_threads")

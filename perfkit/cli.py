@@ -104,6 +104,10 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
     p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="no evaluation cache: every position the search asks for goes to the network")
+    p.add_argument("--cache-size", type=positive_int, default=None, metavar="N",
+                   help="positions the exact evaluation cache keeps, least recently used dropped first (default 100000)")
 
 
 def default_preset(device: str) -> str:
@@ -126,6 +130,8 @@ def bench_settings(args: argparse.Namespace):
         workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
         max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
         checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
+        cache=not getattr(args, "no_cache", False),
+        **({} if getattr(args, "cache_size", None) is None else {"cache_size": args.cache_size}),
     )
 
 
@@ -358,11 +364,13 @@ def cmd_curve(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
         device=args.device, precision=args.precision, seed=args.seed, checkpoint=args.checkpoint,
-        threads=args.threads,
+        threads=args.threads, game=args.game,
     )
     workload = Workload.prepare(settings)
     evaluator = workload.evaluator()
-    name = curve_filename(device_name=evaluator.device_name, preset=settings.network, precision=settings.precision)
+    name = curve_filename(
+        device_name=evaluator.device_name, preset=settings.network, precision=settings.precision, game=settings.game
+    )
     path = Path(args.output) if args.output else Path(args.out) / name
     _check_writable_file(path, what="curve", example=name)
     if not args.no_progress:
@@ -424,6 +432,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def add_measurement_commands(sub) -> None:
     """`curve`, `project` and `profile`: the device's limit, projections, line profiles."""
     p = sub.add_parser("curve", help="the model's throughput by batch size on a device (the limit efficiency uses)")
+    from perfkit.game import GAMES_HELP
+
+    p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")

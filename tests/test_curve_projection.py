@@ -106,7 +106,7 @@ def test_curve_measures_each_power_of_two_exactly():
     assert curve.peak_boards_per_s == pytest.approx(64 / fake_latency(64))
     assert curve.stopped_by == "max batch"
     assert (curve.device_name, curve.preset, curve.precision) == ("Fake Device 9000", "tiny", "float32")
-    assert curve.network == {"board": 5, "blocks": 2, "channels": 16}
+    assert curve.network == {"board": 5, "blocks": 2, "channels": 16, "game": "hex"}
 
 
 def test_warm_up_calls_are_excluded():

@@ -3,6 +3,7 @@ top to bottom (nbclient, at tiny sizes) and exports to an offline HTML page."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -101,3 +102,14 @@ def test_notebook_runs_top_to_bottom_and_exports_offline_html(name, tmp_path):
     # Opens offline: nothing is fetched (the lab template's CDN scripts are left out).
     assert not re.search(r'<script[^>]+src="', html)
     assert not re.search(r'<link[^>]+href="(https?:)?//', html)
+
+
+def test_a_notebook_plays_another_game(tmp_path):
+    """The `game` parameter: notebook 02 tells the per-move story on Connect Four."""
+    pytest.importorskip("pyspiel")
+    export_notebooks([NOTEBOOKS / "02_permove.ipynb"], tmp_path, parameters={**TINY, "game": "connect_four"}, timeout_s=300)
+    executed = nbformat.read(tmp_path / "02_permove.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    text = json.dumps([c.outputs for c in code])
+    assert re.search(r"calls for one move; chose cell [0-6] ", text), "a Connect Four column was chosen"

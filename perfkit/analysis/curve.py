@@ -13,7 +13,6 @@ is flagged as noisy.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -155,6 +154,7 @@ class Curve:
         return (
             self.device_name == device_name
             and self.precision == precision
+            and self.network.get("game", "hex") == network.get("game", "hex")
             and all(int(self.network.get(k, -1)) == int(network.get(k, -2)) for k in keys)
         )
 
@@ -237,8 +237,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
-def curve_filename(*, device_name: str, preset: Preset, precision: str) -> str:
-    """<device-slug>-<preset>[-board<N> when overridden]-<precision>.json"""
+def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = "hex") -> str:
+    """<device-slug>-<preset>[-board<N> when overridden][-<game> when not Hex]-<precision>.json"""
     from perfkit.types import get_preset
 
     name = preset.name
@@ -247,11 +247,20 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str) -> str:
             name = f"{name}-board{preset.board}"
     except PerfkitError:
         name = f"{name}-board{preset.board}-b{preset.blocks}-c{preset.channels}"
+    if game != "hex":
+        name = f"{name}-{slug(game)}"
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
+def network_key(network: Preset, game: str = "hex") -> dict:
+    """What identifies a network for its curve: the preset's sizes and the game (a game other
+    than Hex has its own board: board 0 stands for "the game's")."""
+    return {"board": network.board if game == "hex" else 0, "blocks": network.blocks, "channels": network.channels,
+            "game": game}
+
+
 def find_curve(
-    curves_dir: str | os.PathLike, *, device_name: str, network: Preset, precision: str
+    curves_dir: str | os.PathLike, *, device_name: str, network: Preset, precision: str, game: str = "hex"
 ) -> tuple[Curve | None, str]:
     """The saved curve matching a run (same device name, network shape, precision), and why.
 
@@ -259,8 +268,8 @@ def find_curve(
     Returns (curve, "") or (None, a reason that says how to make one).
     """
     folder = Path(curves_dir)
-    net = dataclasses.asdict(network)
-    wanted = folder / curve_filename(device_name=device_name, preset=network, precision=precision)
+    net = network_key(network, game)
+    wanted = folder / curve_filename(device_name=device_name, preset=network, precision=precision, game=game)
     candidates = [wanted] + sorted(p for p in folder.glob("*.json") if p != wanted) if folder.is_dir() else []
     for path in candidates:
         if not path.is_file():
@@ -273,9 +282,10 @@ def find_curve(
             return curve, ""
     device_flag = "cpu" if device_name == "cpu" else "cuda"
     board = f" --board {network.board}" if "-board" in wanted.name else ""
+    game_flag = "" if game == "hex" else f" --game '{game}'"
     return None, (
-        f"no curve for {network.name} ({precision}) on {device_name} in {folder}; "
-        f"run perfkit curve --preset {network.name}{board} --device {device_flag} --precision {precision} "
+        f"no curve for {network.name}{'' if game == 'hex' else ' on ' + game} ({precision}) on {device_name} in {folder}; "
+        f"run perfkit curve --preset {network.name}{board}{game_flag} --device {device_flag} --precision {precision} "
         f"--out {folder}"
     )
 
@@ -389,7 +399,7 @@ def measure_curve(
         device=str(evaluator.device),
         device_name=evaluator.device_name,
         preset=network.name,
-        network={"board": network.board, "blocks": network.blocks, "channels": network.channels},
+        network=network_key(network, getattr(evaluator.game, "name", "hex")),
         precision=evaluator.precision,
         points=points,
         stopped_by=stopped_by,
