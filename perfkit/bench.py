@@ -27,6 +27,7 @@ from perfkit.instrument.nvml import GpuSampler, open_reader
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import Evaluator, resolve_device, resolve_precision
+from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
 from perfkit.threads import ThreadChoice, batch1_probe, choose_threads, oversubscription_warning
@@ -59,6 +60,7 @@ class BenchSettings:
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
     cache: bool = True  # the exact evaluation cache between the search and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # positions the cache keeps (LRU)
+    fold: bool = True  # fold BatchNorm into the convolutions, memory format measured at load (False: --no-fold)
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
@@ -83,6 +85,8 @@ class BenchSettings:
         if not isinstance(self.cache, bool):
             raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
         check_cache_entries(self.cache_size)
+        if not isinstance(self.fold, bool):
+            raise PerfkitError(f"fold must be True or False, got {self.fold!r}")
         if not isinstance(self.search, SearchConfig):
             raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
@@ -112,6 +116,7 @@ class Workload:
     device: torch.device
     threads: ThreadChoice | None = None  # the torch thread count chosen for it, and why
     game: Game | None = None  # None: Hex on the settings' board
+    prepared: dict | None = None  # how the network was made cheaper at load (fold.prepare_network), None: as built
 
     @classmethod
     def prepare(cls, settings: BenchSettings) -> Workload:
@@ -126,7 +131,12 @@ class Workload:
             model = build_model(net, seed=settings.seed)
         else:
             model = build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
-        workload = cls(settings=settings, model=model, device=device, game=game)
+        prepared = None
+        if settings.fold:
+            model, prepared = prepare_network(
+                model, game.obs_shape, device=device, dtype=resolve_precision(settings.precision)
+            )
+        workload = cls(settings=settings, model=model, device=device, game=game, prepared=prepared)
         workload.threads = choose_threads(
             device_type=device.type, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
         )
@@ -244,6 +254,7 @@ def run_strategy(
         "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
         "record_calls": record_calls,
         "cache": evaluate.stats() if isinstance(evaluate, EvalCache) else None,
+        "network_prepared": workload.prepared,
         "summary": summary,
     }
     return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)

@@ -108,6 +108,12 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
                    help="no evaluation cache: every position the search asks for goes to the network")
     p.add_argument("--cache-size", type=positive_int, default=None, metavar="N",
                    help="positions the exact evaluation cache keeps, least recently used dropped first (default 100000)")
+    add_fold_arg(p)
+
+
+def add_fold_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-fold", action="store_true",
+                   help="the network as built: no BatchNorm folding, no memory format chosen by measuring")
 
 
 def default_preset(device: str) -> str:
@@ -130,7 +136,7 @@ def bench_settings(args: argparse.Namespace):
         workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
         max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
         checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
-        cache=not getattr(args, "no_cache", False),
+        cache=not getattr(args, "no_cache", False), fold=not args.no_fold,
         **({} if getattr(args, "cache_size", None) is None else {"cache_size": args.cache_size}),
     )
 
@@ -364,7 +370,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
         device=args.device, precision=args.precision, seed=args.seed, checkpoint=args.checkpoint,
-        threads=args.threads, game=args.game,
+        threads=args.threads, game=args.game, fold=not args.no_fold,
     )
     workload = Workload.prepare(settings)
     evaluator = workload.evaluator()
@@ -435,6 +441,7 @@ def add_measurement_commands(sub) -> None:
     from perfkit.game import GAMES_HELP
 
     p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
+    add_fold_arg(p)
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")

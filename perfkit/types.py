@@ -169,8 +169,8 @@ class MoveRecord:
     candidates: list[int]  # the value_topk candidate cells, best first
     policy_move_values: list[float]  # each candidate's value from the root player's view
     chosen_rank: int  # index of `move` in `candidates`
-    calls: float = 0.0  # network calls attributed to this move (shared calls split by boards)
-    boards: int = 0  # positions this move sent to the network
+    calls: float = 0.0  # network calls attributed to this move (shared calls split by boards; with a cache: its lookups)
+    boards: int = 0  # positions this move sent to the network (with a cache: asked of it)
 
 
 @dataclass
@@ -203,3 +203,4 @@ class CallRecord:
     queue_wait_s: float | None  # time the positions waited for the call (None: no queue)
     start_s: float  # wall clock (time.perf_counter) at the call's start
     end_s: float
+    asked: int | None = None  # boards the search asked for, `batch` of them sent (None: no cache in front)

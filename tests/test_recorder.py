@@ -22,7 +22,8 @@ from perfkit.types import CallRecord, GameRecord, MoveRecord
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
-    return Workload.prepare(BenchSettings(preset="tiny", games=2, device="cpu", precision="float64"))
+    # No cache: these tests count the strategies' own calls (tests/test_cache.py counts them with it).
+    return Workload.prepare(BenchSettings(preset="tiny", games=2, device="cpu", precision="float64", cache=False))
 
 
 @pytest.fixture(scope="module")

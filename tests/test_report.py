@@ -26,7 +26,8 @@ STRATEGIES = ["naive", "permove", "crossgame"]
 def run_root(tmp_path_factory) -> Path:
     """Three strategies' runs on the tiny preset, saved the way `perfkit bench` saves them."""
     root = tmp_path_factory.mktemp("runs")
-    settings = perfkit.BenchSettings(preset="tiny", games=2, concurrency=2, seed=0)
+    # No cache: the calls by purpose below are the seed's own count.
+    settings = perfkit.BenchSettings(preset="tiny", games=2, concurrency=2, seed=0, cache=False)
     perfkit.bench(STRATEGIES, settings, out=root, progress=False)
     return root
 

@@ -18,6 +18,9 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "moves": ("int", "moves played, all games"),
     "calls": ("int", "network calls"),
     "boards": ("int", "positions evaluated by the network, all calls"),
+    "boards_asked": ("int", "positions the search asked for; boards is what the cache left for the network"),
+    "cache_hit_share": ("float|null", "share of boards_asked answered by the exact evaluation cache (null: --no-cache)"),
+    "cache_entries": ("int|null", "the cache's bound in positions, --cache-size (null: --no-cache)"),
     "calls_per_move": ("float", "calls / moves"),
     "boards_per_move": ("float", "boards / moves"),
     # Batch sizes (boards per call).

@@ -119,8 +119,13 @@ class Evaluator:
         n_value: int | None = None,
         level: int = -1,
         queue_wait_s: float | None = None,
+        asked: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
-        """Policy logits and values of B positions, as float64 numpy arrays."""
+        """Policy logits and values of B positions, as float64 numpy arrays.
+
+        `asked`: the boards asked of a cache in front of this evaluator, of which these B were
+        not cached (recorded with the call; None: no cache).
+        """
         b = len(to_move)
         start = time.perf_counter()
         if self.cuda:
@@ -143,6 +148,7 @@ class Evaluator:
                     queue_wait_s=queue_wait_s,
                     start_s=start,
                     end_s=end,
+                    asked=asked,
                 )
             )
         return logits, values

@@ -14,6 +14,7 @@ KEY_COLUMNS = [
     ("boards_per_s", "boards/s", "{:,.0f}"),
     ("calls_per_move", "calls/move", "{:.2f}"),
     ("mean_batch", "mean batch", "{:.1f}"),
+    ("cache_hit_share", "cache hits", "{:.0%}"),
 ]
 DETAIL_COLUMNS = [
     ("games", "games", "{:d}"),
