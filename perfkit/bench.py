@@ -16,17 +16,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
 from perfkit.analysis.summary import summarize
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
+from perfkit.devices import Device, get_device
 from perfkit.game import get_game
 from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
-from perfkit.instrument.nvml import GpuSampler, open_reader
+from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
-from perfkit.model.evaluator import Evaluator, resolve_device, resolve_precision
+from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
@@ -54,7 +56,7 @@ class BenchSettings:
     workers: int | None = None  # crossgame: processes playing the games, feeding this one's network (0: in-process)
     max_wait_s: float | None = None  # crossgame with workers: longest a request waits for a fuller call
     seed: int = 0  # weights (unless a checkpoint is given) and every game's noise
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, sim[:CURVE|free] (simulated)
     precision: str = "float32"  # float32, or float64 (exact mode)
     checkpoint: str | None = None  # weights file written by perfkit.save_checkpoint
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
@@ -117,10 +119,16 @@ class Workload:
     threads: ThreadChoice | None = None  # the torch thread count chosen for it, and why
     game: Game | None = None  # None: Hex on the settings' board
     prepared: dict | None = None  # how the network was made cheaper at load (fold.prepare_network), None: as built
+    backend: Device | None = None  # the device's backend (None: from `device`); sim's queue is shared by its evaluators
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = get_device(self.device)
 
     @classmethod
     def prepare(cls, settings: BenchSettings) -> Workload:
-        device = resolve_device(settings.device)
+        backend = get_device(settings.device)
+        device = backend.torch_device
         if settings.threads:
             torch.set_num_threads(settings.threads)
         net = settings.network
@@ -136,16 +144,16 @@ class Workload:
             model, prepared = prepare_network(
                 model, game.obs_shape, device=device, dtype=resolve_precision(settings.precision)
             )
-        workload = cls(settings=settings, model=model, device=device, game=game, prepared=prepared)
+        workload = cls(settings=settings, model=model, device=device, game=game, backend=backend, prepared=prepared)
         workload.threads = choose_threads(
-            device_type=device.type, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
+            device_type=backend.kind, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
         )
         torch.set_num_threads(workload.threads.threads)
         return workload
 
     def evaluator(self, on_call=None) -> Evaluator:
         return Evaluator(
-            self.model, game=self.game or self.settings.make_game(), device=self.device,
+            self.model, game=self.game or self.settings.make_game(), device=self.backend,
             precision=self.settings.precision, on_call=on_call,
         )
 
@@ -160,7 +168,7 @@ class Workload:
 
 
 def environment(evaluator: Evaluator) -> dict:
-    return environment_of(evaluator.device)
+    return environment_of(evaluator.backend)
 
 
 def thread_fields(choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None) -> dict:
@@ -198,7 +206,7 @@ def run_strategy(
     evaluate = workload.cached(evaluator)
     engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
     if gpu_reader is None:
-        gpu_reader, gpu_status = open_reader(workload.device.type, workload.device.index)
+        gpu_reader, gpu_status = evaluator.backend.gpu_reader()
     else:
         gpu_status = None
 
@@ -227,15 +235,18 @@ def run_strategy(
     summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if len(gpu) else None
     summary["gpu_status"] = gpu_status
     summary["peak_rss_mb"] = peak_rss_mb()
-    summary["device"] = str(evaluator.device)
+    summary["device"] = evaluator.backend.spec
     summary["device_name"] = evaluator.device_name
     summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
     summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
     summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
+    summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
     summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
     summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason))
+    if evaluator.backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
+        summary["oversubscription_warning"] = None
     summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))
     manifest = {
         "kind": "perfkit-run",
@@ -419,12 +430,17 @@ def add_comparisons(runs: list[Run]) -> None:
 def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> None:
     """`efficiency` of each run against the saved curve of its device, network and precision."""
     s = workload.settings
-    curve, reason = find_curve(
-        curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
-        precision=s.precision, game=s.game,
-    )
+    sim_curve = getattr(workload.backend, "curve", None)  # a simulated device's own curve is its limit
+    if sim_curve is None and workload.backend is not None and workload.backend.simulated:
+        curve, reason = None, "sim:free: a free network has no limit to compare with"
+    else:
+        curve, reason = (sim_curve, "") if sim_curve is not None else find_curve(
+            curves_dir, device_name=runs[0].summary["device_name"] if runs else "", network=s.network,
+            precision=s.precision, game=s.game,
+        )
     for run in runs:
         run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
+        run.summary.update(bottleneck_fields(run.summary, curve))
         threads = run.manifest["environment"].get("torch_threads")
         curve_threads = curve.environment.get("torch_threads") if curve is not None else None
         if curve_threads is not None and run.manifest["environment"].get("device") == "cpu" and curve_threads != threads:

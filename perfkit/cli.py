@@ -11,6 +11,7 @@ import json
 import re
 import sys
 
+from perfkit.devices import DEVICE_HELP
 from perfkit.types import PerfkitError, SearchConfig
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
@@ -92,7 +93,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and game noise (default 0)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
@@ -117,10 +118,10 @@ def add_fold_arg(p: argparse.ArgumentParser) -> None:
 
 
 def default_preset(device: str) -> str:
-    """SPEC §1.2: `small` on the CPU, `reference` on a GPU."""
-    from perfkit.model.evaluator import resolve_device
+    """SPEC §1.2: `small` on the CPU, `reference` on a GPU (or the simulated one)."""
+    from perfkit.devices import get_device
 
-    return "reference" if resolve_device(device).type == "cuda" else "small"
+    return "reference" if get_device(device).offloads else "small"
 
 
 def bench_settings(args: argparse.Namespace):
@@ -444,7 +445,7 @@ def add_measurement_commands(sub) -> None:
     add_fold_arg(p)
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and boards (default 0)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")

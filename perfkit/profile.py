@@ -61,12 +61,15 @@ def _lookup(module, dotted: str):
     return inspect.unwrap(obj) if callable(obj) else None
 
 
-def hot_functions(strategy_name: str, *, cuda: bool = False) -> list:
-    """The functions worth a line profile when `strategy_name` plays (see module doc)."""
+def hot_functions(strategy_name: str, *, device_kind: str = "cpu") -> list:
+    """The functions worth a line profile when `strategy_name` plays on a device of `device_kind` (see module doc)."""
+    import importlib
+
     strategy = make_strategy(strategy_name)
     module = sys.modules[type(strategy).__module__]
-    forward = "Evaluator._cuda_forward" if cuda else "Evaluator._cpu_forward"
-    found = [_lookup(m, name) for m, name in [*COMMON_HOT, (evaluator_module, forward)]]
+    runner = importlib.import_module(f"perfkit.devices.{device_kind}")
+    forward = f"{device_kind.capitalize()}Runner.forward"  # the device's call path (perfkit.devices)
+    found = [_lookup(m, name) for m, name in [*COMMON_HOT, (runner, forward)]]
     # The strategy's own module: its schedule, its game loop, its methods (not dataclass dunders).
     own = [f for _, f in inspect.getmembers(module, inspect.isfunction) if f.__module__ == module.__name__]
     own += [
@@ -88,7 +91,7 @@ def profile_strategy(
     path = Path(output) if output is not None else None
     if path is not None:
         _check_writable_file(path)
-    functions = hot_functions(name, cuda=workload.device.type == "cuda")
+    functions = hot_functions(name, device_kind=workload.backend.kind if workload.backend else "cpu")
     profiler = LineProfiler()
     for f in functions:
         profiler.add_function(f)

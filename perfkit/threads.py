@@ -129,7 +129,7 @@ def choose_threads(
     """Decide the thread count (module docstring); `probe(t)` returns a batch-1 call's median s.
 
     Args:
-        device_type: "cpu" or "cuda".
+        device_type: "cpu", "cuda" or "sim" (a device's `kind`).
         requested: `--threads`, or None to decide.
         probe: times a batch-1 call with t threads (None: decide by rule only, time nothing).
         cores, busy, env: injected for tests; default to this machine's.
@@ -143,8 +143,9 @@ def choose_threads(
     from_env = env_threads(env)
     if from_env is not None:
         return ThreadChoice(from_env, "environment", f"OMP_NUM_THREADS={from_env} in the environment", timed(from_env), **base)
-    if device_type == "cuda":
-        reason = "the network runs on the GPU; one host thread per process leaves the cores to the search"
+    if device_type in ("cuda", "sim"):
+        where = "GPU" if device_type == "cuda" else "simulated device (sim)"
+        reason = f"the network runs on the {where}; one host thread per process leaves the cores to the search"
         return ThreadChoice(1, "device", reason, timed(1), **base)
     if busy is None:
         busy = busy_cores()

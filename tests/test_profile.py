@@ -19,7 +19,7 @@ def test_hot_functions_cover_search_game_evaluator_and_the_strategy(name):
         "perfkit.game.hex.play",
         "perfkit.strategies.base.play_games",
         "perfkit.model.evaluator.Evaluator.__call__",
-        "perfkit.model.evaluator.Evaluator._cpu_forward",  # unwrapped from inference_mode
+        "perfkit.devices.cpu.CpuRunner.forward",  # unwrapped from inference_mode
     ):
         assert must in names
     assert any(n.startswith(f"perfkit.strategies.{name}.") for n in names)
@@ -28,9 +28,10 @@ def test_hot_functions_cover_search_game_evaluator_and_the_strategy(name):
         assert "perfkit.strategies.naive.one_call_per_node" in names
 
 
-def test_hot_functions_on_cuda_profile_the_cuda_path():
-    names = [f.__qualname__ for f in hot_functions("crossgame", cuda=True)]
-    assert "Evaluator._cuda_forward" in names and "Evaluator._cpu_forward" not in names
+@pytest.mark.parametrize("kind", ["cuda", "sim"])
+def test_hot_functions_profile_the_device_call_path(kind):
+    names = [f.__qualname__ for f in hot_functions("crossgame", device_kind=kind)]
+    assert f"{kind.capitalize()}Runner.forward" in names and "CpuRunner.forward" not in names
 
 
 def test_profile_prints_the_table_and_saves_the_lprof(tmp_path):

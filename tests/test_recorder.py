@@ -176,9 +176,9 @@ def test_cuda_calls_time_transfers_with_events_and_reuse_pinned_buffers():
     stones = np.random.default_rng(0).integers(0, 3, size=(27, 25), dtype=np.int8)
     to_move = np.ones(27, np.int8)
     logits, values = cuda(stones, to_move)
-    pinned = cuda._pinned_in.data_ptr()
+    pinned = cuda.runner._pinned_in.data_ptr()
     cuda(stones[:5], to_move[:5])
-    assert cuda._pinned_in.data_ptr() == pinned  # a smaller call reuses the buffer
+    assert cuda.runner._pinned_in.data_ptr() == pinned  # a smaller call reuses the buffer
     ref_logits, ref_values = cpu(stones, to_move)
     np.testing.assert_allclose(logits, ref_logits, atol=1e-4)
     np.testing.assert_allclose(values, ref_values, atol=1e-4)

@@ -28,6 +28,7 @@ from perfkit.types import CallRecord, PerfkitError, Preset
 
 CURVE_KIND = "perfkit-curve"
 MEASURED_LABEL = "measured by perfkit curve"
+SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
 NOISY_IQR = 0.10  # IQR / median above this flags a point as noisy
 
 
@@ -395,8 +396,10 @@ def measure_curve(
         evaluator.on_call = previous_hook
     if not points:
         raise PerfkitError(f"no batch size could be measured ({stopped_by}); try a smaller preset")
+    backend = getattr(evaluator, "backend", None)
+    simulated = bool(getattr(backend, "simulated", False))
     return Curve(
-        device=str(evaluator.device),
+        device=str(backend) if backend is not None else str(evaluator.device),
         device_name=evaluator.device_name,
         preset=network.name,
         network=network_key(network, getattr(evaluator.game, "name", "hex")),
@@ -409,6 +412,7 @@ def measure_curve(
         },
         environment=environment or {},
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        label=SIM_LABEL if simulated else MEASURED_LABEL,
     )
 
 
@@ -440,7 +444,6 @@ def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, cl
 
 
 def _free_device_memory(evaluator) -> None:
-    if getattr(evaluator, "device", None) is not None and str(evaluator.device).startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()
+    backend = getattr(evaluator, "backend", None)
+    if backend is not None:
+        backend.free_memory()

@@ -11,8 +11,8 @@ from __future__ import annotations
 BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "strategy": ("str", "strategy name: naive, permove or crossgame"),
     "run_dir": ("str|null", "where the run was saved (null with --out none)"),
-    "device": ("str", "torch device the network ran on, e.g. cpu or cuda:0"),
-    "device_name": ("str", "the device's name (cpu, or the GPU's model name)"),
+    "device": ("str", "device the network ran on: cpu, cuda:0, or sim[:CURVE] (simulated: modelled times)"),
+    "device_name": ("str", "the device's name (cpu, the GPU's model name, or 'sim: ...')"),
     # Counts.
     "games": ("int", "games played"),
     "moves": ("int", "moves played, all games"),
@@ -45,6 +45,11 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "efficiency": ("float|null", "boards_per_s / the curve's peak boards/s (same device, network, precision)"),
     "efficiency_status": ("str", "which curve efficiency divides by, or why there is none and how to make one"),
     "peak_rss_mb": ("float", "peak resident memory of the process so far, MB"),
+    # Which side bounds the run (perfkit/analysis/bottleneck.py).
+    "bottleneck": ("str|null", "'device', 'batching' or 'cpu side' (null: no calls)"),
+    "bottleneck_reason": ("str", "the verdict's figures: device busy share, mean batch, what would help"),
+    "device_busy_share": ("float|null", "(forward + transfer) / wall_s; on sim, the modelled device time"),
+    "batch_efficiency": ("float|null", "the curve's boards/s at the run's mean batch / its peak (null: no curve)"),
     # Comparisons and projection.
     "speedup_vs_naive": ("float|null", "moves_per_s / naive's moves_per_s in the same bench (null without naive)"),
     "projected_days_500k": ("float|null", "days for 500,000 games on one device at games_per_s"),

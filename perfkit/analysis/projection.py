@@ -67,6 +67,11 @@ def seed_calibration() -> Curve:
     )
 
 
+def _simulated(run: Run) -> bool:
+    env = run.manifest.get("environment", {})
+    return bool(env.get("simulated")) or str(env.get("device", "")).startswith("sim")
+
+
 def measured_projection(run: Run, *, games: int = PROJECTION_GAMES, devices: int = 1) -> dict:
     """Days for `games` on `devices` devices at the run's measured rate, with its interval."""
     s = run.summary
@@ -74,7 +79,8 @@ def measured_projection(run: Run, *, games: int = PROJECTION_GAMES, devices: int
     scale = games / PROJECTION_GAMES / devices  # the summary's interval is for 500k games, 1 device
     low, high = s.get("projected_days_500k_low"), s.get("projected_days_500k_high")
     return {
-        "label": f"measured: {_run_label(run)}",
+        "label": f"{'simulated (sim device: modelled network times, not measured)' if _simulated(run) else 'measured'}: "
+                 f"{_run_label(run)}",
         "games_per_s": s.get("games_per_s"),
         "network_s": _call_seconds(run) if len(run.calls) else None,
         "wall_s": run.manifest.get("wall_s"),

@@ -62,9 +62,17 @@ def run_label(run: Run) -> str:
     return f"{name} G={concurrency(run)}" if name == "crossgame" else name
 
 
+def is_simulated(run: Run) -> bool:
+    """The run's network times were modelled by the simulated device (`--device sim`), not measured."""
+    env = run.manifest.get("environment", {})
+    return bool(env.get("simulated")) or str(env.get("device", "")).startswith("sim")
+
+
 def where_measured(run: Run) -> str:
     """The device a run was measured on, in words: "CPU, 2 cores" or the GPU's name."""
     env = run.manifest.get("environment", {})
+    if is_simulated(run):
+        return f"{env.get('device_name') or 'sim'} (simulated, not measured)"
     if str(env.get("device", "cpu")).startswith("cuda"):
         return str(env.get("device_name") or env.get("device"))
     cores = env.get("cpu_count")

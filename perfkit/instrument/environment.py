@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from perfkit.devices import Device, get_device
+
 
 def git_commit() -> str | None:
     try:
@@ -22,20 +24,19 @@ def git_commit() -> str | None:
         return None
 
 
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or "cpu"."""
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+def device_name(device: Device | torch.device | str) -> str:
+    """The device's name in words: "cpu", the GPU's model, or "sim: ..." for the simulated device."""
+    return get_device(device).name
 
 
-def environment_of(device: torch.device) -> dict:
-    """Device, library versions, cores, threads and commit, for a run's manifest."""
+def environment_of(device: Device | torch.device | str) -> dict:
+    """Device (name, simulated or not), library versions, cores, threads and commit, for a run's manifest."""
     import pandas
 
     from perfkit import __version__
 
     return {
-        "device": str(device),
-        "device_name": device_name(device),
+        **get_device(device).environment(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,

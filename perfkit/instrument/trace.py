@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from perfkit.instrument.nvml import GpuSampler, open_reader
+from perfkit.devices import get_device
+from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
 from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError
@@ -107,7 +108,8 @@ class Tracer:
         self.dtype = resolve_precision(precision) if precision else (params.dtype if params is not None else torch.float32)
         if isinstance(network, torch.nn.Module):
             network.to(device=self.device, dtype=self.dtype).eval()
-        self.cuda = self.device.type == "cuda"
+        self.backend = get_device(self.device)
+        self.cuda = self.backend.kind == "cuda"
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -129,7 +131,7 @@ class Tracer:
             elif self._gpu_reader is not None:
                 reader, self._gpu_status = self._gpu_reader, None
             else:
-                reader, self._gpu_status = open_reader(self.device.type, self.device.index)
+                reader, self._gpu_status = self.backend.gpu_reader()
             self._sampler = GpuSampler(reader).__enter__()
             self.started_at, self.t0 = time.time(), time.perf_counter()
         return self
@@ -307,8 +309,7 @@ class Tracer:
 
     def _sync_clock(self) -> float:
         """perf_counter after the device has finished what was queued (CUDA is asynchronous)."""
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
+        self.backend.synchronize()
         return time.perf_counter()
 
     def _record_timed(self, b: int, start: float) -> None:

@@ -53,6 +53,14 @@ def to_png(fig: Figure, *, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+def mark_simulated(fig: Figure, runs: Sequence[Run]) -> Figure:
+    """Stamp a figure that shows sim runs, so that nobody mistakes it for a measurement."""
+    if any(tables.is_simulated(r) for r in runs):
+        fig.text(0.995, 0.005, "SIMULATED DEVICE (sim): modelled network times, not measured", ha="right",
+                 va="bottom", fontsize=8, color="#b00020")
+    return fig
+
+
 def run_color(run: Run) -> str:
     return STRATEGY_COLORS.get(tables.strategy(run), "#1f77b4")
 

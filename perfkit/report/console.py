@@ -94,6 +94,11 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
         f"{s['precision']} on {env['device_name']} ({env['device']}), seed {s['seed']}"
     )
+    if env.get("simulated"):
+        out.append(sim_banner(env))
+    for r in runs:
+        if r.summary.get("bottleneck"):
+            out.append(f"{r.manifest['strategy']} bound by: {r.summary['bottleneck']} - {r.summary['bottleneck_reason']}")
     threads = {(r.summary.get("torch_threads"), r.summary.get("threads_reason")) for r in runs}
     if len(threads) == 1 and runs[0].summary.get("threads_reason"):
         out.append(f"torch threads: {runs[0].summary.get('torch_threads')} ({runs[0].summary['threads_reason']})")
@@ -121,6 +126,13 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")
     return "\n".join(out)
+
+
+def sim_banner(env: dict) -> str:
+    """The line every rendering of a sim run carries: its device times are modelled, not measured."""
+    curve = env.get("sim_curve") or {}
+    source = curve.get("label") or "a free network (sim:free)"
+    return f"SIMULATED DEVICE (sim): network times are modelled from {source}, not measured on hardware"
 
 
 def render_curve(curve) -> str:

@@ -22,7 +22,7 @@ from perfkit.analysis import tables
 from perfkit.analysis.reference import seed_reference
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
-from perfkit.report.console import BENCH_COLUMNS, fmt
+from perfkit.report.console import BENCH_COLUMNS, fmt, sim_banner
 from perfkit.types import PerfkitError
 
 PNG_DPI = 100
@@ -125,6 +125,9 @@ def render_html(
     reference = reference if reference is not None else seed_reference()
     labels = tables.unique_labels(runs)
     header, rows = comparison_rows(runs)
+    def uri(fig) -> str:
+        return figure_data_uri(charts.mark_simulated(fig, runs))
+
     gpu_fig = charts.gpu_timeline_chart(runs)
     sections = [
         ("projection", "Projection: days for 500,000 games",
@@ -132,32 +135,34 @@ def render_html(
          "and never adjusted; measured bars come from the runs in this report, with the interval "
          "spanned by the run's slowest and fastest fifth; what-if bars replay a measured call trace "
          "against another device's latency curve.",
-         figure_data_uri(charts.projection_chart(runs, reference=reference, whatif=whatif))),
+         uri(charts.projection_chart(runs, reference=reference, whatif=whatif))),
         ("throughput", "Throughput", "Boards evaluated per second by self-play, next to the seed's reported figures.",
-         figure_data_uri(charts.throughput_chart(runs, reference=reference))),
+         uri(charts.throughput_chart(runs, reference=reference))),
         ("calls", "Calls per move by purpose",
          "The seed counts 18 calls per move (1 root + 5 candidate values + 12 tree policies, leaves batched "
          "apart). A tree level needs the level above's policy first, so the floor for one game is one call "
          "per level; only more games per call go below it.",
-         figure_data_uri(charts.calls_by_purpose_chart(runs, reference=reference))),
+         uri(charts.calls_by_purpose_chart(runs, reference=reference))),
         ("batches", "Batch sizes", "How many boards each network call carried.",
-         figure_data_uri(charts.batch_histogram(runs))),
+         uri(charts.batch_histogram(runs))),
         ("time", "Where the time goes",
          "Shares of wall time: the forward pass, host-device transfers (GPU only), input encoding, the rest "
          "of each call, and everything outside network calls (search, game logic, Python).",
-         figure_data_uri(charts.time_breakdown_chart(runs))),
+         uri(charts.time_breakdown_chart(runs))),
         ("latency", "Latency by batch size",
          "Forward time of the recorded calls by batch size (median, quartiles), per call and per board: "
          "the per-board cost falls with the batch until the device is full.",
-         figure_data_uri(charts.latency_chart(runs))),
+         uri(charts.latency_chart(runs))),
     ]
     gpu = {
-        "image": figure_data_uri(gpu_fig) if gpu_fig is not None else None,
+        "image": uri(gpu_fig) if gpu_fig is not None else None,
         "statuses": [(label, r.summary.get("gpu_status") or "n/a") for label, r in zip(labels, runs, strict=True)],
     }
     template = _environment().from_string(TEMPLATE)
     return template.render(
         title=title,
+        sim_banner=sim_banner(next(r for r in runs if tables.is_simulated(r)).manifest["environment"])
+        if any(tables.is_simulated(r) for r in runs) else None,
         generated_at=generated_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         n_runs=len(runs),
         header=header,
@@ -259,6 +264,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>{{ title }}</h1>
 <p class="meta">{{ n_runs }} run{{ "s" if n_runs != 1 }} &middot; generated {{ generated_at }} by perfkit report &middot;
 self-contained: opens offline.</p>
+{% if sim_banner %}<p class="meta" style="color:#b00020"><strong>{{ sim_banner }}</strong></p>{% endif %}
 <nav>
   <a href="#comparison">comparison</a>
 {% for id, heading, _, _ in sections %}

@@ -1,0 +1,63 @@
+"""Which side bounds a run: the device, the CPU side, or batching — with the figures that show it.
+
+- **device busy share**: Σ (forward + transfer) / wall, the share of the run the device was
+  working (on `sim`, its modelled busy time; on the CPU, the network's share of the cores).
+- **device**: busy ≥ 85% with calls large enough for the device: only a faster device, or
+  fewer boards per move, makes it faster.
+- **batching**: busy ≥ 85% but the calls are small: at the run's mean batch the device
+  delivers under half of its peak boards/s (its curve says so), so fuller calls would help.
+- **CPU side**: busy < 85%: the device waits for search, game logic and batching code; more
+  workers, overlap (`--inflight 2`) or a faster search help, a faster device does not.
+"""
+
+from __future__ import annotations
+
+from perfkit.analysis.curve import Curve
+
+DEVICE_BOUND_SHARE = 0.85  # device busy at least this share of the wall time: it bounds the run
+SMALL_CALLS = 0.5  # the curve's boards/s at the run's mean batch below this share of its peak: batching
+VERDICTS = ("device", "batching", "cpu side")
+
+
+def batch_efficiency(mean_batch: float, curve: Curve | None) -> float | None:
+    """The device's boards/s at `mean_batch` boards per call as a share of its peak (None: no curve)."""
+    if curve is None or mean_batch <= 0:
+        return None
+    latency = float(curve.latency_s(mean_batch))
+    if latency <= 0:
+        return None
+    return float(mean_batch / latency / curve.peak_boards_per_s)
+
+
+def bottleneck_fields(summary: dict, curve: Curve | None) -> dict:
+    """`bottleneck`, its reason with the figures, `device_busy_share` and `batch_efficiency`."""
+    forward, transfer = summary.get("forward_share"), summary.get("transfer_share")
+    if forward is None:
+        return {"bottleneck": None, "bottleneck_reason": "no calls recorded", "device_busy_share": None,
+                "batch_efficiency": None}
+    busy = forward + (transfer or 0.0)
+    mean_batch = summary.get("mean_batch") or 0.0
+    fill = batch_efficiency(mean_batch, curve)
+    where = "modelled by the sim curve" if str(summary.get("device", "")).startswith("sim") else "measured"
+    if busy >= DEVICE_BOUND_SHARE and fill is not None and fill < SMALL_CALLS:
+        verdict = "batching"
+        reason = (
+            f"device busy {busy:.0%} of the wall time ({where}), but its calls average {mean_batch:.1f} boards, "
+            f"where it gives {fill:.0%} of its peak {curve.peak_boards_per_s:,.0f} boards/s: fuller calls "
+            "(more games in flight, --concurrency) would raise boards/s"
+        )
+    elif busy >= DEVICE_BOUND_SHARE:
+        verdict = "device"
+        fill_text = "" if fill is None else f", calls of {mean_batch:.1f} boards at {fill:.0%} of its peak"
+        reason = (
+            f"device busy {busy:.0%} of the wall time ({where}){fill_text}: a faster device or fewer boards per "
+            "move help; more CPU does not"
+        )
+    else:
+        verdict = "cpu side"
+        reason = (
+            f"device busy {busy:.0%} of the wall time ({where}): it waits {1 - busy:.0%} of the time for the CPU side "
+            f"(search, game logic, batching; mean batch {mean_batch:.1f}): more workers, --inflight 2 or a faster "
+            "search help; a faster device does not"
+        )
+    return {"bottleneck": verdict, "bottleneck_reason": reason, "device_busy_share": busy, "batch_efficiency": fill}

@@ -1,0 +1,70 @@
+"""The interface every device implements (see `perfkit.devices`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from perfkit.instrument.nvml import GpuReader
+    from perfkit.types import Game
+
+
+class RunnerOutput(NamedTuple):
+    """One call's outputs and the times of its phases (None: the phase does not exist here)."""
+
+    logits: np.ndarray  # [B, A] float64
+    values: np.ndarray  # [B] float64
+    encode_s: float
+    h2d_s: float | None
+    forward_s: float
+    d2h_s: float | None
+
+
+class Runner(Protocol):
+    """Runs one evaluator's calls on a device (holds its buffers and streams)."""
+
+    def forward(self, stones: np.ndarray, to_move: np.ndarray) -> RunnerOutput:
+        """Outputs for compact rows stones [B, D] and to_move [B] int8, with phase times."""
+        ...
+
+
+class Device:
+    """A backend: name, tensor placement, a timed call path, memory, NVML, manifest fields."""
+
+    kind: str = "?"  # "cpu", "cuda", "sim"
+    simulated: bool = False  # True: its times are modelled, not measured
+    offloads: bool = False  # True: the network does not run on the host's cores (threads: one)
+    spec: str = "?"  # what the run records as its device: "cpu", "cuda:0", "sim", "sim:FILE"
+
+    @property
+    def torch_device(self) -> torch.device:
+        """Where the model's tensors live."""
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """In words, for the console and curve file names: "cpu", "NVIDIA H100 80GB HBM3"."""
+        raise NotImplementedError
+
+    def runner(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> Runner:
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait until queued work is done (before a clock is read)."""
+
+    def free_memory(self) -> None:
+        """Return cached memory after an out-of-memory error, so that smaller batches fit."""
+
+    def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
+        """(NVML reader, None), or (None, "unavailable: <reason>")."""
+        return None, f"unavailable: the run uses {self.name}, not an NVIDIA GPU"
+
+    def environment(self) -> dict:
+        """The manifest's device fields."""
+        return {"device": self.spec, "device_name": self.name, "simulated": self.simulated}
+
+    def __str__(self) -> str:
+        return self.spec

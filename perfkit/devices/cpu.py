@@ -1,0 +1,47 @@
+"""The CPU: the model runs on the host's cores; there is no transfer ("n/a", never invented)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from perfkit.devices.base import Device, RunnerOutput
+
+
+class CpuDevice(Device):
+    kind = "cpu"
+    spec = "cpu"
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @property
+    def name(self) -> str:
+        return "cpu"
+
+    def runner(self, model, game, dtype) -> CpuRunner:
+        return CpuRunner(model, game, dtype)
+
+    def gpu_reader(self):
+        return None, "unavailable: the run uses the CPU, not an NVIDIA GPU"
+
+
+class CpuRunner:
+    """Encode, forward, float64 numpy out; encode and forward timed with perf_counter."""
+
+    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype) -> None:
+        self.model, self.game, self.dtype = model, game, dtype
+
+    @torch.inference_mode()
+    def forward(self, stones: np.ndarray, to_move: np.ndarray) -> RunnerOutput:
+        t0 = time.perf_counter()
+        planes = self.game.encode(torch.from_numpy(stones), torch.from_numpy(to_move), self.dtype)
+        t1 = time.perf_counter()
+        logits, values = self.model(planes)
+        logits = logits.reshape(len(to_move), -1).to(torch.float64).numpy()
+        values = values.reshape(-1).to(torch.float64).numpy()
+        t2 = time.perf_counter()
+        return RunnerOutput(logits, values, t1 - t0, None, t2 - t1, None)
