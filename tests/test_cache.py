@@ -58,6 +58,16 @@ def test_float64_games_identical_with_workers_and_the_cache(uncached_digest):
     assert run.summary["cache_hit_share"] > 0
 
 
+def test_selfplay_writes_the_same_games_with_and_without_the_cache(tmp_path):
+    from perfkit.selfplay import SelfplaySettings, selfplay
+
+    digests = {}
+    for cache in (True, False):
+        s = SelfplaySettings(workload=tiny(cache=cache, concurrency=2), strategy="crossgame", shard_games=2)
+        digests[cache] = selfplay(s, tmp_path / str(cache), progress=False)["game_digest"]
+    assert digests[True] == digests[False]
+
+
 # --------------------------------------------------------------------------- exact counts
 
 

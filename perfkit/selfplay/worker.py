@@ -38,7 +38,9 @@ class Player:
         if wrap_evaluate is not None:
             evaluate = wrap_evaluate(evaluate)
         self.resilient = Resilient(evaluate, retries=settings.retries, on_failure=on_failure)
-        self.engine = Engine(evaluate=self.resilient, game=workload.game or w.make_game(), config=w.search, seed=w.seed)
+        # The exact evaluation cache in front: a hit never reaches the network, or its failures.
+        self.cached = workload.cached(self.resilient)
+        self.engine = Engine(evaluate=self.cached, game=workload.game or w.make_game(), config=w.search, seed=w.seed)
         self.strategy = make_strategy(
             settings.strategy, concurrency=w.concurrency, max_batch=w.max_batch, groups=w.groups, inflight=w.inflight
         )
