@@ -256,6 +256,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from perfkit.report.console import render_compare
 
     result = compare(args.run_a, args.run_b)
+    if args.chart:
+        from pathlib import Path
+
+        from perfkit.profile import _check_writable_file
+        from perfkit.report.charts import compare_chart, to_png
+
+        _check_writable_file(Path(args.chart), what="chart", example="compare.png")
+        Path(args.chart).write_bytes(to_png(compare_chart(result), dpi=110))
     if args.json:
         print(json.dumps(compare_json(result, args.fail_if_slower), indent=2))
     else:
@@ -287,6 +295,7 @@ def add_compare_parser(sub) -> None:
         help=f"exit {EXIT_REGRESSION} if a rate of B is more than PCT%% below A's and beyond the noise",
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
+    p.add_argument("--chart", default=None, metavar="PNG", help="also draw the changes with their noise to this .png")
     p.set_defaults(func=cmd_compare)
 
 

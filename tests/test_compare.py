@@ -132,10 +132,13 @@ def test_a_small_planted_slowdown_within_the_threshold_passes(repeated, tmp_path
     assert result.regressions(10) == []
 
 
-def test_compare_json_and_folders(repeated, capsys):
+def test_compare_json_chart_and_folders(repeated, capsys, tmp_path):
     runs, out = repeated
-    assert main(["compare", str(out), str(out), "--json"]) == 0
+    chart = tmp_path / "compare.png"
+    assert main(["compare", str(out), str(out), "--json", "--chart", str(chart)]) == 0
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads(capsys.readouterr().out)
+    assert [d["strategy"] for d in doc["diffs"]][::3] == ["naive", "crossgame"]  # the registry's order
     assert {(d["strategy"], d["rate"]) for d in doc["diffs"]} == {
         (s, r) for s in ("naive", "crossgame") for r in ("moves_per_s", "boards_per_s", "games_per_s")
     }
@@ -151,3 +154,10 @@ def test_compare_errors_are_one_line(args, message, capsys, tmp_path, monkeypatc
     assert main(args) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("perfkit compare: error:")
+
+
+def test_an_unwritable_chart_is_one_line(repeated, tmp_path, capsys):
+    run = str(repeated[0][0].path)
+    assert main(["compare", run, run, "--chart", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is a directory; give a file name such as" in err and "compare.png" in err and err.count("\n") == 1

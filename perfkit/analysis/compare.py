@@ -158,6 +158,14 @@ def load_side(path: str | os.PathLike) -> dict[str, list[Run]]:
     return side
 
 
+def strategy_order(name: str) -> tuple[int, str]:
+    """naive, permove, crossgame (the registry's order), then any other name."""
+    from perfkit.strategies import STRATEGIES
+
+    names = list(STRATEGIES)
+    return (names.index(name) if name in names else len(names), name)
+
+
 def workload_key(run: Run) -> tuple:
     s = run.manifest.get("settings", {})
     env = run.manifest.get("environment", {})
@@ -167,7 +175,7 @@ def workload_key(run: Run) -> tuple:
 def compare(a: str | os.PathLike, b: str | os.PathLike) -> Comparison:
     """Compare the rates of the runs at `a` (the baseline) with those at `b`, strategy by strategy."""
     side_a, side_b = load_side(a), load_side(b)
-    common = [name for name in side_a if name in side_b]
+    common = sorted((name for name in side_a if name in side_b), key=strategy_order)
     if not common:
         raise PerfkitError(
             f"no strategy was measured on both sides ({', '.join(side_a)} vs {', '.join(side_b)}); "

@@ -468,3 +468,23 @@ def gpu_timeline_chart(runs: Sequence[Run]) -> Figure | None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def compare_chart(comparison) -> Figure:
+    """`perfkit compare`: each rate's change B vs A with its noise band; red where slower beyond it."""
+    diffs = comparison.diffs
+    fig = new_figure(9.0, 1.2 + 0.32 * max(len(diffs), 1))
+    ax = fig.add_subplot()
+    if not diffs:
+        return _no_data(fig, ax, "nothing to compare")
+    y = np.arange(len(diffs))[::-1]
+    for yi, d in zip(y, diffs, strict=True):
+        color = ("#d62728" if d.change < 0 else "#2ca02c") if d.beyond_noise else "#8c8c8c"
+        ax.barh(yi, 100 * d.change, color=color, alpha=0.9)
+        ax.errorbar(100 * d.change, yi, xerr=100 * d.noise, fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(y, [f"{d.strategy} {d.rate.replace('_per_s', '/s')}" for d in diffs], fontsize=9)
+    ax.set_xlabel("change of B against A, % (bars: ± the noise of both; grey: within it)")
+    ax.set_title(f"B: {comparison.b}\nagainst A: {comparison.a}", loc="left", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
