@@ -79,6 +79,17 @@ def widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers like 3,3,3, got {text!r}") from None
 
 
+def workers_list(text: str) -> list[int]:
+    """`2` or `1,2,4`: worker counts, each >= 0."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be worker counts like 2 or 1,2,4, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"worker counts must be >= 0, got {text!r}")
+    return values
+
+
 def out_dir(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a directory, got an empty path")
@@ -368,8 +379,28 @@ def recorder_overhead_report(names: list[str], settings, *, pairs: int, as_json:
     return 0
 
 
+def cmd_cpu_side(args: argparse.Namespace) -> int:
+    """`perfkit curve --cpu-side`: the boards/s the CPU side sustains with a free network."""
+    import dataclasses
+
+    from perfkit.bench import BenchSettings
+    from perfkit.ceiling import cpu_side_ceiling, render_ceiling
+
+    settings = BenchSettings(
+        preset=args.preset or "small", board=args.board, games=args.games, seed=args.seed, threads=args.threads,
+        game=args.game, precision=args.precision,
+    )
+    points = cpu_side_ceiling(settings, workers=sorted({0, *args.workers}), progress=not args.no_progress)
+    print(json.dumps({"cpu_side": [dataclasses.asdict(p) for p in points]}, indent=2) if args.json
+          else render_ceiling(points))
+    return 0
+
+
 def cmd_curve(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    if args.cpu_side:
+        return cmd_cpu_side(args)
 
     from perfkit.analysis.curve import curve_filename, measure_curve
     from perfkit.bench import BenchSettings, Workload, environment
@@ -408,8 +439,30 @@ def cmd_curve(args: argparse.Namespace) -> int:
     if warning:
         curve.note = f"{curve.note}; {warning}" if curve.note else warning
     curve.save(path)
-    print(json.dumps({**curve.to_dict(), "path": str(path)}, indent=2) if args.json else render_curve(curve))
+    roofline = curve_roofline(workload, curve.peak_boards_per_s)
+    if args.json:
+        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(path)}, indent=2))
+    else:
+        print(render_curve(curve))
+        print(
+            f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
+            f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
+            f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
+        )
     return 0
+
+
+def curve_roofline(workload, boards_per_s: float) -> dict:
+    """FLOPs per board counted from the network, the FLOP/s at `boards_per_s`, and a matmul's peak
+    on the same device in the same dtype, measured now."""
+    from perfkit.analysis.roofline import flops_per_board, matmul_peak, roofline_fields
+    from perfkit.model.evaluator import resolve_precision
+
+    dtype = resolve_precision(workload.settings.precision)
+    game = workload.game or workload.settings.make_game()
+    peak = matmul_peak(workload.device, dtype)
+    flops = flops_per_board(workload.model, tuple(game.obs_shape))
+    return {**roofline_fields(flops, boards_per_s, peak["peak_flop_per_s"]), "matmul_size": peak["matmul_size"]}
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -467,6 +520,10 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("-o", "--output", default=None, help="curve file (default OUT/<device>-<preset>-<precision>.json)")
     p.add_argument("--json", action="store_true", help="print the curve as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress on stderr")
+    p.add_argument("--cpu-side", action="store_true",
+                   help="instead: boards/s the CPU side sustains with a free network, in-process and with --workers")
+    p.add_argument("--workers", type=workers_list, default=[2], help="--cpu-side: worker counts to try (default 2)")
+    p.add_argument("--games", type=positive_int, default=16, help="--cpu-side: games per point (default 16)")
     p.set_defaults(func=cmd_curve)
 
     p = sub.add_parser("project", help="days for N games from a run, and the what-if on another device's curve")

@@ -150,3 +150,11 @@ def test_curve_through_the_sim_device_is_labelled_sim(tmp_path, capsys):
     data = json.loads(path.read_text())
     assert path.name.startswith("sim-") and data["label"].startswith("sim:") and data["device"] == "sim"
     assert "sim:" in capsys.readouterr().out
+
+
+def test_cpu_side_ceiling_plays_on_a_free_network_in_process_and_with_workers(capsys):
+    assert main(["curve", "--cpu-side", "--preset", "tiny", "--games", "2", "--workers", "1", "--threads", "1",
+                 "--no-progress", "--json"]) == 0
+    points = json.loads(capsys.readouterr().out)["cpu_side"]
+    assert [p["workers"] for p in points] == [0, 1]
+    assert all(p["games"] == 2 and p["boards_per_s"] > 0 for p in points)
