@@ -1,0 +1,52 @@
+"""The roofline: the network's FLOPs per board, and the device's arithmetic peak measured in the same run.
+
+`perfkit curve` measures the peak of our own forward pass; this says how far that is from the
+hardware's limit. FLOPs are counted from the model (`torch.utils.flop_counter.FlopCounterMode`:
+convolutions and matrix multiplies, 2 FLOPs per multiply-add), so they are exact for the
+network and independent of the device. The peak is a large square matrix multiply in the same
+dtype on the same device, timed like a curve point (warm-up excluded, median of repeats).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def flops_per_board(model: nn.Module, obs_shape: tuple[int, ...], *, batch: int = 8, dtype=torch.float32) -> float:
+    """FLOPs of one board's forward pass, counted over a batch of `batch` boards on the CPU."""
+    planes = torch.zeros((batch, *obs_shape), dtype=dtype)
+    params = next(model.parameters(), None)
+    device = params.device if params is not None else torch.device("cpu")
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(planes.to(device=device, dtype=params.dtype if params is not None else dtype))
+    return counter.get_total_flops() / batch
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, *, size: int = 2048, repeats: int = 5) -> dict:
+    """FLOP/s of a `size`² matrix multiply on `device` in `dtype` (median of `repeats`, one warm-up)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+    b = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)
+    torch.mm(a, b)
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    median = sorted(times)[len(times) // 2]
+    return {"matmul_size": size, "matmul_s": median, "peak_flop_per_s": 2.0 * size**3 / median}
+
+
+def roofline_fields(flops: float, boards_per_s: float | None, peak_flop_per_s: float | None) -> dict:
+    """Achieved FLOP/s at `boards_per_s` and its share of the peak (`mfu`); None where unknown."""
+    achieved = None if boards_per_s is None else flops * boards_per_s
+    mfu = achieved / peak_flop_per_s if achieved is not None and peak_flop_per_s else None
+    return {"flops_per_board": flops, "achieved_flop_per_s": achieved, "peak_flop_per_s": peak_flop_per_s, "mfu": mfu}
