@@ -32,7 +32,15 @@ from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
-from perfkit.threads import ThreadChoice, batch1_probe, choose_threads, oversubscription_warning
+from perfkit.threads import (
+    BIG_BATCH,
+    ThreadChoice,
+    batch1_probe,
+    big_call_warning,
+    choose_threads,
+    oversubscription_warning,
+    time_calls,
+)
 from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
 
 __version__ = "0.1.0"
@@ -149,6 +157,8 @@ class Workload:
             device_type=backend.kind, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
         )
         torch.set_num_threads(workload.threads.threads)
+        big_call_s = time_calls(workload.evaluator(), BIG_BATCH)  # what crossgame's calls should cost
+        workload.threads = dataclasses.replace(workload.threads, big_call_s=big_call_s)
         return workload
 
     def evaluator(self, on_call=None) -> Evaluator:
@@ -171,15 +181,18 @@ def environment(evaluator: Evaluator) -> dict:
     return environment_of(evaluator.backend)
 
 
-def thread_fields(choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None) -> dict:
-    """The run's thread count, why, and a warning when its batch-1 calls were far slower than timed before it."""
+def thread_fields(
+    choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None, calls=None
+) -> dict:
+    """The run's thread count, why, and a warning when its calls were far slower than timed before it."""
     expected = choice.batch1_s.get(threads) if choice else None
+    big_s = choice.big_call_s if choice and threads == choice.threads else None
     return {
         "torch_threads": threads,
         "threads_reason": reason or "set by the caller (no thread choice made)",
         "oversubscription_warning": oversubscription_warning(
             batch1_s, expected, expected_from="timed just before the run with the same threads"
-        ),
+        ) or big_call_warning(calls, big_s),
     }
 
 
@@ -244,7 +257,7 @@ def run_strategy(
     summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
-    summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason))
+    summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason, calls))
     if evaluator.backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
         summary["oversubscription_warning"] = None
     summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))

@@ -41,7 +41,8 @@ PROBE_CALLS = 3  # calls per thread count per round
 PROBE_BUDGET_S = 1.0  # stop probing early when calls are this slow (an oversubscribed CPU)
 BUSY_SAMPLE_S = 0.25  # how long /proc/stat is watched to see what other processes use
 HEADROOM_CORES = 1  # cores left to the search's Python and to jobs that start mid-run
-SMALL_CALLS = ("naive", "permove")  # strategies whose calls carry a few boards (mean batch 2 and 10)
+SMALL_CALLS = ("naive", "permove")
+BIG_BATCH = 128  # the probe's big call; crossgame's calls are this size and more  # strategies whose calls carry a few boards (mean batch 2 and 10)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ThreadChoice:
     reason: str  # one line a user can read
     batch1_s: dict[int, float] = field(default_factory=dict)  # median batch-1 call by thread count, where timed
     cores: int = 1  # usable cores (sched_getaffinity)
+    big_call_s: float | None = None  # median call of BIG_BATCH boards with the chosen count (None: not timed)
     busy: float | None = None  # cores other processes kept busy when it was chosen (None: unknown)
 
     @property
@@ -187,38 +189,46 @@ def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE
 
     Leaves torch at t threads; `Workload.prepare` sets the chosen count afterwards.
     """
-    stones, to_move = evaluator.blank(1) if hasattr(evaluator, "blank") else (  # blank(): any game's empty board
-        np.zeros((1, evaluator.n**2), np.int8), np.ones(1, np.int8)
-    )
 
     def probe(threads: int) -> float:
         torch.set_num_threads(threads)
-        evaluator(stones, to_move)  # untimed: a thread pool resized, caches warmed
-        times: list[float] = []
-        start = time.perf_counter()
-        while len(times) < calls and (not times or time.perf_counter() - start < budget_s):
-            t0 = time.perf_counter()
-            evaluator(stones, to_move)
-            times.append(time.perf_counter() - t0)
-        return float(np.median(times))
+        return time_calls(evaluator, 1, calls=calls, budget_s=budget_s)
 
     return probe
 
 
-def oversubscription_warning(observed_s: float | None, expected_s: float | None, *, expected_from: str) -> str | None:
-    """A warning when batch-1 calls took far longer than expected, else None.
+def time_calls(evaluator, batch: int, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
+    """Median seconds of an evaluator call of `batch` empty boards (one untimed call first)."""
+    stones, to_move = evaluator.blank(batch) if hasattr(evaluator, "blank") else (  # blank(): any game's empty board
+        np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
+    )
+    evaluator(stones, to_move)  # untimed: a thread pool resized, caches warmed
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < calls and (not times or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        evaluator(stones, to_move)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def oversubscription_warning(
+    observed_s: float | None, expected_s: float | None, *, expected_from: str, what: str = "batch-1 calls"
+) -> str | None:
+    """A warning when calls took far longer than expected, else None.
 
     Args:
-        observed_s: median batch-1 call of the run or curve (None: it made none).
+        observed_s: median call of the run or curve (None: it made none).
         expected_s: what one should cost here (None: nothing to compare with).
         expected_from: where the expectation comes from, for the message.
+        what: which calls, for the message.
     """
     if observed_s is None or expected_s is None or expected_s <= 0:
         return None
     if observed_s < FAR_SLOWER * expected_s or observed_s - expected_s < FAR_SLOWER_MIN_S:
         return None
     return (
-        f"batch-1 calls took a median {1e3 * observed_s:.2f} ms, {observed_s / expected_s:.0f}x the "
+        f"{what} took a median {1e3 * observed_s:.2f} ms, {observed_s / expected_s:.0f}x the "
         f"{1e3 * expected_s:.2f} ms {expected_from}: the CPU is oversubscribed (another job, or more torch "
         "threads than free cores); the rates are not this machine's best - try --threads 1 or a quieter moment"
     )
@@ -234,3 +244,21 @@ def curve_oversubscription(curve, expected_s: float | None) -> str | None:
         # A call of one board costing far more than one of up to 64 is not the network: it is the CPU.
         warning = oversubscription_warning(one, min(bigger), expected_from="of a bigger batch in the same sweep")
     return warning
+
+
+def big_call_warning(calls, big_call_s: float | None) -> str | None:
+    """Oversubscription seen in a run's big calls (crossgame makes no batch-1 calls).
+
+    Compares the run's cost per board in calls of at least `BIG_BATCH` boards with the probe's
+    call of exactly `BIG_BATCH`: bigger calls cost no more per board, so far more is the CPU.
+    """
+    if big_call_s is None or calls is None or calls.empty:
+        return None
+    big = calls[calls["batch"] >= BIG_BATCH]
+    if big.empty:
+        return None
+    per_board = float(((big["end_s"] - big["start_s"]) / big["batch"]).median())
+    return oversubscription_warning(
+        per_board * BIG_BATCH, big_call_s, expected_from="timed just before the run with the same threads",
+        what=f"calls of {BIG_BATCH}+ boards (per {BIG_BATCH} boards)",
+    )

@@ -97,6 +97,22 @@ def test_oversubscription_warning_only_when_far_slower():
     assert "296.00 ms" in text and "228x" in text and "--threads 1" in text
 
 
+def test_big_calls_warn_when_they_cost_far_more_per_board_than_the_probe():
+    import pandas as pd
+
+    from perfkit.threads import BIG_BATCH, big_call_warning
+
+    def calls(seconds_per_board: float) -> pd.DataFrame:
+        batch = [BIG_BATCH, 2 * BIG_BATCH, 5]  # the 5-board call is not a big call
+        return pd.DataFrame({"batch": batch, "start_s": 0.0, "end_s": [b * seconds_per_board for b in batch]})
+
+    probe_s = 0.010  # 10 ms for 128 boards
+    assert big_call_warning(calls(probe_s / BIG_BATCH), probe_s) is None
+    text = big_call_warning(calls(10 * probe_s / BIG_BATCH), probe_s)
+    assert f"calls of {BIG_BATCH}+ boards" in text and "10x" in text
+    assert big_call_warning(calls(1.0), None) is None and big_call_warning(pd.DataFrame(), probe_s) is None
+
+
 def test_curve_warns_when_batch_1_costs_more_than_a_bigger_batch():
     from perfkit.analysis.curve import Curve, CurvePoint
 
@@ -133,7 +149,7 @@ def test_threads_flag_is_honoured_and_recorded(bench_json):
     manifest = json.loads((Path(entry["run_dir"]) / "manifest.json").read_text())
     assert manifest["environment"]["torch_threads"] == 2
     assert manifest["threads"]["threads"] == 2 and manifest["threads"]["source"] == "requested"
-    assert manifest["threads"]["batch1_s"]["2"] > 0
+    assert manifest["threads"]["batch1_s"]["2"] > 0 and manifest["threads"]["big_call_s"] > 0
 
 
 def test_the_default_choice_is_recorded_with_its_reason(bench_json):
