@@ -64,7 +64,7 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "threads_reason": ("str", "why that many: --threads, OMP_NUM_THREADS, the device, the free cores, or a timed probe"),
     "batch1_median_s": ("float|null", "median wall time of the run's single-board calls (null: it made none)"),
     "oversubscription_warning": (
-        "str|null", "set when batch-1 calls took far longer than timed just before the run (a busy CPU)"
+        "str|null", "set when batch-1 (or 128+-board) calls took far longer than timed just before the run (a busy CPU)"
     ),
     # Repeats (bench --repeat R): the rates above are then medians over the R repeats.
     "repeats": ("int", "times each strategy was played (interleaved with the others); every repeat is in RUN_DIR/repeats/"),
