@@ -345,6 +345,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
             f"({summary['shards']} shards); this session: {summary['session_games']} games"
             + (f" at {rate:.2f} games/s, 500k games in {summary['projected_days_500k']:.1f} days" if rate else "")
             + f"; digest {summary['game_digest']}"
+            + ("; SIMULATED DEVICE (sim): modelled network times, not measured" if args.device.startswith("sim") else "")
         )
     return 0
 
