@@ -22,7 +22,7 @@ from perfkit.analysis import tables
 from perfkit.analysis.reference import seed_reference
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
-from perfkit.report.console import BENCH_COLUMNS, fmt, sim_banner
+from perfkit.report.console import DETAIL_COLUMNS, KEY_COLUMNS, fmt, sim_banner
 from perfkit.types import PerfkitError
 
 PNG_DPI = 100
@@ -42,18 +42,28 @@ def _days(s: dict) -> str:
     return f"{d:.1f} ({lo:.1f}–{hi:.1f})" if lo is not None and hi is not None else f"{d:.1f}"
 
 
-def comparison_rows(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
-    """The console's columns, one row per run, with speed-ups against naive within `runs`."""
+def comparison_rows(runs: Sequence[Run], columns=None) -> tuple[list[str], list[list[str]]]:
+    """One row per run in the console's key columns (or `columns`), speed-ups against naive within `runs`.
+
+    The key columns (moves/s, speed-up, efficiency, days, peak RSS, ...) fit a 1,400 px window;
+    `DETAIL_COLUMNS` make the second table.
+    """
+    columns = KEY_COLUMNS if columns is None else columns
     days_key = "projected_days_500k"
-    header = ["run", "preset", "measured on"] + [
-        f"{title} (interval)" if key == days_key else title for key, title, _ in BENCH_COLUMNS
-    ]
+    header = ["run"] + [f"{title} (interval)" if key == days_key else title for key, title, _ in columns]
     rows = []
     for label, run, speedup in zip(tables.unique_labels(runs), runs, tables.speedups(runs), strict=True):
         s = dict(run.summary, speedup_vs_naive=speedup)
-        cells = [_days(s) if key == days_key else fmt(s.get(key), spec) for key, _, spec in BENCH_COLUMNS]
-        rows.append([label, tables.preset_name(run), tables.where_measured(run)] + cells)
+        cells = [_days(s) if key == days_key else fmt(s.get(key), spec) for key, _, spec in columns]
+        rows.append([label] + cells)
     return header, rows
+
+
+def detail_rows(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
+    """The comparison's second table: where each run was measured, then the remaining columns."""
+    header, rows = comparison_rows(runs, DETAIL_COLUMNS)
+    where = [[tables.preset_name(run), tables.where_measured(run)] for run in runs]
+    return [header[0], "preset", "measured on", *header[1:]], [[r[0], *w, *r[1:]] for r, w in zip(rows, where, strict=True)]
 
 
 def same_games(runs: Sequence[Run]) -> list[str]:
@@ -125,6 +135,7 @@ def render_html(
     reference = reference if reference is not None else seed_reference()
     labels = tables.unique_labels(runs)
     header, rows = comparison_rows(runs)
+    detail_header, details = detail_rows(runs)
     def uri(fig) -> str:
         return figure_data_uri(charts.mark_simulated(fig, runs))
 
@@ -167,6 +178,8 @@ def render_html(
         n_runs=len(runs),
         header=header,
         rows=rows,
+        detail_header=detail_header,
+        details=details,
         same_games=same_games(runs),
         sections=sections,
         gpu=gpu,
@@ -280,6 +293,15 @@ self-contained: opens offline.</p>
 <table>
   <tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in rows %}
+  <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</table>
+</div>
+<h3 id="details">Details</h3>
+<div class="wide">
+<table>
+  <tr>{% for h in detail_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in details %}
   <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}
 </table>
