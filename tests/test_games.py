@@ -86,14 +86,18 @@ def test_network_shapes_follow_the_game():
     for name, shape, actions in [("connect_four", (3, 6, 7), 7), ("othello", (3, 8, 8), 65)]:
         g = get_game(name)
         assert (g.obs_shape, g.actions) == (shape, actions)
-        model = Workload.prepare(settings(name)).model
-        assert (model.obs_shape, model.actions) == (shape, actions)
+        evaluator = Workload.prepare(settings(name)).evaluator()
+        logits, values = evaluator(*evaluator.blank(2))
+        assert logits.shape == (2, actions) and values.shape == (2,)
 
 
 def test_checkpoint_records_its_game_and_another_game_refuses_it(tmp_path):
     from perfkit.model import load_checkpoint, save_checkpoint
 
-    model = Workload.prepare(settings("connect_four")).model
+    from perfkit.model import build_game_model
+
+    g = get_game("connect_four")
+    model = build_game_model(g.obs_shape, g.actions, preset="tiny", game=g.name)
     path = tmp_path / "c4.pt"
     save_checkpoint(model, path)
     back = load_checkpoint(path, perfkit.get_preset("tiny"), game=get_game("connect_four"))

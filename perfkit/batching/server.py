@@ -41,7 +41,7 @@ class _Request:
     error: BaseException | None = None
 
     def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> None:
-        if self.logits is None:
+        if self.logits is None or self.values is None or self.shares is None:
             self.logits = np.empty((len(self.obs), logits.shape[1]))
             self.values = np.empty(len(self.obs))
             self.shares = np.empty(len(self.obs))
@@ -147,6 +147,7 @@ class BatchServer:
         req.done.wait()
         if req.error is not None:
             raise req.error
+        assert req.logits is not None and req.values is not None and req.shares is not None  # answered
         return req.logits, req.values, req.shares
 
     # ------------------------------------------------------------------ the server thread

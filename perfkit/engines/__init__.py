@@ -45,6 +45,8 @@ def _factory(spec: str):
             if not path.is_file():
                 raise PerfkitError(f"engine file not found: {where}")
             module_spec = importlib.util.spec_from_file_location(f"perfkit_user_engine_{path.stem}", path)
+            if module_spec is None or module_spec.loader is None:
+                raise PerfkitError(f"cannot load engine {spec!r}: {where} is not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
         else:

@@ -37,9 +37,9 @@ class NetEvaluator:
 
     def __init__(self, predict: Predict, obs_shape: tuple[int, ...], *, cache_size: int = 2**14) -> None:
         self.predict, self.obs_shape, self.cache_size = predict, obs_shape, cache_size
-        self._cache: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[float, dict[int, float]]] = OrderedDict()
 
-    def _inference(self, state) -> tuple[float, np.ndarray]:
+    def _inference(self, state) -> tuple[float, dict[int, float]]:
         obs = observation(state, self.obs_shape)
         key = obs.tobytes() + np.asarray(state.legal_actions_mask(), np.int8).tobytes()
         hit = self._cache.get(key)

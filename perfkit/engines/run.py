@@ -119,6 +119,7 @@ def play_engine(
                 if options.workers:
                     from perfkit.engines.workers import play_with_workers
 
+                    assert recipe is not None  # checked above
                     stats["processes"] = play_with_workers(
                         engine, **recipe, games=options.games, concurrency=options.concurrency,
                         workers=options.workers, server=server, tracer=tracer, failures=failures,

@@ -126,7 +126,9 @@ def play_with_workers(
     """
     in_flight = min(concurrency, games)
     per_worker = math.ceil(in_flight / workers)
-    procs, threads, blocks = [], [], []
+    procs: list[subprocess.Popen] = []
+    threads: list[threading.Thread] = []
+    blocks: list[SharedRows] = []
     died: list[str] = []
     done = [0] * workers
 

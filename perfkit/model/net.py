@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -72,7 +74,10 @@ class HexNet(ResNet):
         self.board, self.game = board, "hex"
 
 
-def seeded(make, seed: int) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def seeded(make: Callable[[], M], seed: int) -> M:
     """`make()` with weights drawn from `seed` (no download, ever), in eval mode."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -80,6 +85,7 @@ def seeded(make, seed: int) -> nn.Module:
         # Non-trivial batch-norm statistics, so the eval-mode affine transform is exercised.
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None  # tracked by default
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.8, 1.2)
     return model.eval()
@@ -181,7 +187,7 @@ def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> Re
                 f"checkpoint {path} takes observations {list(shape)} with {actions} actions, "
                 f"but {game_name} has {list(game.obs_shape)} with {game.actions}"
             )
-        model = ResNet(shape, actions, data.get("blocks"), data.get("channels"))
+        model = ResNet(shape, int(actions), int(data.get("blocks") or 0), int(data.get("channels") or 0))
         model.game = game_name
     try:
         model.load_state_dict(data["state_dict"])

@@ -103,7 +103,7 @@ def search(
     )
     root_values = ev.values  # [M]
     scores = ev.logits
-    if noisy is not None and noisy.any():
+    if noisy is not None and gumbel is not None and noisy.any():
         noisy_scores = ev.logits / max(config.temperature, 1e-300) + gumbel
         scores = np.where(noisy[:, None], noisy_scores, ev.logits)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from perfkit.strategies.base import Engine, Strategy, play_games
 from perfkit.strategies.crossgame import CrossGame
 from perfkit.strategies.naive import Naive
@@ -11,7 +13,7 @@ from perfkit.types import PerfkitError
 STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
 
 
-def make_strategy(name: str, **options: float | None) -> Strategy:
+def make_strategy(name: str, **options: Any) -> Strategy:
     """The strategy called `name`; options (concurrency, max_batch, groups, inflight,
     workers, max_wait_s) set to None keep their defaults, and apply to crossgame only
     (naive and permove play one game at a time by definition)."""

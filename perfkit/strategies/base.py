@@ -30,7 +30,7 @@ class Engine:
     """
 
     evaluate: Evaluate
-    game: Game | int
+    game: Game  # an int N given here becomes N×N Hex
     config: SearchConfig
     seed: int = 0
 
@@ -167,7 +167,7 @@ class GameSlots:
         now = time.time()
         ended = after.terminal  # a draw ends a game with winner 0
         finished = []
-        for i in np.flatnonzero(ended):
+        for i in np.flatnonzero(ended).tolist():
             self.games[i].winner = int(after.winner[i])
             self.games[i].end_s = now
             finished.append(self.games[i])

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -68,7 +68,7 @@ def play_crossgame(
     """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end."""
     source = take_from(game_ids)
     # Split the games in flight evenly, also when the run has fewer games than `concurrency`.
-    in_flight = min(concurrency, len(game_ids)) if hasattr(game_ids, "__len__") else concurrency
+    in_flight = min(concurrency, len(game_ids)) if isinstance(game_ids, Sized) else concurrency
     per_group = max(1, math.ceil(in_flight / groups))
     queue = RowQueue(max_batch)
     flights: deque[tuple[Future | tuple, list[tuple[Waiting, int, int]]]] = deque()

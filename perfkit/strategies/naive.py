@@ -18,9 +18,9 @@ def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Eva
     values = np.zeros(len(req))
     for r in range(len(req)) if req.level == 0 else ():
         logits[[r]], values[[r]] = call(evaluate, req, np.array([r]), tally)
-    for r in np.flatnonzero(req.candidate):
+    for r in np.flatnonzero(req.candidate).tolist():
         _, values[[r]] = call(evaluate, req, np.array([r]), tally, policy=False)
-    for r in np.flatnonzero(req.want_policy & (req.level > 0)):
+    for r in np.flatnonzero(req.want_policy & (req.level > 0)).tolist():
         logits[[r]], _ = call(evaluate, req, np.array([r]), tally, value=False)
     leaves = np.flatnonzero(req.leaf)
     for owner in np.unique(req.owner[leaves]):

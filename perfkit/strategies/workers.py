@@ -40,9 +40,10 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,13 @@ class Buffers(SharedBlock):
 
     Created by the server (`create`), mapped by the worker from the inherited descriptor.
     """
+
+    stones: np.ndarray  # [R, D] compact rows
+    to_move: np.ndarray  # [R] int8
+    flags: np.ndarray  # [R] uint8: _POLICY | _VALUE
+    logits: np.ndarray  # [R, A] float64
+    values: np.ndarray  # [R] float64
+    share: np.ndarray  # [R] float64: 1 / the size of the call the row went in
 
     def __init__(self, fd: int, rows: int, game) -> None:
         self.rows = rows
@@ -318,7 +326,7 @@ def play_with_workers(
     """
     if workers < 1:
         raise PerfkitError(f"workers must be >= 1, got {workers}")
-    if hasattr(game_ids, "__len__"):  # fewer games than slots: share them out, don't let worker 0 take all
+    if isinstance(game_ids, Sized):  # fewer games than slots: share them out, don't let worker 0 take all
         concurrency = max(1, min(concurrency, len(game_ids)))
     source = take_from(game_ids)
     capacity = math.ceil(concurrency / workers)
@@ -407,12 +415,12 @@ def play_with_workers(
         by_conn = {w.conn: w for w in pool}
         while live := [w for w in pool if w.done is None]:
             timeout = POLL_S
-            if pending:
-                timeout = max(0.0, pending.oldest_s + max_wait_s - time.perf_counter())
+            if (oldest := pending.oldest_s) is not None:
+                timeout = max(0.0, oldest + max_wait_s - time.perf_counter())
             ready = wait([w.conn for w in live], timeout)
             finished: list[GameRecord] = []
             for conn in ready:
-                receive(by_conn[conn], finished)
+                receive(by_conn[conn], finished)  # type: ignore[index]  # wait() returns what it was given
             if not ready:
                 for w in live:
                     if w.proc.poll() is not None:
@@ -435,7 +443,7 @@ def play_with_workers(
 
 def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict:
     """The run's batching stats; PerfkitError if a request was lost or duplicated on the way."""
-    per_worker = []
+    per_worker: list[dict[str, Any]] = []
     for w in pool:
         d = w.done or {}
         row = {
