@@ -20,8 +20,8 @@ N = 8
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def run_settings(backend: str, games: int = N) -> SelfplaySettings:
-    w = BenchSettings(preset="tiny", games=games, precision="float64", concurrency=2)
+def run_settings(backend: str, games: int = N, *, cache: bool = True) -> SelfplaySettings:
+    w = BenchSettings(preset="tiny", games=games, precision="float64", concurrency=2, cache=cache)
     return SelfplaySettings(workload=w, backend=backend, workers=2, chunk_games=2, shard_games=2, retries=0)
 
 
@@ -86,9 +86,10 @@ class BreaksAfter:
 
 def test_a_persistent_failure_on_an_actor_stops_keeping_completed_games(cluster, local, tmp_path):
     out = tmp_path / "sp"
-    # Each actor's first chunk (2 games, ~60 calls) completes; its second one breaks.
+    # Each actor's first chunk (2 games, ~60 calls) completes; its second one breaks. The
+    # cache is off: it would answer repeated positions and move the failure's call count.
     with pytest.raises(ForwardFailed, match="every completed game kept") as failed:
-        selfplay(run_settings("ray"), out, progress=False, wrap_evaluate=lambda ev: BreaksAfter(ev, 100))
+        selfplay(run_settings("ray", cache=False), out, progress=False, wrap_evaluate=lambda ev: BreaksAfter(ev, 100))
     assert "illegal memory access" in str(failed.value)
     kept = load_selfplay(out)
     assert 0 < len(kept.games) < N

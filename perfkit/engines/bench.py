@@ -63,6 +63,11 @@ def bench_engine(
             f"an engine's own search is played by {' or '.join(ENGINE_STRATEGIES)} (or all), got {strategies!r}"
         )
     options = options or EngineOptions()
+    if isinstance(device, str) and (device == "sim" or device.startswith("sim:")):
+        raise PerfkitError(
+            "--device sim simulates perfkit's own network calls; an engine's network runs for real: "
+            "use --device cpu, cuda or auto"
+        )
     p = get_preset(preset)
     dtype = resolve_precision(precision)
     dev = resolve_device(device)
