@@ -39,7 +39,7 @@ def replay(game_name: str, moves: list[int]) -> int:
     return 1 if r[0] > r[1] else 2 if r[1] > r[0] else 0
 
 
-@pytest.mark.parametrize("game", ["connect_four", "othello"])
+@pytest.mark.parametrize("game", ["connect_four", "othello", "hex(board_size=5)"])
 def test_float64_games_identical_across_strategies_and_workers(game):
     workload = Workload.prepare(settings(game, concurrency=3))
     runs = {name: run_strategy(name, workload, progress=False) for name in ("naive", "permove", "crossgame")}
@@ -71,7 +71,7 @@ def test_draws_are_outcomes_with_winner_zero():
 
 
 def test_go_passes_are_actions_and_the_game_ends_as_openspiel_says():
-    game = "go(board_size=5)"
+    game = "go(board_size=9)"
     config = SearchConfig(value_topk=2, widths=(1,), temperature=1.0, temperature_plies=2)
     workload = Workload.prepare(dataclasses.replace(settings(game), games=2, search=config))
     run = run_strategy("crossgame", workload, progress=False)
