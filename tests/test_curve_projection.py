@@ -1,7 +1,8 @@
 """The limit curve, efficiency, the projection arithmetic and the trace replay.
 
 Curves are measured against a fake evaluator on a fake clock (exact, instant); one test
-measures a real curve on this CPU and replays a real run against it.
+measures a real curve on this CPU and replays a real run against it (its arithmetic, not
+its accuracy: that is a benchmark).
 """
 
 from __future__ import annotations
@@ -385,29 +386,25 @@ def test_project_combines_the_three():
 
 # --- the replay against a real curve ------------------------------------------------------
 
-FIDELITY = 2.0  # predicted / measured Σ forward must lie within [1/2, 2]
+def test_replay_of_a_real_run_against_a_real_curve_adds_up():
+    """A real CPU run replayed against a curve measured on the same CPU: the contract, not the accuracy.
 
-
-def test_replay_reproduces_a_runs_forward_time_on_the_same_devices_curve():
-    """A real CPU run replayed against a curve measured on the same CPU.
-
-    Measured on a shared 2-core machine (load 5-8): predicted/measured Σforward between
-    0.74 and 1.03 over 8 tries (median 0.85; back-to-back curve calls run from warm caches,
-    calls inside self-play do not). The factor-2 tolerance cannot flake on that noise;
-    one retry absorbs a burst of load from another process during the ~2 s test.
+    How close the prediction lands is a benchmark, not a test (issue 13, item 7): on a shared
+    2-core machine (load 5-8) predicted/measured Σforward ranged 0.74-1.03 over 8 tries
+    (median 0.85); a busy machine can move it anywhere. What must hold on any machine: every
+    call of the run is priced on the curve at its own batch size, and the parts add up.
     """
     workload = Workload.prepare(BenchSettings(preset="tiny", games=2, device="cpu"))
-    ratios = []
-    for _ in range(2):
-        run = run_strategy("permove", workload, progress=False)
-        curve = measure_curve(workload.evaluator(), network=TINY, max_batch=32, repeats=5, time_budget_s=20)
-        r = replay(run, curve)
-        ratios.append(r["predicted_forward_s"] / r["measured_forward_s"])
-        if 1 / FIDELITY <= ratios[-1] <= FIDELITY:
-            break
-    assert 1 / FIDELITY <= ratios[-1] <= FIDELITY, f"predicted/measured forward time: {ratios}"
+    run = run_strategy("permove", workload, progress=False)
+    curve = measure_curve(workload.evaluator(), network=TINY, max_batch=32, repeats=5, time_budget_s=20)
+    r = replay(run, curve)
+    batches = run.calls["batch"].to_numpy(dtype=float)
+    assert r["calls"] == len(run.calls) > 0
     assert r["measured_forward_s"] == pytest.approx(run.calls["forward_s"].sum())
-    assert r["calls"] == len(run.calls)
+    assert r["predicted_forward_s"] == pytest.approx(float(np.sum(curve.latency_s(batches, part="forward"))))
+    assert r["predicted_call_s"] == pytest.approx(float(np.sum(curve.latency_s(batches))))
+    assert r["predicted_wall_s"] == pytest.approx(r["cpu_s"] + r["predicted_call_s"])
+    assert r["predicted_forward_s"] > 0
 
 
 # --- the commands ------------------------------------------------------------------------------

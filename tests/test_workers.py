@@ -4,7 +4,7 @@
   (including one smaller than a search level) and max wait;
 - no request lost or duplicated: both sides count, and the counts, rows and calls agree
   with what the evaluator saw and with what the games' moves were charged;
-- a worker that dies (or fails) is reported clearly, fast, and leaves no process behind;
+- a worker that dies (or fails) is reported clearly, stops the run and leaves no process behind;
 - `perfkit bench --workers` works from the command line.
 """
 
@@ -15,7 +15,6 @@ import io
 import json
 import os
 import signal
-import time
 
 import pytest
 
@@ -160,10 +159,14 @@ def test_many_workers_lose_and_duplicate_nothing(counting, naive):
 def test_a_dead_worker_stops_the_run_with_a_clear_message(counting, monkeypatch):
     monkeypatch.setenv(CRASH_ENV, "1:5")
     strategy = make_strategy("crossgame", workers=2, concurrency=4)
-    t0 = time.monotonic()
-    with pytest.raises(PerfkitError, match=r"worker 1 died \(exit code 3\) after 5 requests; .* games completed"):
-        list(strategy.play(range(GAMES), counting.engine()))
-    assert time.monotonic() - t0 < 20
+    reached: list[GameRecord] = []
+    # No clock here (item 7 of issue 13): "stops the run" is checked by what got through. A
+    # server that waited on the dead worker instead would hang, and the file's 60 s alarm
+    # (deadline above) fails it.
+    with pytest.raises(PerfkitError, match=r"worker 1 died \(exit code 3\) after 5 requests; .* games completed") as err:
+        reached.extend(strategy.play(range(GAMES), counting.engine()))
+    assert len(reached) < GAMES, "the run stopped at the death instead of playing on with the other worker"
+    assert f"{len(reached)} games completed" in str(err.value)
     assert children() == [], "no worker left behind"
 
 
