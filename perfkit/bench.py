@@ -19,6 +19,7 @@ from tqdm import tqdm
 from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
+from perfkit.analysis.roofline import mfu_fields
 from perfkit.analysis.summary import summarize
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
 from perfkit.devices import Device, get_device
@@ -253,6 +254,7 @@ def run_strategy(
     summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
     summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
     summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
+    summary.update(mfu_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
     summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
     summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
@@ -453,6 +455,9 @@ def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> Non
         )
     for run in runs:
         run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
+        run.summary.update(mfu_fields(run.summary["boards_per_s"], curve, reason))
+        if sim_curve is not None:
+            run.summary.update(mfu=None, mfu_status="sim: a simulated device has no arithmetic peak")
         run.summary.update(bottleneck_fields(run.summary, curve))
         threads = run.manifest["environment"].get("torch_threads")
         curve_threads = curve.environment.get("torch_threads") if curve is not None else None

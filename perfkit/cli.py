@@ -439,8 +439,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
     warning = curve_oversubscription(curve, workload.threads.expected_batch1_s)
     if warning:
         curve.note = f"{curve.note}; {warning}" if curve.note else warning
-    curve.save(path)
     roofline = curve_roofline(workload, curve.peak_boards_per_s)
+    curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
+    curve.save(path)
     if args.json:
         print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(path)}, indent=2))
     else:

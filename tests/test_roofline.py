@@ -55,3 +55,55 @@ def test_curve_reports_the_roofline(tmp_path, capsys):
     assert roofline["flops_per_board"] == flops_per_board(build_model("tiny"), (3, 5, 5))
     assert roofline["achieved_flop_per_s"] == pytest.approx(roofline["flops_per_board"] * data["peak_boards_per_s"])
     assert 0 < roofline["mfu"] == pytest.approx(roofline["achieved_flop_per_s"] / roofline["peak_flop_per_s"])
+
+
+def test_curve_file_stores_the_roofline(tmp_path):
+    from perfkit.analysis.curve import Curve, CurvePoint, load_curve
+
+    curve = Curve(
+        device="cpu", device_name="cpu", preset="tiny", network={"board": 5, "blocks": 2, "channels": 16},
+        precision="float32", points=[CurvePoint(1, (1e-4,))], roofline={"flops_per_board": 5e5, "peak_flop_per_s": 1e11},
+    )
+    assert load_curve(curve.save(tmp_path / "c.json")).roofline == curve.roofline
+
+
+def test_bench_mfu_from_a_fake_curve_file(tmp_path, capsys):
+    """mfu = boards/s x FLOPs per board / peak FLOP/s, all three from the run and the curve file."""
+    from perfkit.analysis.curve import Curve, CurvePoint
+    from perfkit.bench import BenchSettings, bench
+    from perfkit.report.console import render_bench
+
+    settings = BenchSettings(preset="tiny", games=1, device="cpu", threads=1)
+    runs = bench(["permove"], settings, out=tmp_path / "runs", progress=False)
+    assert runs[0].summary["mfu"] is None and "no curve for tiny" in runs[0].summary["mfu_status"]
+
+    curves = tmp_path / "runs" / "curves"
+    points = [CurvePoint(1, (1e-4,)), CurvePoint(1000, (1e-3,))]
+    old = Curve(device="cpu", device_name="cpu", preset="tiny", network={"board": 5, "blocks": 2, "channels": 16},
+                precision="float32", points=points)
+    old.save(curves / "cpu-tiny-float32.json")
+    s = bench(["permove"], settings, out=tmp_path / "runs", progress=False)[0].summary
+    assert s["mfu"] is None and "has no roofline" in s["mfu_status"]  # a curve from before the roofline
+
+    fake = Curve(device="cpu", device_name="cpu", preset="tiny", network={"board": 5, "blocks": 2, "channels": 16},
+                 precision="float32", points=points,
+                 roofline={"flops_per_board": 3e6, "peak_flop_per_s": 2e12, "matmul_size": 2048})
+    fake.save(curves / "cpu-tiny-float32.json")
+    runs = bench(["permove"], settings, out=tmp_path / "runs", progress=False)
+    s = runs[0].summary
+    assert s["mfu"] == pytest.approx(s["boards_per_s"] * 3e6 / 2e12)
+    assert "2,000.0 GFLOP/s" in s["mfu_status"]
+    assert runs[0].manifest["summary"]["mfu"] == s["mfu"]  # saved with the run
+    table = render_bench(runs, verbose=True)
+    assert "mfu" in table and f"{s['mfu']:.1%}" in table
+
+
+def test_perfkit_curve_saves_its_roofline_in_the_curve_file(tmp_path):
+    from perfkit.analysis.curve import load_curve
+    from perfkit.cli import main
+
+    out = tmp_path / "curve.json"
+    assert main(["curve", "--preset", "tiny", "--device", "cpu", "--threads", "1", "--max-batch", "2",
+                 "--repeats", "2", "--time-budget", "3", "-o", str(out), "--no-progress"]) == 0
+    roof = load_curve(out).roofline
+    assert roof["flops_per_board"] == flops_per_board(build_model("tiny"), (3, 5, 5)) and roof["peak_flop_per_s"] > 0

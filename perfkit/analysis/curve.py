@@ -114,6 +114,7 @@ class Curve:
     environment: dict = field(default_factory=dict)
     measured_at: str | None = None
     path: Path | None = None  # where it was saved or loaded from
+    roofline: dict = field(default_factory=dict)  # flops_per_board, peak_flop_per_s (a matmul's), ... ({}: not measured)
 
     def __post_init__(self) -> None:
         self.points = sorted(self.points, key=lambda p: p.batch)
@@ -182,6 +183,7 @@ class Curve:
             "settings": self.settings,
             "environment": self.environment,
             "measured_at": self.measured_at,
+            "roofline": self.roofline,
             "points": [p.to_dict() for p in self.points],
         }
 
@@ -194,6 +196,7 @@ class Curve:
             precision=d["precision"], points=[CurvePoint.from_dict(p) for p in d["points"]],
             stopped_by=d.get("stopped_by", ""), label=d.get("label", MEASURED_LABEL), note=d.get("note", ""),
             settings=d.get("settings", {}), environment=d.get("environment", {}), measured_at=d.get("measured_at"),
+            roofline=d.get("roofline") or {},
         )
 
     def save(self, path: str | os.PathLike) -> Path:

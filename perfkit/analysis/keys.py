@@ -44,6 +44,8 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "gpu_status": ("str", "'measured', or 'unavailable: <reason>'"),
     "efficiency": ("float|null", "boards_per_s / the curve's peak boards/s (same device, network, precision)"),
     "efficiency_status": ("str", "which curve efficiency divides by, or why there is none and how to make one"),
+    "mfu": ("float|null", "model FLOP utilisation: boards_per_s x the curve's FLOPs per board / its matmul peak FLOP/s"),
+    "mfu_status": ("str", "the achieved FLOP/s and the peak mfu divides by (the curve's roofline), or why there is none"),
     "peak_rss_mb": ("float", "peak resident memory of the process so far, MB"),
     # Which side bounds the run (perfkit/analysis/bottleneck.py).
     "bottleneck": ("str|null", "'device', 'batching' or 'cpu side' (null: no calls)"),

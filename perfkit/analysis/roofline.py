@@ -50,3 +50,27 @@ def roofline_fields(flops: float, boards_per_s: float | None, peak_flop_per_s: f
     achieved = None if boards_per_s is None else flops * boards_per_s
     mfu = achieved / peak_flop_per_s if achieved is not None and peak_flop_per_s else None
     return {"flops_per_board": flops, "achieved_flop_per_s": achieved, "peak_flop_per_s": peak_flop_per_s, "mfu": mfu}
+
+
+def mfu_fields(boards_per_s: float, curve, reason: str = "") -> dict:
+    """`mfu` of a self-play run: boards/s × the curve's FLOPs per board ÷ the curve's matmul peak.
+
+    The roofline is the one `perfkit curve` measured and stored in the curve file (same device,
+    network and precision as the run); without one, `mfu` is None and `mfu_status` says why.
+    """
+    if curve is None:
+        return {"mfu": None, "mfu_status": reason or "no curve"}
+    roof = getattr(curve, "roofline", None) or {}
+    flops, peak = roof.get("flops_per_board"), roof.get("peak_flop_per_s")
+    if not flops or not peak:
+        where = f" {curve.path}" if curve.path else ""
+        return {"mfu": None, "mfu_status": (
+            f"the curve{where} has no roofline (made before perfkit curve measured one); measure it again with perfkit curve"
+        )}
+    mfu = float(boards_per_s * flops / peak)
+    status = (
+        f"{boards_per_s * flops / 1e9:,.2f} GFLOP/s ({flops / 1e6:,.2f} MFLOP/board) of a "
+        f"{roof.get('matmul_size', '?')}² matmul's {peak / 1e9:,.1f} GFLOP/s, from the curve"
+        + (f" {curve.path}" if curve.path else "")
+    )
+    return {"mfu": mfu, "mfu_status": status}

@@ -30,6 +30,7 @@ DETAIL_COLUMNS = [
     ("cpu_share", "cpu", "{:.0%}"),
     ("gpu_util_mean", "gpu util", "{:.0f}%"),
     ("torch_threads", "threads", "{:d}"),
+    ("mfu", "mfu", "{:.1%}"),
 ]
 BENCH_COLUMNS = KEY_COLUMNS + DETAIL_COLUMNS
 
