@@ -490,13 +490,17 @@ def cmd_profile(args: argparse.Namespace) -> int:
     make_strategy(args.strategy)  # validates the name before anything runs
     settings = bench_settings(args)
     output = Path(args.output) if args.output else Path(args.out) / f"profile-{args.strategy}-{settings.preset}.lprof"
-    result = profile_strategy(args.strategy, Workload.prepare(settings), output=output)
+    result = profile_strategy(
+        args.strategy, Workload.prepare(settings), output=output, call_tree=not args.no_call_tree
+    )
     print(result.text)
     print(
         f"profiled {result.strategy}: {result.games} games in {result.wall_s:.2f} s under line_profiler "
         f"(its overhead inflates the times; compare shares); saved {result.path} "
         f"(show again: python -m line_profiler {result.path})"
     )
+    if result.call_tree_path is not None:
+        print(f"call tree of the CPU side (pyinstrument, a second run of the same games): {result.call_tree_path}")
     return 0
 
 
@@ -540,12 +544,20 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the projection as JSON on stdout")
     p.set_defaults(func=cmd_project)
 
-    p = sub.add_parser("profile", help="line_profiler on a strategy's hot functions while it plays")
+    p = sub.add_parser(
+        "profile", help="line_profiler on a strategy's hot functions (costliest lines first) and a pyinstrument call tree"
+    )
     p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
     p.add_argument("--games", type=positive_int, default=2, help="games to play (default 2)")
     add_workload_args(p)
-    p.add_argument("--out", type=out_dir, default="runs", help="directory for the .lprof (default runs/)")
-    p.add_argument("-o", "--output", default=None, help="the .lprof file (default OUT/profile-<strategy>-<preset>.lprof)")
+    p.add_argument(
+        "--out", type=out_dir, default="runs", help="directory for the .lprof and the call tree's .html (default runs/)"
+    )
+    p.add_argument(
+        "-o", "--output", default=None,
+        help="the .lprof file (default OUT/profile-<strategy>-<preset>.lprof); the call tree's .html goes beside it",
+    )
+    p.add_argument("--no-call-tree", action="store_true", help="skip the pyinstrument run (and its .html)")
     p.set_defaults(func=cmd_profile)
 
 
