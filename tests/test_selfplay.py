@@ -204,6 +204,8 @@ def test_progress_file_and_cli_json(tmp_path, capsys, reference):
         assert [k for k, v in data.items() if not json_type_ok(v, table[k][0])] == []
     assert progress["state"] == "finished" and progress["games_done"] == N
     assert progress["games_per_s"] > 0 and progress["eta_s"] == 0
+    assert progress["warmup_games"] == summary["warmup_games"] == 4  # one per game in flight (--concurrency 4)
+    assert progress["rate_basis"].startswith("games after the first 4 of this session")
     assert progress["projected_days_500k"] == pytest.approx(500_000 / progress["games_per_s"] / 86_400)
 
     assert main([*argv[:-1], "--seed", "3"]) == 1

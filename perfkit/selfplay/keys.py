@@ -29,8 +29,12 @@ SELFPLAY_JSON_KEYS: dict[str, tuple[str, str]] = {
     "concurrency": ("int", "games in flight per process, this session"),
     "session_games": ("int", "games this session played"),
     "wall_s": ("float", "seconds this session spent playing (model loading and actor start-up excluded)"),
-    "games_per_s": ("float|null", "session_games / wall_s; null if it played none"),
+    "games_per_s": ("float|null", "games/s after warm-up (see rate_basis); a session too short to get past "
+                    "warm-up: session_games / wall_s; null if it played none"),
     "projected_days_500k": ("float|null", "days for 500,000 games at games_per_s"),
+    "warmup_games": ("int", "this session's first games left out of games_per_s: one per game in flight "
+                     "(they end in one burst after start-up), at most the games it had to play"),
+    "rate_basis": ("str", "which games games_per_s counts, one line"),
     **_RUN,
 }
 
@@ -43,7 +47,10 @@ PROGRESS_KEYS: dict[str, tuple[str, str]] = {
     "games_done": ("int", "games finished: stored + waiting for the next shard"),
     "session_games": ("int", "games this session finished"),
     "session_elapsed_s": ("float", "seconds this session has been playing"),
-    "games_per_s": ("float|null", "this session's rate; null until its first game"),
+    "games_per_s": ("float|null", "this session's rate after warm-up (warmup_games); null until a game ends "
+                    "after it (when the run is over: the whole session's rate if it never did)"),
+    "warmup_games": ("int", "this session's first games left out of games_per_s: one per game in flight"),
+    "rate_basis": ("str", "which games games_per_s counts, one line (or how far warm-up is)"),
     "eta_s": ("float|null", "seconds to N games at games_per_s"),
     "eta_days": ("float|null", "eta_s in days"),
     "projected_days_500k": ("float|null", "days for 500,000 games at games_per_s"),

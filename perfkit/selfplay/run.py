@@ -27,6 +27,7 @@ from perfkit.selfplay.backends import RayBackend, make_backend
 from perfkit.selfplay.settings import SelfplaySettings
 from perfkit.selfplay.store import DiskFull, SelfplayDir, digest_dir, log_to_stderr
 from perfkit.selfplay.worker import WrapEvaluate
+from perfkit.strategies import make_strategy
 from perfkit.types import GameRecord, PerfkitError
 
 PROGRESS_EVERY_S = 2.0  # progress.json is rewritten at most this often (and at every shard)
@@ -88,12 +89,71 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class RateEstimator:
+    """Games/s after warm-up, for the live days estimate.
+
+    A session's first games finish in one burst after the first calls' start-up costs: with G
+    games in flight none ends for a whole game's time, then G end together. A rate counted from
+    the session's start reads slow until the run has lasted many game times, i.e. for much of a
+    short run. So the first `warmup_games` (one per game in flight) are warm-up, and the rate
+    counts the games after them over the time since the last of them ended.
+    """
+
+    def __init__(self, *, warmup_games: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.warmup_games = max(1, warmup_games)
+        self.clock = clock
+        self.t0 = clock()
+        self.games = 0
+        self.warm_s: float | None = None  # clock when the last warm-up game ended
+
+    def game_done(self) -> None:
+        self.games += 1
+        if self.warm_s is None and self.games >= self.warmup_games:
+            self.warm_s = self.clock()
+
+    def rate(self) -> float | None:
+        """Games/s since warm-up ended; None until a game has finished after it."""
+        if self.warm_s is None:
+            return None
+        elapsed = self.clock() - self.warm_s
+        after = self.games - self.warmup_games
+        return after / elapsed if after and elapsed > 0 else None
+
+    def session_rate(self) -> float | None:
+        """Games/s since the session started, warm-up included; None before the first game."""
+        elapsed = self.clock() - self.t0
+        return self.games / elapsed if self.games and elapsed > 0 else None
+
+    def final_rate(self) -> float | None:
+        """The rate after warm-up or, for a session too short to have one, the session's whole rate."""
+        rate = self.rate()
+        return rate if rate is not None else self.session_rate()
+
+    def basis(self, *, final: bool = False) -> str:
+        """Which games `rate()` (or, with `final`, `final_rate()`) counts, one line."""
+        w = self.warmup_games
+        if self.rate() is not None:
+            return f"games after the first {w} of this session (warm-up: one per game in flight)"
+        if final and self.games:
+            return f"the whole session, warm-up included: it ended before a game finished after the first {w}"
+        if self.warm_s is None:
+            return f"warming up: {self.games} of the first {w} games (one per game in flight) done"
+        return f"warm-up over ({w} games); no game finished since"
+
+
+def games_in_flight(settings: SelfplaySettings, backend) -> int:
+    """Games that start together, so the first wave that ends together (see RateEstimator)."""
+    if isinstance(backend, RayBackend):
+        return max(1, backend.workers) * settings.chunk  # an actor returns its chunk's games at once
+    return make_strategy(settings.strategy, concurrency=settings.concurrency).settings()["concurrency"]
+
+
 class Progress:
     """Live progress: a tqdm bar on stderr and the same numbers in DIR/progress.json."""
 
     def __init__(
         self, store: SelfplayDir, settings: SelfplaySettings, *, stored: int, bar: bool,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, warmup_games: int = 1,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -102,6 +162,8 @@ class Progress:
         self.session = 0  # games finished by this session (stored or buffered)
         self.clock = clock
         self.t0 = clock()
+        # a session that plays fewer games than are in flight is all warm-up: its rate is the whole session's
+        self.estimator = RateEstimator(warmup_games=min(warmup_games, max(1, self.total - stored)), clock=clock)
         self.last_write = -np.inf
         self.buffered = 0  # finished games waiting for the next shard
         self.backend_stats: dict = {}
@@ -111,14 +173,20 @@ class Progress:
             disable=not bar, dynamic_ncols=True, smoothing=0.1,
         )
 
-    def rates(self) -> dict:
+    def rates(self, *, final: bool = False) -> dict:
+        """The session's time and rate; the rate (and so eta and days) leaves out warm-up (RateEstimator).
+
+        `final` (the run is over): a session too short to get past warm-up reports its whole rate.
+        """
         elapsed = self.clock() - self.t0
-        rate = self.session / elapsed if elapsed > 0 and self.session else None
+        rate = self.estimator.final_rate() if final else self.estimator.rate()
         remaining = max(0, self.total - self.stored - self.buffered)
         eta = remaining / rate if rate else (0.0 if remaining == 0 else None)
         return {
             "session_elapsed_s": elapsed,
             "games_per_s": rate,
+            "warmup_games": self.estimator.warmup_games,
+            "rate_basis": self.estimator.basis(final=final),
             "eta_s": eta,
             "eta_days": None if eta is None else eta / DAY_S,
             "projected_days_500k": PROJECTION_GAMES / rate / DAY_S if rate else None,
@@ -126,6 +194,7 @@ class Progress:
 
     def game_done(self, buffered: int) -> None:
         self.session += 1
+        self.estimator.game_done()
         self.buffered = buffered
         self.bar.update(1)
         if self.clock() - self.last_write >= PROGRESS_EVERY_S:
@@ -137,11 +206,14 @@ class Progress:
 
     def write(self, state: str, *, last: bool = False) -> dict:
         """Snapshot to progress.json; `last` (how the run ended) is written even on a full disk if it can be."""
-        r = self.rates()
+        r = self.rates(final=state != "running")
         if r["games_per_s"]:
             self.bar.set_postfix(
                 games_s=f"{r['games_per_s']:.2f}", days_500k=f"{r['projected_days_500k']:.1f}", refresh=False
             )
+        else:
+            warm = r["warmup_games"]
+            self.bar.set_postfix(warm_up=f"{min(self.session, warm)}/{warm} games", refresh=False)
         snapshot = {
             "state": state,  # running, finished, interrupted, disk_full, failed
             "stopped": self.reason,
@@ -212,7 +284,9 @@ def selfplay(
         except PerfkitError as exc:
             fix = "free space or choose another --out" if isinstance(exc, DiskFull) else "choose another --out"
             raise type(exc)(f"{exc}; nothing was written; {fix}, then run the same command again") from None
-        report = Progress(store, settings, stored=done.count, bar=progress)
+        report = Progress(
+            store, settings, stored=done.count, bar=progress, warmup_games=games_in_flight(settings, backend)
+        )
         report.backend_stats = {"backend": backend.name, "workers": backend.workers, **backend.stats}
         buffer: list[GameRecord] = []
         last_flush = time.monotonic()
@@ -261,6 +335,8 @@ def selfplay(
             "wall_s": final["session_elapsed_s"],
             "games_per_s": final["games_per_s"],
             "projected_days_500k": final["projected_days_500k"],
+            "warmup_games": final["warmup_games"],
+            "rate_basis": final["rate_basis"],
             "peak_rss_mb": peak_rss_mb(),
             **report.backend_stats,
         }
