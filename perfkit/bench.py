@@ -19,6 +19,13 @@ from tqdm import tqdm
 from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
+from perfkit.analysis.quality import (
+    DEFAULT_POSITIONS,
+    describe_quality,
+    measure_quality,
+    path_label,
+    quality_fields,
+)
 from perfkit.analysis.roofline import mfu_fields
 from perfkit.analysis.summary import summarize
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
@@ -29,6 +36,7 @@ from perfkit.instrument.environment import environment_of, peak_rss_mb
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
+from perfkit.model.approximate import check_precision_supported, compile_network, find_bucketed, precompile
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
@@ -72,6 +80,9 @@ class BenchSettings:
     cache: bool = True  # the exact evaluation cache between the search and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # positions the cache keeps (LRU)
     fold: bool = True  # fold BatchNorm into the convolutions, memory format measured at load (False: --no-fold)
+    compile: bool = False  # torch.compile the network, batches bucketed to powers of two (approximate: --compile)
+    quality_positions: int = DEFAULT_POSITIONS  # an approximate path's quality: positions from real games
+    compile_backend: str = "inductor"  # torch.compile's backend ("eager" only traces: tests)
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
@@ -88,7 +99,7 @@ class BenchSettings:
         wait = self.max_wait_s
         if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0):
             raise PerfkitError(f"max_wait_s must be a number of seconds >= 0, got {wait!r}")
-        for name in ("preset", "game", "device", "precision"):
+        for name in ("preset", "game", "device", "precision", "compile_backend"):
             if not isinstance(getattr(self, name), str):
                 raise PerfkitError(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
@@ -98,6 +109,11 @@ class BenchSettings:
         check_cache_entries(self.cache_size)
         if not isinstance(self.fold, bool):
             raise PerfkitError(f"fold must be True or False, got {self.fold!r}")
+        if not isinstance(self.compile, bool):
+            raise PerfkitError(f"compile must be True or False, got {self.compile!r}")
+        q = self.quality_positions
+        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
+            raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
         if not isinstance(self.search, SearchConfig):
             raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
@@ -129,6 +145,7 @@ class Workload:
     game: Game | None = None  # None: Hex on the settings' board
     prepared: dict | None = None  # how the network was made cheaper at load (fold.prepare_network), None: as built
     backend: Device | None = None  # the device's backend (None: from `device`); sim's queue is shared by its evaluators
+    quality: dict | None = None  # an approximate path's quality report (perfkit.analysis.quality), None: exact path
 
     def __post_init__(self) -> None:
         if self.backend is None:
@@ -142,7 +159,6 @@ class Workload:
             torch.set_num_threads(settings.threads)
         net = settings.network
         game = settings.make_game()
-        model: torch.nn.Module
         if settings.checkpoint:
             model = load_checkpoint(settings.checkpoint, net, game=game)
         elif isinstance(game, HexGame):
@@ -150,9 +166,15 @@ class Workload:
         else:
             model = build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
         prepared = None
+        dtype = resolve_precision(settings.precision)
+        check_precision_supported(device, dtype, model, tuple(game.obs_shape))  # one line where it can't run
         if settings.fold:
             model, prepared = prepare_network(
-                model, game.obs_shape, device=device, dtype=resolve_precision(settings.precision)
+                model, game.obs_shape, device=device, dtype=dtype
+            )
+        if settings.compile:
+            model = compile_network(
+                model, tuple(game.obs_shape), device=device, dtype=dtype, backend=settings.compile_backend
             )
         workload = cls(settings=settings, model=model, device=device, game=game, backend=backend, prepared=prepared)
         workload.threads = choose_threads(
@@ -165,8 +187,7 @@ class Workload:
 
     def evaluator(self, on_call=None) -> Evaluator:
         return Evaluator(
-            self.model, game=self.game or self.settings.make_game(),
-            device=self.backend if self.backend is not None else self.device,
+            self.model, game=self.game or self.settings.make_game(), device=self.backend,
             precision=self.settings.precision, on_call=on_call,
         )
 
@@ -218,6 +239,11 @@ def run_strategy(
     recorder = Recorder(strategy.name, record_calls=record_calls)
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
+    compiled = find_bucketed(evaluator.model)
+    if compiled is not None:  # every bucket the run can reach, compiled before the clock starts
+        precompile(compiled, tuple(evaluator.game.obs_shape), up_to=largest_call(name, s), device=evaluator.device,
+                   dtype=evaluator.dtype)
+    compiled_before = dict(compiled.compile_s) if compiled is not None else {}
     evaluator.on_call = recorder.on_call
     evaluate = workload.cached(evaluator)
     engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
@@ -265,6 +291,8 @@ def run_strategy(
     if evaluator.backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
         summary["oversubscription_warning"] = None
     summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))
+    summary.update(compile_fields(compiled, compiled_before))
+    summary.update(quality_fields(workload.quality))
     manifest = {
         "kind": "perfkit-run",
         "strategy": strategy.name,
@@ -283,9 +311,31 @@ def run_strategy(
         "record_calls": record_calls,
         "cache": evaluate.stats() if isinstance(evaluate, EvalCache) else None,
         "network_prepared": workload.prepared,
+        "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
+                    "backend": compiled.backend} if compiled is not None else None,
+        "quality": workload.quality,
         "summary": summary,
     }
     return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+
+def largest_call(name: str, s: BenchSettings) -> int:
+    """An upper bound on the boards of one network call strategy `name` makes with settings `s`."""
+    per_move = s.search.value_topk + int(np.prod(s.search.widths))  # the widest search level, with the candidates
+    if name != "crossgame":
+        return per_move
+    from perfkit.strategies.crossgame import DEFAULT_CONCURRENCY, DEFAULT_MAX_BATCH
+
+    games = min(s.games, s.concurrency or DEFAULT_CONCURRENCY)
+    return min(s.max_batch or DEFAULT_MAX_BATCH, games * per_move)
+
+
+def compile_fields(compiled, before: dict[int, float]) -> dict:
+    """Compile time apart from the steady state: before the run's clock, and any bucket first reached in it."""
+    if compiled is None:
+        return {"compile_s": None, "compile_in_run_s": None}
+    late = {k: v for k, v in compiled.compile_s.items() if k not in before}
+    return {"compile_s": float(sum(before.values())), "compile_in_run_s": float(sum(late.values()))}
 
 
 def cache_fields(cache: EvalCache | None, boards: int) -> dict:
@@ -360,11 +410,18 @@ def bench(
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
     workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
-    if progress and workload.threads is not None:
+    if progress:
         print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
+    if path_label(settings.precision, settings.compile):
+        if progress:
+            print(f"measuring {path_label(settings.precision, settings.compile)} against the float64 reference on "
+                  f"{settings.quality_positions:,} positions from real games ...", file=sys.stderr, flush=True)
+        workload.quality = measure_quality(workload, positions=settings.quality_positions)
+        if progress:
+            print(describe_quality(workload.quality), file=sys.stderr, flush=True)
     if repeat > 1:
         return play_repeats(strategies, workload, out_path=out_path, progress=progress, curves=curves, repeat=repeat)
     runs = []
@@ -478,9 +535,7 @@ def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict:
     """
     if pairs < 1:
         raise PerfkitError(f"pairs must be >= 1, got {pairs}")
-    on: list[float] = []
-    off: list[float] = []
-    share: list[float] = []
+    on, off, share = [], [], []
     for i in range(pairs):
         for record in ((True, False) if i % 2 == 0 else (False, True)):
             run = run_strategy(name, workload, progress=False, record_calls=record)

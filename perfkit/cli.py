@@ -20,7 +20,7 @@ EXIT_USAGE, EXIT_ERROR = 2, 1
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line: `perfkit bench: error: ...`."""
 
-    def error(self, message: str):
+    def error(self, message: str):  # type: ignore[override]
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:
             message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
@@ -105,7 +105,8 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and game noise (default 0)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
+    p.add_argument("--precision", default="float32",
+                   help="float32 (default), float64 (exact), or bfloat16/float16 (approximate: bench measures their quality)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--widths", type=widths, default=SearchConfig.widths, help="tree widths (default 3,3,3)")
@@ -121,6 +122,15 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-size", type=positive_int, default=None, metavar="N",
                    help="positions the exact evaluation cache keeps, least recently used dropped first (default 100000)")
     add_fold_arg(p)
+
+
+def add_approximate_args(p: argparse.ArgumentParser) -> None:
+    """bench's opt-in approximate paths (with --precision bfloat16|float16) and their quality report."""
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network (approximate); batches padded to powers of two, compile time "
+                        "reported apart; its quality against float64 is measured first")
+    p.add_argument("--quality-positions", type=positive_int, default=None, metavar="N",
+                   help="an approximate path's quality: positions from real games compared with float64 (default 1000)")
 
 
 def add_fold_arg(p: argparse.ArgumentParser) -> None:
@@ -149,6 +159,8 @@ def bench_settings(args: argparse.Namespace):
         max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
         checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
         cache=not getattr(args, "no_cache", False), fold=not args.no_fold,
+        compile=bool(getattr(args, "compile", False)),  # bench's --compile
+        **({} if getattr(args, "quality_positions", None) is None else {"quality_positions": args.quality_positions}),
         **({} if getattr(args, "cache_size", None) is None else {"cache_size": args.cache_size}),
     )
 
@@ -421,10 +433,8 @@ def cmd_curve(args: argparse.Namespace) -> int:
     )
     path = Path(args.output) if args.output else Path(args.out) / name
     _check_writable_file(path, what="curve", example=name)
-    threads = workload.threads
-    assert threads is not None  # Workload.prepare chose it
     if not args.no_progress:
-        print(threads.describe(), file=sys.stderr, flush=True)
+        print(workload.threads.describe(), file=sys.stderr, flush=True)
 
     def progress(point) -> None:
         if not args.no_progress:
@@ -436,9 +446,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
         time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
-        environment={**environment(evaluator), "threads": threads.to_dict()},
+        environment={**environment(evaluator), "threads": workload.threads.to_dict()},
     )
-    warning = curve_oversubscription(curve, threads.expected_batch1_s)
+    warning = curve_oversubscription(curve, workload.threads.expected_batch1_s)
     if warning:
         curve.note = f"{curve.note}; {warning}" if curve.note else warning
     roofline = curve_roofline(workload, curve.peak_boards_per_s)
@@ -644,6 +654,7 @@ def build_parser() -> Parser:
         help="play every strategy R times, interleaved; report median and spread, keep every repeat (default 1)",
     )
     p.add_argument("--verbose", action="store_true", help="every column (counts, batch percentiles, time shares, threads)")
+    add_approximate_args(p)
     add_engine_args(p)
     p.set_defaults(func=cmd_bench)
     add_compare_parser(sub)

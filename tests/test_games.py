@@ -92,7 +92,9 @@ def test_network_shapes_follow_the_game():
 
 
 def test_checkpoint_records_its_game_and_another_game_refuses_it(tmp_path):
-    from perfkit.model import build_game_model, load_checkpoint, save_checkpoint
+    from perfkit.model import load_checkpoint, save_checkpoint
+
+    from perfkit.model import build_game_model
 
     g = get_game("connect_four")
     model = build_game_model(g.obs_shape, g.actions, preset="tiny", game=g.name)

@@ -39,7 +39,7 @@ def bottleneck_fields(summary: dict, curve: Curve | None) -> dict:
     mean_batch = summary.get("mean_batch") or 0.0
     fill = batch_efficiency(mean_batch, curve)
     where = "modelled by the sim curve" if str(summary.get("device", "")).startswith("sim") else "measured"
-    if busy >= DEVICE_BOUND_SHARE and curve is not None and fill is not None and fill < SMALL_CALLS:
+    if busy >= DEVICE_BOUND_SHARE and fill is not None and fill < SMALL_CALLS:
         verdict = "batching"
         reason = (
             f"device busy {busy:.0%} of the wall time ({where}), but its calls average {mean_batch:.1f} boards, "

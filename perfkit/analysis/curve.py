@@ -128,7 +128,7 @@ class Curve:
         return max(p.boards_per_s for p in self.points)
 
     @property
-    def best_batch(self) -> int | float:
+    def best_batch(self) -> int:
         """The smallest batch size that reaches the peak throughput."""
         return max(self.points, key=lambda p: (p.boards_per_s, -p.batch)).batch
 

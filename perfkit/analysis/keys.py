@@ -46,6 +46,14 @@ BENCH_JSON_KEYS: dict[str, tuple[str, str]] = {
     "efficiency_status": ("str", "which curve efficiency divides by, or why there is none and how to make one"),
     "mfu": ("float|null", "model FLOP utilisation: boards_per_s x the curve's FLOPs per board / its matmul peak FLOP/s"),
     "mfu_status": ("str", "the achieved FLOP/s and the peak mfu divides by (the curve's roofline), or why there is none"),
+    # Opt-in approximate paths (--precision bfloat16|float16, --compile); null on the exact path.
+    "approximate": ("str|null", "the approximate path played: bfloat16, float16, compile or e.g. bfloat16+compile"),
+    "quality_positions": ("int|null", "positions from real games (played by the float64 reference) its quality is measured on"),
+    "move_agreement": ("float|null", "share of those positions whose best legal move by policy equals the float64 reference's"),
+    "value_mae": ("float|null", "mean absolute error of the value against the float64 reference on those positions"),
+    "approximate_speedup": ("float|null", "boards/s of this network / the exact float32 network's, one call of real positions"),
+    "compile_s": ("float|null", "--compile: seconds compiling before the run's clock started (apart from the steady state)"),
+    "compile_in_run_s": ("float|null", "--compile: seconds compiling batch buckets first reached during the run (in wall_s)"),
     "peak_rss_mb": ("float", "peak resident memory of the process so far, MB"),
     # Which side bounds the run (perfkit/analysis/bottleneck.py).
     "bottleneck": ("str|null", "'device', 'batching' or 'cpu side' (null: no calls)"),

@@ -222,9 +222,7 @@ def at_concurrency(run: Run, concurrency: int, *, max_batch: int = WHATIF_MAX_BA
         raise PerfkitError(f"only a crossgame run can be replayed at another concurrency, not {run.manifest.get('strategy')}")
     k = max(1, round(concurrency / measured))
     calls = run.calls
-    groups: list[list[int]] = []
-    current: list[int] = []
-    boards = 0
+    groups, current, boards = [], [], 0
     for i, batch in enumerate(calls["batch"].to_numpy()):
         if current and (len(current) == k or boards + batch > max_batch):
             groups.append(current)

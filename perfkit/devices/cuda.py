@@ -75,8 +75,9 @@ class CudaRunner:
         self.stream.wait_stream(torch.cuda.current_stream(device))
         row_dtype = torch.from_numpy(np.empty(0, game.compact_dtype)).dtype  # int8 for Hex
         self._pinned_in = torch.empty(0, dtype=row_dtype).pin_memory()
-        self._pinned_logits = torch.empty(0, dtype=dtype).pin_memory()
-        self._pinned_values = torch.empty(0, dtype=dtype).pin_memory()
+        out_dtype = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype  # numpy has no bfloat16
+        self._pinned_logits = torch.empty(0, dtype=out_dtype).pin_memory()
+        self._pinned_values = torch.empty(0, dtype=out_dtype).pin_memory()
 
     @torch.inference_mode()
     def forward(self, stones: np.ndarray, to_move: np.ndarray) -> RunnerOutput:

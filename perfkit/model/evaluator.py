@@ -17,7 +17,12 @@ import torch
 from perfkit.devices import Device, get_device
 from perfkit.types import CallRecord, PerfkitError
 
-PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+PRECISIONS = {
+    "float32": torch.float32,
+    "float64": torch.float64,  # the exact mode on the CPU
+    "bfloat16": torch.bfloat16,  # approximate, opt-in: its quality is measured (perfkit.analysis.quality)
+    "float16": torch.float16,  # approximate, opt-in, likewise
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -29,7 +34,7 @@ def resolve_precision(name: str) -> torch.dtype:
     try:
         return PRECISIONS[name]
     except KeyError:
-        raise PerfkitError(f"unknown precision {name!r}; use {' or '.join(PRECISIONS)}") from None
+        raise PerfkitError(f"unknown precision {name!r}; use {', '.join(PRECISIONS)}") from None
 
 
 def encode(stones: torch.Tensor, to_move: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:

@@ -118,6 +118,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
             out.append(f"{r.manifest['strategy']} efficiency: {status}")
     if all(r.summary.get("efficiency") is None for r in runs) and runs[0].summary.get("efficiency_status"):
         out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
+    out += approximate_lines(runs)
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
@@ -127,6 +128,25 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")
     return "\n".join(out)
+
+
+def approximate_lines(runs: list[Run]) -> list[str]:
+    """An approximate path's price (quality against float64, speed-up) and compile time, once per bench."""
+    from perfkit.analysis.quality import describe_quality
+
+    out = []
+    quality = runs[0].manifest.get("quality")
+    if quality:
+        out.append(describe_quality(quality))
+    for r in runs:
+        s = r.summary
+        if s.get("compile_s") is not None:
+            late = s.get("compile_in_run_s") or 0.0
+            out.append(
+                f"{r.manifest['strategy']} compiled: {s['compile_s']:.1f} s compiling before the run (not in its rates)"
+                + (f"; {late:.1f} s compiling batch sizes first met during the run (in its rates)" if late else "")
+            )
+    return out
 
 
 def sim_banner(env: dict) -> str:

@@ -82,6 +82,20 @@ def same_games(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
+def approximate_notes(runs: Sequence[Run]) -> list[str]:
+    """Each approximate path's price (quality against float64, speed-up), once per path and device."""
+    from perfkit.analysis.quality import describe_quality
+
+    lines: list[str] = []
+    for run in runs:
+        line = describe_quality(run.manifest.get("quality"))
+        if line:
+            line = f"{line} ({tables.where_measured(run)})"
+            if line not in lines:
+                lines.append(line)
+    return lines
+
+
 def _flat(d: dict, prefix: str = "") -> list[tuple[str, str]]:
     out = []
     for k, v in d.items():
@@ -180,7 +194,7 @@ def render_html(
         rows=rows,
         detail_header=detail_header,
         details=details,
-        same_games=same_games(runs),
+        same_games=same_games(runs) + approximate_notes(runs),
         sections=sections,
         gpu=gpu,
         runs=[run_details(r, label) for r, label in zip(runs, labels, strict=True)],

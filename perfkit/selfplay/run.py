@@ -356,7 +356,6 @@ def _stopped(exc: BaseException, *, flush: Callable[..., None], report: Progress
         except PerfkitError as saving:
             exc = saving if not isinstance(exc, Interrupted) else exc
     where = f"{report.stored} of {n} games are stored in {out}"
-    stop: BaseException
     if isinstance(exc, Interrupted):
         state, stop = "interrupted", Interrupted(
             exc.signum,

@@ -43,7 +43,7 @@ from perfkit.types import GameRecord, PerfkitError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Windows: no lock, one writer is on the user
-    fcntl = None  # type: ignore[assignment]  # callers test `fcntl is None`
+    fcntl = None
 
 KIND = "perfkit-selfplay"
 FORMAT = 1
@@ -607,9 +607,7 @@ def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_t
                            "and plays its games again)")
             log(skipped[-1])
             continue
-        table = result[1]
-        assert table is not None  # scan_shards(keep_tables=True) returns each shard's table
-        tables.append(table.replace_schema_metadata(None))
+        tables.append(result[1].replace_schema_metadata(None))
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     df = table.to_pandas()
     df["candidates"] = df["candidates"].map(list)
@@ -683,8 +681,7 @@ def digest_dir(shards: list[ShardInfo], window: int = 8192) -> str | None:
         return None
     order = sorted(shards, key=lambda s: s.lo)
     h = hashlib.sha256()
-    i, lo = 0, 0
-    open_: list[ShardInfo] = []
+    i, open_, lo = 0, [], 0
     while i < len(order) or open_:
         if not open_:
             lo = max(lo, order[i].lo // window * window)

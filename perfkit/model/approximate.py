@@ -1,0 +1,126 @@
+"""Opt-in approximate networks: reduced precision and torch.compile, each checked before a run.
+
+Neither is exact: a bfloat16/float16 network rounds differently from float32, and a compiled
+network may reorder its arithmetic. So each is opt-in (`--precision bfloat16|float16`,
+`--compile`) and its price is measured against the float64 reference by
+`perfkit.analysis.quality` before a user trusts it.
+
+torch.compile specialises on the input's shape: called at every batch size self-play makes,
+it would recompile for each. `Bucketed` pads each batch with blank boards up to the next power
+of two, so a run compiles at most log2(largest call) + 1 times, and it times each bucket's
+first call (tracing, compiling and one call) so that the compile time is reported apart from
+the steady state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from perfkit.types import PerfkitError
+
+APPROXIMATE_PRECISIONS = ("bfloat16", "float16")
+
+
+def check_precision_supported(device: torch.device, dtype: torch.dtype, model: nn.Module, obs_shape) -> None:
+    """PerfkitError (one line) unless `model` runs in `dtype` on `device`; float32/float64 always do.
+
+    A reduced precision is probed with one forward pass of a copy of the network on 2 blank
+    boards: that is what fails where the device has no kernels for it.
+    """
+    if dtype in (torch.float32, torch.float64):
+        return
+    name = str(dtype).removeprefix("torch.")
+    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise PerfkitError(f"{name} is not supported on {torch.cuda.get_device_name(device)}; use --precision float32")
+    import copy
+
+    try:
+        probe = copy.deepcopy(model).to(device=device, dtype=dtype).eval()
+        with torch.inference_mode():
+            probe(torch.zeros((2, *obs_shape), device=device, dtype=dtype))
+    except (RuntimeError, NotImplementedError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise PerfkitError(f"{name} is not supported on {device.type} here ({first}); use --precision float32") from None
+
+
+def bucket(batch: int) -> int:
+    """The power of two a batch of `batch` boards is padded to (1, 2, 4, ...)."""
+    return 1 << max(0, int(batch) - 1).bit_length()
+
+
+class Bucketed(nn.Module):
+    """`torch.compile(model)` called only at power-of-two batch sizes; same outputs per board.
+
+    `compile_s[size]` is the wall time of the first call at `size` (tracing + compiling + one call).
+    """
+
+    def __init__(
+        self, model: nn.Module, *, backend: str = "inductor", clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        super().__init__()
+        self.inner = model
+        self.backend = backend
+        self.clock = clock
+        self.compile_s: dict[int, float] = {}
+        self.compiled = torch.compile(model, dynamic=False, backend=backend)
+
+    def forward(self, planes: torch.Tensor):
+        b = planes.shape[0]
+        size = bucket(b)
+        if size != b:
+            planes = torch.cat([planes, planes.new_zeros((size - b, *planes.shape[1:]))])
+        if size in self.compile_s:
+            logits, values = self.compiled(planes)
+        else:
+            t0 = self.clock()
+            logits, values = self.compiled(planes)
+            if planes.device.type == "cuda":
+                torch.cuda.synchronize(planes.device)
+            self.compile_s[size] = self.clock() - t0
+        return logits[:b], values[:b]
+
+
+def compile_network(
+    model: nn.Module, obs_shape, *, device: torch.device, dtype: torch.dtype, backend: str = "inductor"
+) -> Bucketed:
+    """`model` compiled with batch buckets, checked by compiling batch 1 now.
+
+    PerfkitError (one line) where torch.compile cannot work here (no C compiler, an
+    unsupported platform or Python), rather than a traceback in the middle of a run.
+    """
+    import torch._dynamo.config as dynamo_config
+
+    # Each power of two is one compiled graph: allow them all (2^0 .. 2^20) before dynamo falls back to eager.
+    for knob in ("recompile_limit", "cache_size_limit"):
+        if getattr(dynamo_config, knob, 64) < 32:
+            setattr(dynamo_config, knob, 32)
+    try:
+        wrapped = Bucketed(model.to(device=device, dtype=dtype).eval(), backend=backend)
+        with torch.inference_mode():
+            wrapped(torch.zeros((1, *obs_shape), device=device, dtype=dtype))
+    except Exception as exc:  # inductor raises many kinds (BackendCompilerFailed, CalledProcessError, ...)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise PerfkitError(f"torch.compile cannot work here ({type(exc).__name__}: {first}); drop --compile") from None
+    return wrapped
+
+
+def precompile(model: nn.Module, obs_shape, *, up_to: int, device: torch.device, dtype: torch.dtype) -> float:
+    """Compile every bucket up to `up_to` boards now (outside the timed run); returns the seconds it took."""
+    if not isinstance(model, Bucketed):
+        return 0.0
+    spent = 0.0
+    with torch.inference_mode():
+        for size in (2**k for k in range(bucket(up_to).bit_length())):
+            if size not in model.compile_s:
+                model(torch.zeros((size, *obs_shape), device=device, dtype=dtype))
+                spent += model.compile_s[size]
+    return spent
+
+
+def find_bucketed(model: nn.Module) -> Bucketed | None:
+    """The `Bucketed` wrapper inside `model` (as is or under a wrapper), None if not compiled."""
+    return next((m for m in model.modules() if isinstance(m, Bucketed)), None)
