@@ -39,6 +39,8 @@ SUMMARY_COLUMNS = {
     "transfer_share": "transfer share",
     "cpu_share": "cpu share",
     "efficiency": "efficiency",
+    "mfu": "mfu",
+    "cache_hit_share": "cache hit share",
     "gpu_util_mean": "gpu util %",
     "speedup_vs_naive": "speed-up vs naive",
     "projected_days_500k": "days for 500k",
