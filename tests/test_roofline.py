@@ -94,6 +94,9 @@ def test_bench_mfu_from_a_fake_curve_file(tmp_path, capsys):
     assert s["mfu"] == pytest.approx(s["boards_per_s"] * 3e6 / 2e12)
     assert "2,000.0 GFLOP/s" in s["mfu_status"]
     assert runs[0].manifest["summary"]["mfu"] == s["mfu"]  # saved with the run
+    from perfkit.analysis.roofline import mfu_fields
+
+    assert "above 1" in mfu_fields(1e6, fake)["mfu_status"] and "above 1" not in mfu_fields(1e3, fake)["mfu_status"]
     table = render_bench(runs, verbose=True)
     assert "mfu" in table and f"{s['mfu']:.1%}" in table
 

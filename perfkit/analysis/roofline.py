@@ -73,4 +73,6 @@ def mfu_fields(boards_per_s: float, curve, reason: str = "") -> dict:
         f"{roof.get('matmul_size', '?')}² matmul's {peak / 1e9:,.1f} GFLOP/s, from the curve"
         + (f" {curve.path}" if curve.path else "")
     )
+    if mfu > 1.05:  # a run cannot beat the hardware's peak: the two saw different machine load
+        status += "; above 1: the curve's matmul peak and this run met different machine load - measure both again, together"
     return {"mfu": mfu, "mfu_status": status}
