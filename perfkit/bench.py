@@ -159,6 +159,7 @@ class Workload:
             torch.set_num_threads(settings.threads)
         net = settings.network
         game = settings.make_game()
+        model: torch.nn.Module
         if settings.checkpoint:
             model = load_checkpoint(settings.checkpoint, net, game=game)
         elif isinstance(game, HexGame):
@@ -187,7 +188,8 @@ class Workload:
 
     def evaluator(self, on_call=None) -> Evaluator:
         return Evaluator(
-            self.model, game=self.game or self.settings.make_game(), device=self.backend,
+            self.model, game=self.game or self.settings.make_game(),
+            device=self.backend if self.backend is not None else self.device,
             precision=self.settings.precision, on_call=on_call,
         )
 
@@ -410,7 +412,7 @@ def bench(
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
     workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
-    if progress:
+    if progress and workload.threads is not None:
         print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
@@ -535,7 +537,9 @@ def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict:
     """
     if pairs < 1:
         raise PerfkitError(f"pairs must be >= 1, got {pairs}")
-    on, off, share = [], [], []
+    on: list[float] = []
+    off: list[float] = []
+    share: list[float] = []
     for i in range(pairs):
         for record in ((True, False) if i % 2 == 0 else (False, True)):
             run = run_strategy(name, workload, progress=False, record_calls=record)

@@ -20,7 +20,7 @@ EXIT_USAGE, EXIT_ERROR = 2, 1
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line: `perfkit bench: error: ...`."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:
             message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
@@ -433,8 +433,10 @@ def cmd_curve(args: argparse.Namespace) -> int:
     )
     path = Path(args.output) if args.output else Path(args.out) / name
     _check_writable_file(path, what="curve", example=name)
+    threads = workload.threads
+    assert threads is not None  # Workload.prepare chose it
     if not args.no_progress:
-        print(workload.threads.describe(), file=sys.stderr, flush=True)
+        print(threads.describe(), file=sys.stderr, flush=True)
 
     def progress(point) -> None:
         if not args.no_progress:
@@ -446,9 +448,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
         time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
-        environment={**environment(evaluator), "threads": workload.threads.to_dict()},
+        environment={**environment(evaluator), "threads": threads.to_dict()},
     )
-    warning = curve_oversubscription(curve, workload.threads.expected_batch1_s)
+    warning = curve_oversubscription(curve, threads.expected_batch1_s)
     if warning:
         curve.note = f"{curve.note}; {warning}" if curve.note else warning
     roofline = curve_roofline(workload, curve.peak_boards_per_s)

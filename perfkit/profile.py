@@ -20,6 +20,7 @@ import linecache
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def profile_strategy(
     )
 
 
-def line_costs(timings: dict, unit: float) -> list[LineCost]:
+def line_costs(timings: Mapping, unit: float) -> list[LineCost]:
     """Every line that ran in line_profiler's `timings` ({(file, first line, name): [(line, hits, time)]}), costliest first."""
     out = []
     for (file, _, function), rows in timings.items():
@@ -187,7 +188,7 @@ def line_costs(timings: dict, unit: float) -> list[LineCost]:
 
 
 def render_line_profile(
-    timings: dict, unit: float, lines: list[LineCost], *, output_unit: float = 1e-3, top: int = TOP_LINES
+    timings: Mapping, unit: float, lines: list[LineCost], *, output_unit: float = 1e-3, top: int = TOP_LINES
 ) -> str:
     """The `top` most expensive lines, then line_profiler's per-function tables, the costliest function first."""
     buf = io.StringIO()

@@ -138,20 +138,24 @@ def choose_threads(
     """
     cores = usable_cores() if cores is None else cores
     env = os.environ if env is None else env
-    base = {"cores": cores, "busy": busy}
-    timed = lambda *ts: {t: probe(t) for t in ts} if probe else {}  # noqa: E731
+
+    def timed(*counts: int) -> dict[int, float]:
+        return {t: probe(t) for t in counts} if probe else {}
+
+    def choice(threads: int, source: str, reason: str, batch1_s: dict[int, float] | None = None) -> ThreadChoice:
+        return ThreadChoice(threads, source, reason, batch1_s or {}, cores=cores, busy=busy)
+
     if requested is not None:
-        return ThreadChoice(requested, "requested", f"--threads {requested}", timed(requested), **base)
+        return choice(requested, "requested", f"--threads {requested}", timed(requested))
     from_env = env_threads(env)
     if from_env is not None:
-        return ThreadChoice(from_env, "environment", f"OMP_NUM_THREADS={from_env} in the environment", timed(from_env), **base)
+        return choice(from_env, "environment", f"OMP_NUM_THREADS={from_env} in the environment", timed(from_env))
     if device_type in ("cuda", "sim"):
         where = "GPU" if device_type == "cuda" else "simulated device (sim)"
         reason = f"the network runs on the {where}; one host thread per process leaves the cores to the search"
-        return ThreadChoice(1, "device", reason, timed(1), **base)
+        return choice(1, "device", reason, timed(1))
     if busy is None:
         busy = busy_cores()
-        base["busy"] = busy
     idle = max(0, min(cores, round(cores - (busy or 0.0))))
     free = max(1, idle - HEADROOM_CORES)
     if free == 1:
@@ -161,18 +165,18 @@ def choose_threads(
             why = f"machine busy: other processes use {busy or 0:.1f} of {cores} cores"
         else:
             why = f"{cores} cores, one left for the search and other jobs (more threads stall when a core is taken)"
-        return ThreadChoice(1, "rule", why, timed(1), **base)
+        return choice(1, "rule", why, timed(1))
     if probe is None:
-        return ThreadChoice(free, "rule", f"{idle} of {cores} cores free ({busy or 0:.1f} in use), one kept as headroom", **base)
+        return choice(free, "rule", f"{idle} of {cores} cores free ({busy or 0:.1f} in use), one kept as headroom")
     times = interleaved(probe, (1, free))
     one, many = times[1], times[free]
     if many > OVERSUBSCRIBED * one:
         why = (f"a batch-1 call took {1e3 * many:.2f} ms with {free} threads, {1e3 * one:.2f} ms with 1: "
                "more threads oversubscribe this CPU")
-        return ThreadChoice(1, "measured", why, times, **base)
+        return choice(1, "measured", why, times)
     why = (f"{idle} of {cores} cores free ({busy or 0:.1f} in use), one kept as headroom; a batch-1 call took {1e3 * many:.2f} ms "
            f"with {free} threads, {1e3 * one:.2f} ms with 1")
-    return ThreadChoice(free, "measured", why, times, **base)
+    return choice(free, "measured", why, times)
 
 
 def interleaved(probe: Callable[[int], float], counts: tuple[int, ...]) -> dict[int, float]:

@@ -14,6 +14,7 @@ import pytest
 import perfkit
 from perfkit.bench import BenchSettings, Workload, run_strategy
 from perfkit.game import get_game
+from perfkit.strategies import STRATEGIES
 from perfkit.types import SearchConfig
 
 pyspiel = pytest.importorskip("pyspiel")
@@ -42,7 +43,7 @@ def replay(game_name: str, moves: list[int]) -> int:
 @pytest.mark.parametrize("game", ["connect_four", "othello", "hex(board_size=5)"])
 def test_float64_games_identical_across_strategies_and_workers(game):
     workload = Workload.prepare(settings(game, concurrency=3))
-    runs = {name: run_strategy(name, workload, progress=False) for name in ("naive", "permove", "crossgame")}
+    runs = {name: run_strategy(name, workload, progress=False) for name in STRATEGIES}
     with_workers = Workload(
         settings=dataclasses.replace(workload.settings, workers=2), model=workload.model, device=workload.device,
         threads=workload.threads, game=workload.game,
@@ -92,9 +93,7 @@ def test_network_shapes_follow_the_game():
 
 
 def test_checkpoint_records_its_game_and_another_game_refuses_it(tmp_path):
-    from perfkit.model import load_checkpoint, save_checkpoint
-
-    from perfkit.model import build_game_model
+    from perfkit.model import build_game_model, load_checkpoint, save_checkpoint
 
     g = get_game("connect_four")
     model = build_game_model(g.obs_shape, g.actions, preset="tiny", game=g.name)

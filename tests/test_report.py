@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -13,13 +14,14 @@ import numpy as np
 import pytest
 
 import perfkit
+import perfkit.strategies
 from perfkit.analysis import tables
 from perfkit.analysis.reference import seed_reference
 from perfkit.cli import main
 from perfkit.report import charts
 from perfkit.report.html import render_html
 
-STRATEGIES = ["naive", "permove", "crossgame"]
+STRATEGIES = list(perfkit.strategies.STRATEGIES)  # a new strategy is in the report test by default
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +87,19 @@ def test_a_folder_of_runs_stands_for_its_runs(run_root, run_dirs, tmp_path, caps
     assert "3 runs" in capsys.readouterr().out
 
 
-def test_renderer_reads_only_stored_data(run_dirs):
+def test_renderer_reads_only_stored_data(run_dirs, tmp_path):
+    """Numbers edited in a stored run are the numbers the report shows: nothing is re-measured."""
     runs = [perfkit.load_run(d) for d in run_dirs]
-    first = render_html(runs, generated_at="T")
-    again = render_html([perfkit.load_run(d) for d in run_dirs], generated_at="T")
-    assert first == again
+    assert render_html(runs, generated_at="T") == render_html([perfkit.load_run(d) for d in run_dirs], generated_at="T")
+    edited = tmp_path / run_dirs[-1].name
+    shutil.copytree(run_dirs[-1], edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    stored = manifest["summary"]
+    assert stored["moves_per_s"] != 4321.98 and stored["peak_rss_mb"] != 98765
+    stored["moves_per_s"], stored["peak_rss_mb"] = 4321.98, 98765
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    html = render_html([*(perfkit.load_run(d) for d in run_dirs[:-1]), perfkit.load_run(edited)], generated_at="T")
+    assert "4321.98" in html and "98,765" in html
 
 
 def test_gpu_utilisation_is_charted_where_it_was_measured(run_dirs):

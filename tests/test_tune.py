@@ -33,9 +33,11 @@ def test_worker_trials_leave_in_process_knobs_at_one():
     """With worker processes, groups and inflight (in-process knobs) are reset to 1."""
     space = {"groups": (1, 4), "inflight": (1, 2), "workers": (0, 2)}
     _, trials = tune(None, space=space, measure_fn=fake_measure({"groups": 4, "inflight": 2}))
-    for t in trials:
-        if t.settings.get("workers"):
-            assert t.settings["groups"] == 1 and t.settings["inflight"] == 1
+    with_workers = [t.settings for t in trials if t.settings.get("workers")]
+    in_process = [t.settings for t in trials if not t.settings.get("workers")]
+    assert with_workers, "the space's workers=2 was never tried"
+    assert all(s["groups"] == 1 and s["inflight"] == 1 for s in with_workers)
+    assert any(s["groups"] == 4 and s["inflight"] == 2 for s in in_process)  # the reset is for workers only
 
 
 def test_a_real_trial_measures_boards_per_second():

@@ -16,7 +16,6 @@ from perfkit.analysis.curve import Curve
 
 DEVICE_BOUND_SHARE = 0.85  # device busy at least this share of the wall time: it bounds the run
 SMALL_CALLS = 0.5  # the curve's boards/s at the run's mean batch below this share of its peak: batching
-VERDICTS = ("device", "batching", "cpu side")
 
 
 def batch_efficiency(mean_batch: float, curve: Curve | None) -> float | None:
@@ -39,7 +38,7 @@ def bottleneck_fields(summary: dict, curve: Curve | None) -> dict:
     mean_batch = summary.get("mean_batch") or 0.0
     fill = batch_efficiency(mean_batch, curve)
     where = "modelled by the sim curve" if str(summary.get("device", "")).startswith("sim") else "measured"
-    if busy >= DEVICE_BOUND_SHARE and fill is not None and fill < SMALL_CALLS:
+    if busy >= DEVICE_BOUND_SHARE and curve is not None and fill is not None and fill < SMALL_CALLS:
         verdict = "batching"
         reason = (
             f"device busy {busy:.0%} of the wall time ({where}), but its calls average {mean_batch:.1f} boards, "

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from perfkit.atomic import write_atomic
 from perfkit.types import CallRecord, PerfkitError, Preset
 
 CURVE_KIND = "perfkit-curve"
@@ -128,7 +129,7 @@ class Curve:
         return max(p.boards_per_s for p in self.points)
 
     @property
-    def best_batch(self) -> int:
+    def best_batch(self) -> int | float:
         """The smallest batch size that reaches the peak throughput."""
         return max(self.points, key=lambda p: (p.boards_per_s, -p.batch)).batch
 
@@ -204,9 +205,7 @@ class Curve:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(json.dumps(self.to_dict(), indent=2))
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(self.to_dict(), indent=2))
         except OSError as exc:
             raise PerfkitError(f"cannot write curve {path}: {exc.strerror or exc}") from None
         self.path = path

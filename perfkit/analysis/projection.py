@@ -201,7 +201,6 @@ def _check_curve_fits(run: Run, curve: Curve) -> None:
         )
 
 
-GPU_CONCURRENCY = 512  # games in flight a GPU user runs crossgame at (what the what-if replays)
 WHATIF_MAX_BATCH = 4096  # boards per call at that concurrency
 
 
@@ -222,7 +221,9 @@ def at_concurrency(run: Run, concurrency: int, *, max_batch: int = WHATIF_MAX_BA
         raise PerfkitError(f"only a crossgame run can be replayed at another concurrency, not {run.manifest.get('strategy')}")
     k = max(1, round(concurrency / measured))
     calls = run.calls
-    groups, current, boards = [], [], 0
+    groups: list[list[int]] = []
+    current: list[int] = []
+    boards = 0
     for i, batch in enumerate(calls["batch"].to_numpy()):
         if current and (len(current) == k or boards + batch > max_batch):
             groups.append(current)

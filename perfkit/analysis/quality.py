@@ -54,7 +54,9 @@ def game_positions(game, reference: Evaluate, *, search, seed: int, positions: i
     if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1:
         raise PerfkitError(f"quality positions must be a whole number >= 1, got {positions!r}")
     engine = Engine(evaluate=EvalCache(reference), game=game, config=search, seed=seed)
-    stones, to_move, legal = [], [], []
+    stones: list[np.ndarray] = []
+    to_move: list[np.ndarray] = []
+    legal: list[np.ndarray] = []
     played, next_id = 0, 0
     while sum(len(t) for t in to_move) < positions:
         ids = range(next_id, next_id + concurrency)

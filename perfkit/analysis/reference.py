@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def seed_reference() -> dict:
-    """The seed's reported figures (also in data/seed_reference.json), with their label."""
+    """The seed's reported figures (perfkit/data/seed_reference.json, shipped in the package), with their label."""
     try:
         text = resources.files("perfkit").joinpath("data/seed_reference.json").read_text()
     except (OSError, TypeError):

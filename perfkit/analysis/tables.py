@@ -87,7 +87,8 @@ def preset_name(run: Run) -> str:
 
 def unique_labels(runs: Sequence[Run]) -> list[str]:
     """`run_label` of each run, made unique with #2, #3 where labels repeat."""
-    labels, seen = [], {}
+    labels: list[str] = []
+    seen: dict[str, int] = {}
     for run in runs:
         label = run_label(run)
         seen[label] = seen.get(label, 0) + 1
@@ -126,7 +127,7 @@ def speedups(runs: Sequence[Run]) -> list[float | None]:
 
     Falls back to the speed-up stored with the run (measured alongside naive by `bench`).
     """
-    naive = {}
+    naive: dict[tuple, float] = {}
     for run in runs:
         if strategy(run) == "naive" and run.summary.get("moves_per_s"):
             naive.setdefault(comparable_key(run), run.summary["moves_per_s"])

@@ -139,13 +139,14 @@ class SimDevice(Device):
         if self.source == "paper" and self.curve is None:
             while not hasattr(model, "blocks") and hasattr(model, "inner"):
                 model = model.inner  # a wrapper of the network (fold.ChannelsLast): its shapes are the inner one's
-            shape = [getattr(model, k, None) for k in ("obs_shape", "actions", "blocks", "channels")]
-            if any(v is None for v in shape):
+            obs_shape, actions, blocks, channels = (
+                getattr(model, k, None) for k in ("obs_shape", "actions", "blocks", "channels"))
+            if obs_shape is None or actions is None or blocks is None or channels is None:
                 raise PerfkitError(
                     "--device sim derives its paper curve from perfkit's ResNet shapes; this model has none: "
                     "give a curve, --device sim:CURVE.json"
                 )
-            self.curve = paper_curve(*shape)
+            self.curve = paper_curve(tuple(obs_shape), actions, blocks, channels)
         return SimRunner(self, game)
 
     def latency_s(self, batch: int) -> float:

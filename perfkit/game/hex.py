@@ -112,14 +112,6 @@ class Positions:
             winner=self.winner[index],
         )
 
-    def put(self, index: np.ndarray, other: Positions) -> None:
-        """Overwrite rows `index` with `other`'s rows."""
-        self.stones[index] = other.stones
-        self.groups[index] = other.groups
-        self.reach[index] = other.reach
-        self.to_move[index] = other.to_move
-        self.winner[index] = other.winner
-
     @property
     def terminal(self) -> np.ndarray:  # [B] bool
         return self.winner != 0

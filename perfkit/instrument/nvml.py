@@ -56,9 +56,10 @@ class NvmlReader:
     def __init__(self, index: int = 0, *, nvml=None, uuid: str | None = None, visible: str | None = None) -> None:
         if nvml is None:
             try:
-                import pynvml as nvml
+                import pynvml
             except ImportError as exc:
                 raise Unavailable(f"nvidia-ml-py is not installed ({exc}); pip install nvidia-ml-py") from None
+            nvml = pynvml
         self.nvml = nvml
         try:
             nvml.nvmlInit()

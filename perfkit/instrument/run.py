@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from perfkit.atomic import replacing
 from perfkit.types import PerfkitError
 
 TABLES = ("calls", "moves", "games", "gpu")
@@ -43,16 +42,12 @@ class Run:
         if path.exists():
             raise PerfkitError(f"run directory {path} already exists; choose another --out")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with replacing(path) as tmp:
+            tmp.mkdir()
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             text = json.dumps(self.manifest, indent=2, default=_json_default)
             (tmp / MANIFEST).write_text(text)
-            os.rename(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         # What was written is what load_run returns (tuples become lists, numpy scalars numbers).
         self.manifest = json.loads(text)
         self.path = path

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from perfkit.devices import get_device
@@ -114,12 +115,12 @@ class Tracer:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._game_ids = itertools.count()
-        self._games: list[GameMark] = []
         self._sampler: GpuSampler | None = None
         self._gpu_status: str | None = None
         self.t0: float | None = None
         self.wall_s: float | None = None
         self.started_at: float | None = None
+        self.last_run: Run | None = None  # set by the %%perfkit cell magic
 
     # --------------------------------------------------------------- the run's clock
 
@@ -228,15 +229,16 @@ class Tracer:
             else:
                 logits, values = self._forward(x, b)
                 fwd = time.perf_counter() - t1
-            logits, values = _as_numpy(logits), _as_numpy(values)
         end = time.perf_counter()
         self._record(b, owners, CallRecord(
             batch=b, n_policy=b, n_value=b, level=-1, encode_s=t1 - start, h2d_s=h2d, forward_s=fwd,
             d2h_s=d2h, queue_wait_s=queue_wait_s, start_s=start, end_s=end,
         ))
-        return logits, values
+        return _as_numpy(logits), _as_numpy(values)
 
     def _forward(self, x: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.module is None:
+            raise PerfkitError("this Tracer has no network to call; pass one: Tracer(net)")
         try:
             out = self.module(x)
             logits, values = out
@@ -289,9 +291,9 @@ class Tracer:
     def hooked(self, module: torch.nn.Module | None = None) -> Iterator[Tracer]:
         """Record every forward call of `module` (default: the tracer's) for the block, through
         forward hooks: the engine keeps calling its own object, wherever it holds it."""
-        module = module or self.module
-        if not isinstance(module, torch.nn.Module):
-            raise PerfkitError(f"hooked takes a torch.nn.Module, got {type(module).__name__}; use wrap for a callable")
+        target = module if module is not None else self.module
+        if not isinstance(target, torch.nn.Module):
+            raise PerfkitError(f"hooked takes a torch.nn.Module, got {type(target).__name__}; use wrap for a callable")
         starts = threading.local()
 
         def before(_module, args):
@@ -300,7 +302,7 @@ class Tracer:
         def after(_module, args, _out):
             self._record_timed(len(args[0]) if args else 1, starts.stack.pop())
 
-        handles = [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+        handles = [target.register_forward_pre_hook(before), target.register_forward_hook(after)]
         try:
             yield self
         finally:
@@ -351,6 +353,8 @@ class Tracer:
 
         self.start()
         self.stop()
+        # start() set the clock and stop() read it: neither is None from here on.
+        assert self.t0 is not None and self.wall_s is not None and self.started_at is not None
         wall = self.wall_s if wall_s is None else wall_s
         rec = self.recorder
         calls, moves, games = rec.calls_table(), rec.moves_table(), rec.games_table()
@@ -389,7 +393,7 @@ class Tracer:
             "summary": summary,
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
-                   gpu=gpu if gpu is not None else Run.__dataclass_fields__["gpu"].default_factory())
+                   gpu=gpu if gpu is not None else pd.DataFrame())
 
 
 def _network_info(module) -> dict:
@@ -400,8 +404,9 @@ def _network_info(module) -> dict:
         for key in ("blocks", "channels", "board", "actions"):
             if isinstance(getattr(module, key, None), int):
                 info[key] = getattr(module, key)
-        if hasattr(module, "obs_shape"):
-            info["obs_shape"] = list(module.obs_shape)
+        obs_shape = getattr(module, "obs_shape", None)
+        if obs_shape is not None:
+            info["obs_shape"] = list(obs_shape)
     info.setdefault("board", None)
     info.setdefault("blocks", None)
     info.setdefault("channels", None)

@@ -23,8 +23,11 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 
-def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
-    return isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats
+def _folded(conv: nn.Module | None, bn: nn.Module | None) -> nn.Conv2d | None:
+    """`conv` with `bn` folded into it, or None when they are not a Conv2d and its BatchNorm2d."""
+    if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+        return fuse_conv_bn_eval(conv, bn)
+    return None
 
 
 def fold_batchnorm(model: nn.Module, *, dtype: torch.dtype | None = None) -> tuple[nn.Module, int]:
@@ -43,14 +46,15 @@ def fold_batchnorm(model: nn.Module, *, dtype: torch.dtype | None = None) -> tup
         if isinstance(module, nn.Sequential):
             names = list(module._modules)
             for a, b in zip(names, names[1:], strict=False):
-                conv, bn = module._modules[a], module._modules[b]
-                if _foldable(conv, bn):
-                    module._modules[a] = fuse_conv_bn_eval(conv, bn)
+                fused = _folded(module._modules[a], module._modules[b])
+                if fused is not None:
+                    module._modules[a] = fused
                     module._modules[b] = nn.Identity()
                     count += 1
         for name, child in list(module._modules.items()):
-            if name.startswith("conv") and _foldable(child, module._modules.get("bn" + name[4:])):
-                setattr(module, name, fuse_conv_bn_eval(child, module._modules["bn" + name[4:]]))
+            fused = _folded(child, module._modules.get("bn" + name[4:])) if name.startswith("conv") else None
+            if fused is not None:
+                setattr(module, name, fused)
                 setattr(module, "bn" + name[4:], nn.Identity())
                 count += 1
     return folded.to(dtype).eval(), count
@@ -61,7 +65,7 @@ class ChannelsLast(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.inner = model.to(memory_format=torch.channels_last)
+        self.inner = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks memory_format; Module.to takes it
 
     def forward(self, planes: torch.Tensor):
         return self.inner(planes.contiguous(memory_format=torch.channels_last))
@@ -93,11 +97,11 @@ def choose_memory_format(
     """The faster memory format for `model` at `batch` boards on `device`, and each one's time (s)."""
     planes = torch.rand((batch, *obs_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     planes = planes.round().to(device=device, dtype=dtype)
-    times = {}
+    times: dict[str, float] = {}
     for fmt in MEMORY_FORMATS:
         candidate = in_format(copy.deepcopy(model).to(device=device, dtype=dtype).eval(), fmt)
         times[fmt] = time_forward(candidate, planes, repeats=repeats)
-    return min(times, key=times.get), times
+    return min(times, key=times.__getitem__), times
 
 
 def prepare_network(

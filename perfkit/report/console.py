@@ -134,10 +134,10 @@ def approximate_lines(runs: list[Run]) -> list[str]:
     """An approximate path's price (quality against float64, speed-up) and compile time, once per bench."""
     from perfkit.analysis.quality import describe_quality
 
-    out = []
-    quality = runs[0].manifest.get("quality")
-    if quality:
-        out.append(describe_quality(quality))
+    out: list[str] = []
+    line = describe_quality(runs[0].manifest.get("quality"))
+    if line:
+        out.append(line)
     for r in runs:
         s = r.summary
         if s.get("compile_s") is not None:

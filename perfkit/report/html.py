@@ -12,7 +12,6 @@ import base64
 import datetime as dt
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import jinja2
 
 from perfkit.analysis import tables
 from perfkit.analysis.reference import seed_reference
+from perfkit.atomic import write_atomic
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
 from perfkit.report.console import DETAIL_COLUMNS, KEY_COLUMNS, fmt, sim_banner
@@ -230,35 +230,26 @@ def _strategy_order(run: Run) -> int:
     return names.index(tables.strategy(run)) if tables.strategy(run) in names else len(names)
 
 
-def write_atomic(text: str, path: str | os.PathLike) -> Path:
-    """Write `text` to `path` through a temporary file and a rename: complete or absent."""
+def write_page(path: str | os.PathLike, text: str) -> Path:
+    """`perfkit.atomic.write_atomic` for a page a user named: its folder made, errors worded."""
     path = Path(path)
     if path.is_dir():
         raise PerfkitError(f"cannot write {path}: it is a directory; name a file such as {path / 'report.html'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileExistsError:
         raise PerfkitError(f"cannot write {path}: a file stands where its folder should be") from None
     except OSError as exc:
         raise PerfkitError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        return write_atomic(path, text)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise PerfkitError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_report(runs: Sequence[Run], path: str | os.PathLike, **options) -> Path:
     """Render `runs` (see `render_html`) and write the page to `path` atomically."""
-    return write_atomic(render_html(runs, **options), path)
+    return write_page(path, render_html(runs, **options))
 
 
 TEMPLATE = """<!DOCTYPE html>

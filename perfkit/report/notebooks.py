@@ -146,7 +146,7 @@ def export_notebooks(
     """
     import nbformat
 
-    from perfkit.report.html import write_atomic
+    from perfkit.report.html import write_page
 
     out = Path(out_dir)
     written = []
@@ -165,8 +165,8 @@ def export_notebooks(
                 execute_notebook(nb, cwd=path.resolve().parent, timeout_s=timeout_s, kernel_name=kernel_name)
             except PerfkitError as exc:
                 raise PerfkitError(f"{path.name}: {exc}") from None
-        html = write_atomic(to_html(nb), out / f"{path.stem}.html")
-        write_atomic(nbformat.writes(nb), out / f"{path.stem}.ipynb")
+        html = write_page(out / f"{path.stem}.html", to_html(nb))
+        write_page(out / f"{path.stem}.ipynb", nbformat.writes(nb))
         written.append(html)
         if on_done is not None:
             on_done(path, html)

@@ -152,7 +152,7 @@ def search(
     # 5. Minimax backup, from the deepest level up to level 1.
     for d in range(len(levels) - 1, 0, -1):
         _, child_parent, _, child_value = levels[d]
-        owner_u, parent_u, nodes_u, value_u = levels[d - 1]
+        owner_u, _, nodes_u, value_u = levels[d - 1]
         hi = np.full(len(value_u), -np.inf)
         lo = np.full(len(value_u), np.inf)
         np.maximum.at(hi, child_parent, child_value)  # NaN propagates: a NaN subtree stays NaN

@@ -62,7 +62,7 @@ class LocalBackend:
 
 
 def _warn_once(log: Callable[[str], None]) -> Callable[[int, BaseException], None]:
-    seen = []
+    seen: list[int] = []
 
     def on_failure(batch: int, exc: BaseException) -> None:
         if not seen:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import sys
 import threading
@@ -22,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
+from perfkit.instrument.environment import peak_rss_mb
 from perfkit.model.resilient import ForwardFailed
 from perfkit.selfplay.backends import RayBackend, make_backend
 from perfkit.selfplay.settings import SelfplaySettings
@@ -83,10 +83,6 @@ class StopSignals:
             self.depth -= 1
         if not self.depth and self.pending is not None and not self.closing:
             raise Interrupted(self.pending)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class RateEstimator:
@@ -356,6 +352,7 @@ def _stopped(exc: BaseException, *, flush: Callable[..., None], report: Progress
         except PerfkitError as saving:
             exc = saving if not isinstance(exc, Interrupted) else exc
     where = f"{report.stored} of {n} games are stored in {out}"
+    stop: BaseException
     if isinstance(exc, Interrupted):
         state, stop = "interrupted", Interrupted(
             exc.signum,

@@ -37,19 +37,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from perfkit.atomic import TMP_SUFFIX, replacing
 from perfkit.selfplay.ledger import Ledger, Range, ranges_of
 from perfkit.types import GameRecord, PerfkitError
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Windows: no lock, one writer is on the user
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # callers test `fcntl is None`
 
 KIND = "perfkit-selfplay"
 FORMAT = 1
 SETTINGS, PROGRESS, LOCK, SHARDS = "settings.json", "progress.json", ".lock", "shards"
 SHARD_RE = re.compile(r"^shard-(\d{6,})\.parquet$")
-TMP_SUFFIX = ".tmp"
 META_KEY = b"perfkit.selfplay"
 PROGRESS_BLOCK = 4096  # progress.json is padded to whole blocks so a full disk can still take its last word
 # What settings.json's identity holds (SelfplaySettings.identity builds it): key -> allowed JSON types.
@@ -100,34 +100,14 @@ def os_failure(exc: OSError, path: Path, doing: str = "write") -> PerfkitError:
     return PerfkitError(f"cannot {doing} {path}: {exc.strerror or exc}")
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some filesystems cannot fsync a folder
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace `path` with `data`: temporary file beside it, fsync, rename, fsync the folder.
-
-    Raises DiskFull or PerfkitError (never OSError); a failed write leaves `path` as it was.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+def _write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """An atomic write (`perfkit.atomic.replacing`), its OSError worded for the store: DiskFull or
+    PerfkitError. Written through this module's `open`, which the disk-full tests replace."""
     try:
-        with open(tmp, "wb") as f:
+        with replacing(path, durable=durable) as tmp, open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise os_failure(exc, path) from None
-    if durable:
-        _fsync_dir(path.parent)
 
 
 def games_table(games: Iterable[GameRecord]) -> pa.Table:
@@ -445,7 +425,7 @@ class SelfplayDir:
             self.shards.mkdir(exist_ok=True)
         except OSError as exc:
             raise os_failure(exc, self.shards, "create") from None
-        write_atomic(self.path / SETTINGS, json.dumps(settings, indent=2).encode())
+        _write_file(self.path / SETTINGS, json.dumps(settings, indent=2).encode())
         self.settings = settings
         self.claimed = True
         self.created = []
@@ -483,17 +463,10 @@ class SelfplayDir:
         meta = shard_meta(table, run=self.run, identity=self.settings["identity"], produced_by=produced_by)
         table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
         final = self.shards / f"shard-{self.next_shard:06d}.parquet"
-        tmp = self.shards / f".{final.name}.{os.getpid()}{TMP_SUFFIX}"
         try:
-            with open(tmp, "wb") as f:
+            with replacing(final, durable=True) as tmp, open(tmp, "wb") as f:
                 pq.write_table(table, f, compression="zstd")
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, final)
-            _fsync_dir(self.shards)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise os_failure(exc, final) from None
         self.next_shard += 1
         info = ShardInfo(path=final, ids=tuple(tuple(r) for r in meta["ids"]), games=meta["games"], rows=meta["rows"])
@@ -510,7 +483,7 @@ class SelfplayDir:
         text += b" " * (-(len(text) + 1) % PROGRESS_BLOCK) + b"\n"  # whole blocks: see _overwrite
         try:
             # Progress is advice, not data: no fsync on every rewrite, but always whole.
-            write_atomic(file, text, durable=False)
+            _write_file(file, text, durable=False)
             return True
         except PerfkitError:
             if not last:
@@ -607,7 +580,9 @@ def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_t
                            "and plays its games again)")
             log(skipped[-1])
             continue
-        tables.append(result[1].replace_schema_metadata(None))
+        table = result[1]
+        assert table is not None  # scan_shards(keep_tables=True) returns each shard's table
+        tables.append(table.replace_schema_metadata(None))
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     df = table.to_pandas()
     df["candidates"] = df["candidates"].map(list)
@@ -681,7 +656,8 @@ def digest_dir(shards: list[ShardInfo], window: int = 8192) -> str | None:
         return None
     order = sorted(shards, key=lambda s: s.lo)
     h = hashlib.sha256()
-    i, open_, lo = 0, [], 0
+    i, lo = 0, 0
+    open_: list[ShardInfo] = []
     while i < len(order) or open_:
         if not open_:
             lo = max(lo, order[i].lo // window * window)
