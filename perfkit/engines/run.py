@@ -51,6 +51,32 @@ class EngineOptions:
             raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s!r}")
 
 
+class _Games:
+    """The game ids of a run handed out to whichever thread asks next, each played under the
+    tracer; a game that raises is kept as a failure and the others go on."""
+
+    def __init__(self, engine, tracer: Tracer, games: int, bar) -> None:
+        self.engine, self.tracer, self.bar = engine, tracer, bar
+        self.ids = iter(range(games))
+        self.lock = threading.Lock()
+        self.failures: list[tuple[int, str]] = []  # (game id, one line)
+
+    def next_id(self) -> int | None:
+        with self.lock:
+            return next(self.ids, None)
+
+    def play_all(self, predict) -> None:
+        """Play games until none is left, each asking `predict` for its evaluations."""
+        while (game_id := self.next_id()) is not None:
+            try:
+                with self.tracer.game(game_id) as game:
+                    game.winner = self.engine.play_game(game_id, predict, self.tracer)
+            except Exception as exc:  # the other games go on; reported at the end
+                with self.lock:
+                    self.failures.append((game_id, _one_line(exc)))
+            self.bar.update(1)
+
+
 def play_engine(
     engine,
     network: Callable,
@@ -81,77 +107,69 @@ def play_engine(
         network, name=strategy, actions=engine.actions, precision=precision, device=device,
         manifest=manifest,
     )
-    ids = iter(range(options.games))
-    lock = threading.Lock()
-    failures: list[tuple[int, str]] = []
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
-
-    def next_id() -> int | None:
-        with lock:
-            return next(ids, None)
-
-    def play_all(predict) -> None:
-        while (game_id := next_id()) is not None:
-            try:
-                with tracer.game(game_id) as game:
-                    game.winner = engine.play_game(game_id, predict, tracer)
-            except Exception as exc:  # the other games go on; reported at the end
-                with lock:
-                    failures.append((game_id, _one_line(exc)))
-            bar.update(1)
-
+    games = _Games(engine, tracer, options.games, bar)
     stats: dict = {}
     with tracer:
         if strategy == "naive":
-            play_all(tracer.predict)
+            games.play_all(tracer.predict)
         else:
-            in_flight = min(options.concurrency, options.games)
-            server = BatchServer(
-                tracer.evaluate, max_batch=options.max_batch or in_flight, max_wait_s=options.max_wait_s,
-                owner_of=tracer.current_move,
-            )
-
-            def worker() -> None:
-                with server.client() as predict:
-                    play_all(predict)
-
-            with server:
-                if options.workers:
-                    from perfkit.engines.workers import play_with_workers
-
-                    assert recipe is not None  # checked above
-                    stats["processes"] = play_with_workers(
-                        engine, **recipe, games=options.games, concurrency=options.concurrency,
-                        workers=options.workers, server=server, tracer=tracer, failures=failures,
-                        on_game=lambda: bar.update(1),
-                    )
-                else:
-                    threads = [threading.Thread(target=worker, name=f"perfkit-game-{i}") for i in range(in_flight)]
-                    for t in threads:
-                        t.start()
-                    for t in threads:
-                        t.join()
-            stats.update(server.stats())
+            stats = _crossgame(engine, games, options, recipe)
     bar.close()
-    if failures:
-        game_id, first = min(failures, key=lambda f: f[0])
+    if games.failures:
+        game_id, first = min(games.failures, key=lambda f: f[0])
         raise PerfkitError(
-            f"game {game_id} failed: {first} ({len(failures)} of {options.games} games failed; "
-            f"{options.games - len(failures)} completed)"
+            f"game {game_id} failed: {first} ({len(games.failures)} of {options.games} games failed; "
+            f"{options.games - len(games.failures)} completed)"
         )
     run = tracer.run()
-    settings = {
-        "concurrency": min(options.concurrency, options.games) if strategy == "crossgame" else 1,
-        "max_batch": (options.max_batch or min(options.concurrency, options.games)) if strategy == "crossgame" else 1,
-        "max_wait_s": options.max_wait_s if strategy == "crossgame" else None,
-        "workers": options.workers if strategy == "crossgame" else 0,
+    crossgame = strategy == "crossgame"
+    in_flight = min(options.concurrency, options.games)
+    run.manifest["strategy_settings"] = {
+        "concurrency": in_flight if crossgame else 1,
+        "max_batch": (options.max_batch or in_flight) if crossgame else 1,
+        "max_wait_s": options.max_wait_s if crossgame else None,
+        "workers": options.workers if crossgame else 0,
     }
-    run.manifest["strategy_settings"] = settings
     run.manifest["strategy_stats"] = stats
     run.manifest["settings"]["games"] = options.games
     run.summary["batch_fill"] = stats.get("batch_fill")
     return run
 
+
+def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None) -> dict:
+    """The games in flight, one thread each (or in worker processes), through one batch
+    server in front of the tracer; returns the server's (and the workers') stats."""
+    tracer = games.tracer
+    in_flight = min(options.concurrency, options.games)
+    server = BatchServer(
+        tracer.evaluate, max_batch=options.max_batch or in_flight, max_wait_s=options.max_wait_s,
+        owner_of=tracer.current_move,
+    )
+    stats: dict = {}
+
+    def client() -> None:
+        with server.client() as predict:
+            games.play_all(predict)
+
+    with server:
+        if options.workers:
+            from perfkit.engines.workers import play_with_workers
+
+            assert recipe is not None  # play_engine checked it
+            stats["processes"] = play_with_workers(
+                engine, **recipe, games=options.games, concurrency=options.concurrency,
+                workers=options.workers, server=server, tracer=tracer, failures=games.failures,
+                on_game=lambda: games.bar.update(1),
+            )
+        else:
+            threads = [threading.Thread(target=client, name=f"perfkit-game-{i}") for i in range(in_flight)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    stats.update(server.stats())
+    return stats
 
 
 def _one_line(exc: BaseException) -> str:
