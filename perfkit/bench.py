@@ -28,6 +28,7 @@ from perfkit.analysis.quality import (
 )
 from perfkit.analysis.roofline import mfu_fields
 from perfkit.analysis.summary import summarize
+from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
 from perfkit.devices import Device, get_device
 from perfkit.game import get_game
@@ -494,13 +495,9 @@ def closest_to_median(values: list[float]) -> int:
 
 
 def add_comparisons(runs: list[Run]) -> None:
-    """Speed-up vs naive (moves/s ratio, same run) where naive was measured alongside."""
-    naive = next((r for r in runs if r.manifest["strategy"] == "naive"), None)
-    for run in runs:
-        s = run.summary
-        s["speedup_vs_naive"] = (
-            s["moves_per_s"] / naive.summary["moves_per_s"] if naive and naive.summary["moves_per_s"] else None
-        )
+    """Store each run's speed-up vs naive (`tables.speedups`) where naive was measured alongside."""
+    for run, speedup in zip(runs, speedups(runs), strict=True):
+        run.summary["speedup_vs_naive"] = speedup
 
 
 def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> None:

@@ -7,10 +7,12 @@ dicts; the charts, the HTML report and the notebooks only draw and format them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from perfkit.analysis import metrics
 from perfkit.instrument.run import Run
 
 # Why a network call was made, in the order the search asks (SPEC §1.3).
@@ -22,30 +24,6 @@ PURPOSES = (
     "leaves",
     "other",
 )
-
-# Summary keys the comparison tables show, with their titles (units in the title).
-SUMMARY_COLUMNS = {
-    "games": "games",
-    "moves": "moves",
-    "calls_per_move": "calls/move",
-    "mean_batch": "mean batch",
-    "p50_batch": "p50 batch",
-    "p95_batch": "p95 batch",
-    "boards_per_s": "boards/s",
-    "moves_per_s": "moves/s",
-    "games_per_s": "games/s",
-    "wall_s": "wall s",
-    "forward_share": "forward share",
-    "transfer_share": "transfer share",
-    "cpu_share": "cpu share",
-    "efficiency": "efficiency",
-    "mfu": "mfu",
-    "cache_hit_share": "cache hit share",
-    "gpu_util_mean": "gpu util %",
-    "speedup_vs_naive": "speed-up vs naive",
-    "projected_days_500k": "days for 500k",
-}
-
 
 def strategy(run: Run) -> str:
     return run.manifest.get("strategy", "?")
@@ -99,14 +77,16 @@ def unique_labels(runs: Sequence[Run]) -> list[str]:
 def summary_frame(runs: Sequence[Run], columns: dict[str, str] | None = None) -> pd.DataFrame:
     """The runs' stored summary metrics, one row per run (None where a metric doesn't apply).
 
-    "speed-up vs naive" is against a naive run of the same workload among `runs` (`speedups`).
+    Args:
+        columns: {summary key: column title}; default every column of `metrics.METRICS`
+            under its long title ("speed-up vs naive", "days for 500k", ...).
     """
-    columns = columns or SUMMARY_COLUMNS
+    if columns is None:
+        columns = {m.key: m.long_title or m.title or m.key for m in metrics.columns(verbose=None)}
     rows = []
-    for label, run, speedup in zip(unique_labels(runs), runs, speedups(runs), strict=True):
+    for label, run, summary in zip(unique_labels(runs), runs, compared_summaries(runs), strict=True):
         row = {"run": label, "strategy": strategy(run), "concurrency": concurrency(run),
                "preset": preset_name(run), "measured on": where_measured(run)}
-        summary = dict(run.summary, speedup_vs_naive=speedup)
         row.update({title: summary.get(key) for key, title in columns.items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("run")
@@ -123,9 +103,11 @@ def comparable_key(run: Run) -> tuple:
 
 
 def speedups(runs: Sequence[Run]) -> list[float | None]:
-    """Moves/s of each run over a naive run of the same workload and device in `runs`.
+    """Speed-up vs naive (moves/s ratio) of each run: the one place it is computed.
 
-    Falls back to the speed-up stored with the run (measured alongside naive by `bench`).
+    The speed-up stored with a run (measured alongside naive in its own bench, or the
+    median over its repeats) comes first; a run without one is compared with a naive run
+    of the same workload and device among `runs`. `bench` stores what this returns.
     """
     naive: dict[tuple, float] = {}
     for run in runs:
@@ -133,9 +115,57 @@ def speedups(runs: Sequence[Run]) -> list[float | None]:
             naive.setdefault(comparable_key(run), run.summary["moves_per_s"])
     out = []
     for run in runs:
+        stored = run.summary.get("speedup_vs_naive")
         base = naive.get(comparable_key(run))
         rate = run.summary.get("moves_per_s")
-        out.append(rate / base if base and rate else run.summary.get("speedup_vs_naive"))
+        out.append(stored if stored is not None else rate / base if base and rate is not None else None)
+    return out
+
+
+def compared_summaries(runs: Sequence[Run]) -> list[dict]:
+    """Each run's stored summary with its speed-up vs naive among `runs` (`speedups`): what the tables show."""
+    return [dict(run.summary, speedup_vs_naive=x) for run, x in zip(runs, speedups(runs), strict=True)]
+
+
+@dataclass(frozen=True)
+class SameGames:
+    """Did the runs of one workload play the same games? (equal `game_digest`s: equal games)"""
+
+    labels: tuple[str, ...]  # `run_label` of each run
+    preset: str
+    precision: str
+    digest: str | None  # the shared digest, where `same`
+    verdict: str  # "same"; "game counts" (they played different numbers of games); "drift" (expected
+    # outside float64: rounding depends on which boards share a call); "differ" (float64: a bug)
+
+    @property
+    def same(self) -> bool:
+        return self.verdict == "same"
+
+
+def same_games(runs: Sequence[Run]) -> list[SameGames]:
+    """The same-games verdict of each workload among `runs` played by two runs or more (`comparable_key`)."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(comparable_key(run), []).append(run)
+    out = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        digests = {r.summary.get("game_digest") for r in group}
+        precision = str(group[0].manifest.get("settings", {}).get("precision", "?"))
+        if len(digests) == 1:
+            verdict = "same"
+        elif len({r.summary.get("games") for r in group}) > 1:
+            verdict = "game counts"
+        elif precision != "float64":
+            verdict = "drift"
+        else:
+            verdict = "differ"
+        out.append(SameGames(
+            labels=tuple(run_label(r) for r in group), preset=preset_name(group[0]), precision=precision,
+            digest=next(iter(digests)) if verdict == "same" else None, verdict=verdict,
+        ))
     return out
 
 

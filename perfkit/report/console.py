@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
+from perfkit.analysis import metrics, tables
+from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
-
-# (summary key, column title, format). What a user came for first; the rest with --verbose / --json.
-KEY_COLUMNS = [
-    ("moves_per_s", "moves/s", "{:.2f}"),
-    ("speedup_vs_naive", "vs naive", "{:.2f}x"),
-    ("efficiency", "efficiency", "{:.0%}"),
-    ("projected_days_500k", "days/500k", "{:.1f}"),
-    ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
-    ("boards_per_s", "boards/s", "{:,.0f}"),
-    ("calls_per_move", "calls/move", "{:.2f}"),
-    ("mean_batch", "mean batch", "{:.1f}"),
-    ("cache_hit_share", "cache hits", "{:.0%}"),
-]
-DETAIL_COLUMNS = [
-    ("games", "games", "{:d}"),
-    ("moves", "moves", "{:d}"),
-    ("calls", "calls", "{:d}"),
-    ("boards", "boards", "{:d}"),
-    ("p50_batch", "p50 batch", "{:.0f}"),
-    ("p95_batch", "p95 batch", "{:.0f}"),
-    ("games_per_s", "games/s", "{:.3f}"),
-    ("wall_s", "wall s", "{:.2f}"),
-    ("forward_share", "forward", "{:.0%}"),
-    ("transfer_share", "transfer", "{:.0%}"),
-    ("cpu_share", "cpu", "{:.0%}"),
-    ("gpu_util_mean", "gpu util", "{:.0f}%"),
-    ("torch_threads", "threads", "{:d}"),
-    ("mfu", "mfu", "{:.1%}"),
-]
-BENCH_COLUMNS = KEY_COLUMNS + DETAIL_COLUMNS
 
 
 def fmt(value, spec: str) -> str:
@@ -50,31 +22,25 @@ def render_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def days_cell(s: dict) -> str:
-    """Days for 500k games with the interval from the run's slowest and fastest windows."""
-    d, lo, hi = s.get("projected_days_500k"), s.get("projected_days_500k_low"), s.get("projected_days_500k_high")
-    if d is None:
-        return "n/a"
-    return f"{d:.1f} [{lo:.1f}, {hi:.1f}]" if lo is not None and hi is not None else f"{d:.1f}"
-
-
-def bench_cell(s: dict, key: str, spec: str) -> str:
-    if key == "projected_days_500k":
-        return days_cell(s)
-    cell = fmt(s.get(key), spec)
-    spread = s.get(f"{key}_spread")
+def bench_cell(s: dict, m: Metric) -> str:
+    """A metric's cell: its value, with its interval ("1.2 [1.0, 1.5]") or its spread over repeats ("3.1 ±4%")."""
+    cell = fmt(s.get(m.key), m.fmt)
+    if m.interval is not None and s.get(m.key) is not None:
+        lo, hi = (s.get(k) for k in m.interval)
+        return f"{cell} [{fmt(lo, m.fmt)}, {fmt(hi, m.fmt)}]" if lo is not None and hi is not None else cell
+    spread = s.get(f"{m.key}_spread")
     return cell if spread is None else f"{cell} ±{spread / 2:.0%}"
 
 
-def same_games_line(runs: list[Run]) -> str:
+def same_games_line(v: tables.SameGames) -> str:
     """Did the strategies play the same games? In float32 a difference is expected; say why in one line."""
-    s = runs[0].manifest["settings"]
-    digests = {r.summary.get("game_digest") for r in runs}
-    if len(digests) == 1:
-        return f"same games across strategies: yes (digest {(next(iter(digests)) or '')[:12]})"
-    if s["precision"] != "float64":
+    if v.same:
+        return f"same games across strategies: yes (digest {(v.digest or '')[:12]})"
+    if v.verdict == "game counts":
+        return "same games across strategies: no, they played different numbers of games"
+    if v.verdict == "drift":
         return (
-            f"same games across strategies: not expected in {s['precision']} (rounding depends on which boards "
+            f"same games across strategies: not expected in {v.precision} (rounding depends on which boards "
             "share a call and flips near-tied moves); --precision float64 plays identical games"
         )
     return "same games across strategies: NO, although float64 should play identical games - please report this"
@@ -82,11 +48,12 @@ def same_games_line(runs: list[Run]) -> str:
 
 def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     """Strategies side by side (one row each), then the equivalence verdict and conditions."""
-    columns = BENCH_COLUMNS if verbose else KEY_COLUMNS
-    header = ["strategy"] + [
-        f"{title} [interval]" if key == "projected_days_500k" else title for key, title, _ in columns
+    columns = metrics.console_columns(verbose=verbose)
+    header = ["strategy"] + [f"{m.title} [interval]" if m.interval else str(m.title) for m in columns]
+    rows = [
+        [r.manifest["strategy"]] + [bench_cell(s, m) for m in columns]
+        for r, s in zip(runs, tables.compared_summaries(runs), strict=True)
     ]
-    rows = [[r.manifest["strategy"]] + [bench_cell(r.summary, k, f) for k, _, f in columns] for r in runs]
     out = [render_table(rows, header)]
     env = runs[0].manifest["environment"]
     s = runs[0].manifest["settings"]
@@ -122,8 +89,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
-    if len(runs) > 1:
-        out.append(same_games_line(runs))
+    out += [same_games_line(v) for v in tables.same_games(runs)]
     for r in runs:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")

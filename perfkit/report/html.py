@@ -17,12 +17,13 @@ from pathlib import Path
 
 import jinja2
 
-from perfkit.analysis import tables
+from perfkit.analysis import metrics, tables
+from perfkit.analysis.metrics import Metric
 from perfkit.analysis.reference import seed_reference
 from perfkit.atomic import write_atomic
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
-from perfkit.report.console import DETAIL_COLUMNS, KEY_COLUMNS, fmt, sim_banner
+from perfkit.report.console import fmt, sim_banner
 from perfkit.types import PerfkitError
 
 PNG_DPI = 100
@@ -35,51 +36,51 @@ def figure_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _days(s: dict) -> str:
-    d, lo, hi = s.get("projected_days_500k"), s.get("projected_days_500k_low"), s.get("projected_days_500k_high")
-    if d is None:
-        return "n/a"
-    return f"{d:.1f} ({lo:.1f}–{hi:.1f})" if lo is not None and hi is not None else f"{d:.1f}"
+def cell(s: dict, m: Metric) -> str:
+    """A metric's cell, with its interval where it has one ("1.2 (1.0–1.5)")."""
+    text = fmt(s.get(m.key), m.fmt)
+    if m.interval is None or s.get(m.key) is None:
+        return text
+    lo, hi = (s.get(k) for k in m.interval)
+    return f"{text} ({fmt(lo, m.fmt)}–{fmt(hi, m.fmt)})" if lo is not None and hi is not None else text
 
 
-def comparison_rows(runs: Sequence[Run], columns=None) -> tuple[list[str], list[list[str]]]:
-    """One row per run in the console's key columns (or `columns`), speed-ups against naive within `runs`.
+def comparison_rows(runs: Sequence[Run], columns: Sequence[Metric] | None = None) -> tuple[list[str], list[list[str]]]:
+    """One row per run in the leading columns of `metrics.METRICS` (or `columns`), speed-ups against naive within `runs`.
 
-    The key columns (moves/s, speed-up, efficiency, days, peak RSS, ...) fit a 1,400 px window;
-    `DETAIL_COLUMNS` make the second table.
+    The leading columns (moves/s, speed-up, efficiency, days, peak RSS, ...) fit a 1,400 px window;
+    the --verbose ones make the second table.
     """
-    columns = KEY_COLUMNS if columns is None else columns
-    days_key = "projected_days_500k"
-    header = ["run"] + [f"{title} (interval)" if key == days_key else title for key, title, _ in columns]
-    rows = []
-    for label, run, speedup in zip(tables.unique_labels(runs), runs, tables.speedups(runs), strict=True):
-        s = dict(run.summary, speedup_vs_naive=speedup)
-        cells = [_days(s) if key == days_key else fmt(s.get(key), spec) for key, _, spec in columns]
-        rows.append([label] + cells)
+    columns = metrics.columns() if columns is None else columns
+    header = ["run"] + [f"{m.title} (interval)" if m.interval else str(m.title) for m in columns]
+    rows = [
+        [label] + [cell(s, m) for m in columns]
+        for label, s in zip(tables.unique_labels(runs), tables.compared_summaries(runs), strict=True)
+    ]
     return header, rows
 
 
 def detail_rows(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
-    """The comparison's second table: where each run was measured, then the remaining columns."""
-    header, rows = comparison_rows(runs, DETAIL_COLUMNS)
+    """The comparison's second table: where each run was measured, then the --verbose columns."""
+    header, rows = comparison_rows(runs, metrics.columns(verbose=True))
     where = [[tables.preset_name(run), tables.where_measured(run)] for run in runs]
     return [header[0], "preset", "measured on", *header[1:]], [[r[0], *w, *r[1:]] for r, w in zip(rows, where, strict=True)]
 
 
+SAME_GAMES = {
+    "same": "same games",
+    "game counts": "different games (different game counts)",
+    "drift": "different games ({precision} drift: expected; float64 plays identical games)",
+    "differ": "different games, although float64 should play identical games - please report this",
+}
+
+
 def same_games(runs: Sequence[Run]) -> list[str]:
-    """One line per workload group: did every strategy play the same games (equal digests)?"""
-    groups: dict[tuple, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(tables.comparable_key(run), []).append(run)
-    lines = []
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        digests = {r.summary.get("game_digest") for r in group}
-        names = ", ".join(tables.run_label(r) for r in group)
-        verdict = "same games" if len(digests) == 1 else "different games (different game counts or float32 drift)"
-        lines.append(f"{names} on {tables.preset_name(group[0])}: {verdict}")
-    return lines
+    """One line per workload group: did every strategy play the same games (`tables.same_games`)?"""
+    return [
+        f"{', '.join(v.labels)} on {v.preset}: {SAME_GAMES[v.verdict].format(precision=v.precision)}"
+        for v in tables.same_games(runs)
+    ]
 
 
 def approximate_notes(runs: Sequence[Run]) -> list[str]:
