@@ -231,7 +231,10 @@ def run_strategy(
     record_calls: bool = True,
     gpu_reader=None,
 ) -> Run:
-    """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
+    """Play the workload's games with strategy `name`; returns the Run (not yet saved).
+
+    Long on purpose: the clock, the GPU sampler and the progress bar bracket the games in one
+    block, and the manifest is assembled in the order a reader meets it."""
     s = workload.settings
     strategy = make_strategy(
         name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight,

@@ -337,6 +337,9 @@ def measure_curve(
 ) -> Curve:
     """Per-call cost of `evaluator` for growing batch sizes, until done, out of time or memory.
 
+    Long on purpose: the sweep's stopping rules (max batch, time budget, out of memory) and the
+    evaluator's recording hook are restored in one try/finally that has to see all of them.
+
     Args:
         evaluator: an `Evaluator` (or anything with its call signature and its `n`, `device`,
             `device_name`, `precision` and `on_call` attributes).

@@ -90,6 +90,11 @@ class EvalCache:
         level: int = -1,
         **extra,  # passed through (e.g. the evaluator's queue_wait_s)
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
+        """Answer the rows from the cache where it can and send the rest, each distinct row once.
+
+        Long on purpose: lookup, one call for the misses, and storing them happen under one
+        lock discipline that is easiest to check in one place.
+        """
         b = len(to_move)
         if b == 0:
             return self.evaluate(stones, to_move, n_policy=n_policy, n_value=n_value, level=level, **extra)

@@ -53,6 +53,9 @@ def bench_engine(
 ) -> list[Run]:
     """Play `options.games` games of engine `spec` with each strategy; saves each run under `out`.
 
+    Long on purpose: every check (strategies, device, preset, engine, output) runs before the
+    first game, in the order a user's typo is most likely, so nothing is written on bad input.
+
     The network is perfkit's residual net built for the game's shapes with the preset's
     blocks and channels, weights drawn from `seed`.
     """

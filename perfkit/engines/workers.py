@@ -122,6 +122,9 @@ def play_with_workers(
 ) -> dict:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.
 
+    Long on purpose: starting the workers, their proxies and the cleanup that must stop every
+    process and free every shared block whatever failed, are one try/finally.
+
     Returns the per-worker counts. Raises PerfkitError if a worker dies (the others are stopped).
     """
     in_flight = min(concurrency, games)

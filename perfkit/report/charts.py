@@ -83,6 +83,8 @@ def projection_chart(
 ) -> Figure:
     """Days for 500k games as horizontal bars, labelled with whose number each is.
 
+    Long on purpose: one chart, drawn in one place, whose every label says whose figure it is.
+
     Seed figures are grey (reported, not measured by perfkit), measured runs blue with their
     interval, what-if replays purple and hatched; the vertical line is the 4-day target.
     `note` (e.g. what a what-if assumes) is written in the chart, bottom right.

@@ -138,6 +138,8 @@ def render_html(
 ) -> str:
     """The report of `runs` as one self-contained HTML page.
 
+    Long on purpose: it lists the page's sections in reading order, one line of data each.
+
     Args:
         runs: stored runs (from `load_run` or `bench`), compared side by side in this order.
         reference: the seed's figures; default `seed_reference()`.

@@ -84,7 +84,11 @@ def search(
     gumbel: np.ndarray | None = None,  # [M, A] float64, rows used where `noisy`
     noisy: np.ndarray | None = None,  # [M] bool: rank candidates with Gumbel noise
 ) -> Generator[EvalRequest, Evaluation, list[SearchResult]]:
-    """Choose a move for each of M unfinished root positions (generator; see module doc)."""
+    """Choose a move for each of M unfinished root positions (generator; see module doc).
+
+    Long on purpose: it reads top to bottom as SPEC §1.3's steps 1-6, one level per yield; split
+    across functions, the arrays each level hands to the next would have to be passed around.
+    """
     m = len(roots)
     if m == 0:
         return []

@@ -242,6 +242,10 @@ def selfplay(
 ) -> dict:
     """Bring DIR `out` to `settings.games` games, playing only those it lacks; returns a summary.
 
+    Long on purpose: the claim of DIR, the signal handlers and the flush-on-stop form one
+    try/finally, so that every way out (done, SIGINT, disk full, a failing network) keeps every
+    completed game.
+
     Resumable: run it again with the same settings after any stop. Raises `Interrupted` on
     SIGINT/SIGTERM and PerfkitError (`ForwardFailed` for the network, `DiskFull` for the disk)
     on failure, always after writing every finished game it can. A new DIR is claimed only

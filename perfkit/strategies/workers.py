@@ -320,6 +320,9 @@ def play_with_workers(
 ) -> Iterator[GameRecord]:
     """Play `game_ids` in `workers` processes, this one serving their evaluations; yields games as they end.
 
+    Long on purpose: the server loop's closures (receive, one call, fail) share the worker pool,
+    the queue and the counts, and the whole loop sits in the try/finally that stops every worker.
+
     `engine.evaluate` runs here only; the workers get the board size, search config and seed.
     At the end `on_stats` receives the run's batching stats (see `_stats`). Raises
     PerfkitError if a worker dies or fails, after stopping the others.
