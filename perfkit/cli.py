@@ -624,6 +624,46 @@ def add_report_commands(sub) -> None:
     p.set_defaults(func=cmd_notebooks)
 
 
+def cmd_gpu_results(args: argparse.Namespace) -> int:
+    from perfkit.gpu_results import GpuResultsOptions, gpu_results
+
+    options = GpuResultsOptions(
+        device=args.device, out=args.out, preset=args.preset, games=args.games, half=args.half,
+        curve_budget_s=args.curve_budget, curve_max_batch=args.curve_max_batch, tune_budget_s=args.tune_budget,
+        projection_games=args.projection_games, threads=args.threads, seed=args.seed,
+    )
+    path = gpu_results(options)
+    print(f"wrote {path} (README.md lists the command behind each file)")
+    return 0
+
+
+def add_gpu_results_parser(sub) -> None:
+    """`gpu-results`: every GPU figure in one folder under data/results/, ready to commit."""
+    from perfkit.gpu_results import HALF_PRECISIONS, GpuResultsOptions
+
+    d = GpuResultsOptions()  # the defaults
+
+    p = sub.add_parser(
+        "gpu-results", help="on a CUDA machine, every GPU figure in one results folder (about 10 minutes)"
+    )
+    p.add_argument("--device", default=d.device, help="cuda (default), cuda:N, or sim[:CURVE.json] to rehearse without a GPU")
+    p.add_argument("--out", type=out_dir, default=None, help="the results folder (default data/results/<date>-<gpu>/)")
+    p.add_argument("--preset", default=d.preset, help="the network (default reference)")
+    p.add_argument("--games", type=positive_int, default=d.games, help="games per strategy (default 16)")
+    p.add_argument("--half", choices=HALF_PRECISIONS, default=None,
+                   help="the half-precision curve (default float16 on CUDA, bfloat16 on sim)")
+    p.add_argument("--curve-budget", type=positive_seconds, default=d.curve_budget_s, help="seconds per curve (default 30)")
+    p.add_argument("--curve-max-batch", type=positive_int, default=d.curve_max_batch,
+                   help="largest batch a curve tries (default 65536)")
+    p.add_argument("--tune-budget", type=positive_seconds, default=d.tune_budget_s,
+                   help="seconds per tuning trial (default 4)")
+    p.add_argument("--projection-games", type=positive_int, default=d.projection_games,
+                   help="games the projection is for (default 500000)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed, help="weights and game noise (default 0)")
+    p.set_defaults(func=cmd_gpu_results)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="perfkit", description="Measure and remove the inference bottleneck of self-play.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -663,6 +703,7 @@ def build_parser() -> Parser:
     add_selfplay_parser(sub)
     add_measurement_commands(sub)
     add_report_commands(sub)
+    add_gpu_results_parser(sub)
     return parser
 
 
