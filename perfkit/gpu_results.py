@@ -194,9 +194,13 @@ SHARE_KEYS = ("boards_per_s", "mean_batch", "forward_share", "transfer_share", "
 
 def write_tables(out: Path) -> tuple[list[dict], str]:
     """transfer-share.csv (one row per run) and nvml-timeline.csv (every NVML sample)."""
+    from perfkit.strategies import STRATEGIES
+
+    order = list(STRATEGIES)  # the runs as bench plays them, whatever second each run folder is named after
     shares, timelines = [], []
     for folder in ("runs", "tuned"):
-        for run_dir, summary, gpu in run_summaries(out / folder):
+        runs = sorted(run_summaries(out / folder), key=lambda r: (rank(order, r[1]["strategy"]), r[0]))
+        for run_dir, summary, gpu in runs:
             label = f"{summary['strategy']} (tuned)" if folder == "tuned" else summary["strategy"]
             shares.append({"run": label, "run_dir": run_dir, **{k: summary.get(k) for k in SHARE_KEYS}})
             timelines.append(gpu.assign(run=label, run_dir=run_dir))
@@ -304,6 +308,10 @@ def collapse(files: list[str]) -> list[str]:
         if item not in shown:
             shown.append(item)
     return shown
+
+
+def rank(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
 
 
 def fmt(value, spec: str) -> str:

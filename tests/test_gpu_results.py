@@ -42,7 +42,7 @@ def test_sim_rehearsal_writes_every_file_with_the_command_that_made_it(tmp_path,
     tuned = json.loads((out / "tuned-crossgame.json").read_text())
     assert tuned["tune"]["trials"] and tuned["runs"][0]["strategy"] == "crossgame"
     shares = pd.read_csv(out / "transfer-share.csv")
-    assert list(shares["run"]) == ["crossgame", "naive", "permove", "crossgame (tuned)"]
+    assert list(shares["run"]) == ["naive", "permove", "crossgame", "crossgame (tuned)"]
     assert {"transfer_share", "device_busy_share", "bottleneck"} <= set(shares.columns)
     timeline = pd.read_csv(out / "nvml-timeline.csv")
     assert list(timeline.columns)[:3] == ["run", "run_dir", "t_s"] and len(timeline) == 0  # sim: no GPU to sample
