@@ -12,7 +12,7 @@ from perfkit.instrument.trace import Tracer, trace
 from perfkit.model import Evaluator, HexNet, build_model, load_checkpoint, save_checkpoint
 from perfkit.search import search
 from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
-from perfkit.strategies import STRATEGIES, Engine, make_strategy
+from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.types import PRESETS, GameRecord, MoveRecord, PerfkitError, SearchConfig, get_preset
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "STRATEGIES",
     "BatchServer",
     "BenchSettings",
+    "CrossGameOptions",
     "Curve",
     "Engine",
     "EngineOptions",

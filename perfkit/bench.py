@@ -41,7 +41,7 @@ from perfkit.model.approximate import check_precision_supported, compile_network
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
-from perfkit.strategies import STRATEGIES, Engine, make_strategy
+from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.threads import (
     BIG_BATCH,
     ThreadChoice,
@@ -124,6 +124,18 @@ class BenchSettings:
         get_preset(self.preset)
         resolve_precision(self.precision)
         self.make_game()  # an unknown or unplayable game fails here, before anything runs
+        self.crossgame_options()  # e.g. groups with workers fails here, not after the other strategies ran
+
+    def crossgame_options(self) -> CrossGameOptions:
+        """crossgame's options, whole: every `CrossGameOptions` field read from these settings by name
+        (a field set to None keeps crossgame's default). bench, tune and selfplay build the strategy from it."""
+        return CrossGameOptions.given(**{name: getattr(self, name) for name in CrossGameOptions.names()})
+
+    def with_crossgame(self, options: CrossGameOptions) -> BenchSettings:
+        """These settings with crossgame's `options`, every one of them (a notebook's way in)."""
+        if not isinstance(options, CrossGameOptions):
+            raise PerfkitError(f"options must be a perfkit CrossGameOptions, got {type(options).__name__}")
+        return dataclasses.replace(self, **options.to_dict())
 
     def make_game(self) -> Game:
         """The game to play (Hex on the preset's board, or the OpenSpiel game)."""
@@ -236,10 +248,7 @@ def run_strategy(
     Long on purpose: the clock, the GPU sampler and the progress bar bracket the games in one
     block, and the manifest is assembled in the order a reader meets it."""
     s = workload.settings
-    strategy = make_strategy(
-        name, concurrency=s.concurrency, max_batch=s.max_batch, groups=s.groups, inflight=s.inflight,
-        workers=s.workers, max_wait_s=s.max_wait_s,
-    )
+    strategy = make_strategy(name, s.crossgame_options())
     threads, threads_reason = workload.threads.for_strategy(name) if workload.threads else (torch.get_num_threads(), None)
     torch.set_num_threads(threads)
     recorder = Recorder(strategy.name, record_calls=record_calls)
@@ -330,10 +339,9 @@ def largest_call(name: str, s: BenchSettings) -> int:
     per_move = s.search.value_topk + int(np.prod(s.search.widths))  # the widest search level, with the candidates
     if name != "crossgame":
         return per_move
-    from perfkit.strategies.crossgame import DEFAULT_CONCURRENCY, DEFAULT_MAX_BATCH
-
-    games = min(s.games, s.concurrency or DEFAULT_CONCURRENCY)
-    return min(s.max_batch or DEFAULT_MAX_BATCH, games * per_move)
+    options = s.crossgame_options()
+    games = min(s.games, options.concurrency)
+    return min(options.max_batch or games * per_move, games * per_move)
 
 
 def compile_fields(compiled, before: dict[int, float]) -> dict:

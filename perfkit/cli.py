@@ -117,6 +117,14 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
     p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
+    p.add_argument(
+        "--workers", dest="process_workers", type=non_negative_int, default=None,
+        help="crossgame: processes playing the games, feeding this one's network (default 0: in-process)",
+    )
+    p.add_argument(
+        "--max-wait-ms", type=non_negative_float, default=None,
+        help="crossgame --workers: longest a request waits for a fuller call (default 2)",
+    )
     p.add_argument("--no-cache", action="store_true",
                    help="no evaluation cache: every position the search asks for goes to the network")
     p.add_argument("--cache-size", type=positive_int, default=None, metavar="N",
@@ -145,6 +153,15 @@ def default_preset(device: str) -> str:
     return "reference" if get_device(device).offloads else "small"
 
 
+def crossgame_flags(args: argparse.Namespace) -> dict:
+    """crossgame's options as given on the command line (None: not given), one per CrossGameOptions field."""
+    return {
+        "concurrency": args.concurrency, "max_batch": args.max_batch, "groups": args.groups, "inflight": args.inflight,
+        "workers": args.process_workers,  # --workers: processes, in every command
+        "max_wait_s": None if args.max_wait_ms is None else args.max_wait_ms / 1e3,
+    }
+
+
 def bench_settings(args: argparse.Namespace):
     from perfkit.bench import BenchSettings
 
@@ -153,10 +170,8 @@ def bench_settings(args: argparse.Namespace):
         temperature_plies=args.temperature_plies,
     )
     return BenchSettings(
-        preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games, concurrency=args.concurrency,
-        max_batch=args.max_batch, groups=args.groups, inflight=args.inflight, seed=args.seed, device=args.device, precision=args.precision,
-        workers=getattr(args, "process_workers", None),  # bench's --workers (selfplay's means Ray actors)
-        max_wait_s=None if getattr(args, "max_wait_ms", None) is None else args.max_wait_ms / 1e3,
+        preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games,
+        **crossgame_flags(args), seed=args.seed, device=args.device, precision=args.precision,
         checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
         cache=not getattr(args, "no_cache", False), fold=not args.no_fold,
         compile=bool(getattr(args, "compile", False)),  # bench's --compile
@@ -340,7 +355,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
         raise PerfkitError("--games and --out are required (or --verify DIR to check a directory)")
     settings = SelfplaySettings(
         workload=bench_settings(args), strategy=args.strategy, shard_games=args.shard_games, flush_s=args.flush_s,
-        retries=args.retries, backend=args.backend, workers=args.workers, chunk_games=args.chunk_games,
+        retries=args.retries, backend=args.backend, ray_workers=args.ray_workers, chunk_games=args.chunk_games,
         ray_address=args.ray_address,
     )
     try:
@@ -374,7 +389,8 @@ def add_selfplay_parser(sub) -> None:
     p.add_argument("--flush-s", type=positive_seconds, default=60.0, help="write a shard at least this often (default 60 s)")
     p.add_argument("--retries", type=non_negative_int, default=2, help="retries of a single board whose forward fails (default 2)")
     p.add_argument("--backend", default="local", help="local (default) or ray")
-    p.add_argument("--workers", type=positive_int, default=None, help="ray: actors (default one per GPU, else one per CPU)")
+    p.add_argument("--ray-workers", type=positive_int, default=None,
+                   help="ray: actors (default one per GPU, else one per CPU); --workers is processes, as in bench")
     p.add_argument("--chunk-games", type=positive_int, default=None, help="ray: game ids per task (default 4 x concurrency)")
     p.add_argument("--ray-address", default=None, help="ray: cluster address (default RAY_ADDRESS or a local instance)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -542,7 +558,7 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress on stderr")
     p.add_argument("--cpu-side", action="store_true",
                    help="instead: boards/s the CPU side sustains with a free network, in-process and with --workers")
-    p.add_argument("--workers", type=workers_list, default=[2], help="--cpu-side: worker counts to try (default 2)")
+    p.add_argument("--workers", type=workers_list, default=[2], help="--cpu-side: worker process counts to try (default 2)")
     p.add_argument("--games", type=positive_int, default=16, help="--cpu-side: games per point (default 16)")
     p.set_defaults(func=cmd_curve)
 
@@ -681,14 +697,6 @@ def build_parser() -> Parser:
         help="measure what recording costs: play with recording on and off, alternately (saves no run)",
     )
     p.add_argument("--pairs", type=positive_int, default=3, help="--recorder-overhead: on/off pairs (default 3)")
-    p.add_argument(
-        "--workers", dest="process_workers", type=non_negative_int, default=None,
-        help="crossgame: processes playing the games, feeding this one's network (default 0: in-process)",
-    )
-    p.add_argument(
-        "--max-wait-ms", type=non_negative_float, default=None,
-        help="crossgame --workers: longest a request waits for a fuller call (default 2)",
-    )
     p.add_argument("--tune", action="store_true", help="crossgame: search the best settings on this device, then bench them")
     p.add_argument("--tune-budget", type=positive_seconds, default=4.0, help="--tune: seconds per trial (default 4)")
     p.add_argument(

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from perfkit.bench import Workload
 from perfkit.instrument.recorder import Recorder
-from perfkit.strategies import Engine, make_strategy
-from perfkit.strategies.crossgame import CrossGame
+from perfkit.strategies import CrossGameOptions, Engine, make_strategy
 
 # What the search tries, in this order; a field the strategy lacks is skipped.
 SEARCH_SPACE: dict[str, tuple] = {
@@ -42,8 +41,10 @@ class _TimeUp(Exception):
 
 
 def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: float, clock=time.perf_counter) -> Trial:
-    """Steady-state boards/s of crossgame with `settings`, over `budget_s` after `warmup_s`."""
-    strategy = make_strategy("crossgame", **settings)
+    """Steady-state boards/s of crossgame with `settings`, over `budget_s` after `warmup_s`.
+
+    `settings` change the workload's own crossgame options; the others (e.g. `max_wait_s`) are kept."""
+    strategy = make_strategy("crossgame", trial_options(workload, settings))
     recorder = Recorder("crossgame")
     evaluator = workload.evaluator()
     workload.warm_up(evaluator)
@@ -71,6 +72,12 @@ def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: fl
     )
 
 
+def trial_options(workload: Workload | None, settings: dict) -> CrossGameOptions:
+    """The workload's crossgame options, every one, with a trial's `settings` changed."""
+    base = workload.settings.crossgame_options() if workload is not None else CrossGameOptions()
+    return dataclasses.replace(base, **compatible({**base.to_dict(), **settings}))
+
+
 def compatible(settings: dict) -> dict:
     """Worker processes batch on their own server: groups and inflight are in-process knobs."""
     if settings.get("workers"):
@@ -87,11 +94,12 @@ def tune(
     on_trial: Callable[[Trial], None] | None = None,
     measure_fn: Callable[..., Trial] = measure,
 ) -> tuple[dict, list[Trial]]:
-    """Coordinate ascent over `space`; returns (best settings, every trial in order)."""
+    """Coordinate ascent over `space`, from the workload's own crossgame options (defaults without a
+    workload); returns (best settings, every trial in order)."""
     space = space or SEARCH_SPACE
-    fields = {f.name for f in dataclasses.fields(CrossGame)}
-    defaults = {f.name: f.default for f in dataclasses.fields(CrossGame)}
-    best = {k: defaults[k] for k in space if k in fields}
+    fields = set(CrossGameOptions.names())
+    start = trial_options(workload, {}).to_dict()
+    best = {k: start[k] for k in space if k in fields}
     trials: list[Trial] = []
     cache: dict[tuple, Trial] = {}
 

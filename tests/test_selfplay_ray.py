@@ -22,7 +22,7 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 def run_settings(backend: str, games: int = N, *, cache: bool = True) -> SelfplaySettings:
     w = BenchSettings(preset="tiny", games=games, precision="float64", concurrency=2, cache=cache)
-    return SelfplaySettings(workload=w, backend=backend, workers=2, chunk_games=2, shard_games=2, retries=0)
+    return SelfplaySettings(workload=w, backend=backend, ray_workers=2, chunk_games=2, shard_games=2, retries=0)
 
 
 @pytest.fixture(scope="module")

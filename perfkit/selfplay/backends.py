@@ -125,7 +125,7 @@ class RayBackend:
     """Plays games on Ray actors, replacing dead ones (see the module doc).
 
     Args:
-        settings: the run; `workers`, `chunk_games` and `ray_address` apply here.
+        settings: the run; `ray_workers`, `chunk_games` and `ray_address` apply here.
         wrap_evaluate: shipped to every actor (cloudpickle).
         on_result: called with the backend after each chunk arrives (tests kill actors here).
     """
@@ -164,7 +164,7 @@ class RayBackend:
             self.owns_ray = True
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
-        self.workers = self.settings.workers or gpus or max(1, cpus)
+        self.workers = self.settings.ray_workers or gpus or max(1, cpus)
         options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
         self.actor_class = ray.remote(**options)(SelfplayActor)
         self.actors = [self._new_actor() for _ in range(self.workers)]

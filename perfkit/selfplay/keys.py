@@ -9,7 +9,8 @@ from __future__ import annotations
 
 _RUN = {
     "backend": ("str", "where games were played: local or ray"),
-    "workers": ("int", "processes playing games: 1 locally, the actors with ray"),
+    "workers": ("int", "players, each with its own network: 1 locally, the Ray actors with ray "
+                       "(crossgame's --workers processes feed a player; each shard records them)"),
     "forward_failures": ("int", "network calls that raised and were split or retried, this session"),
     "batch_splits": ("int", "failing batches split in two, this session"),
     "actor_restarts": ("int", "Ray actors that died and were replaced, this session"),

@@ -141,7 +141,7 @@ def games_in_flight(settings: SelfplaySettings, backend) -> int:
     """Games that start together, so the first wave that ends together (see RateEstimator)."""
     if isinstance(backend, RayBackend):
         return max(1, backend.workers) * settings.chunk  # an actor returns its chunk's games at once
-    return make_strategy(settings.strategy, concurrency=settings.concurrency).settings()["concurrency"]
+    return make_strategy(settings.strategy, settings.workload.crossgame_options()).settings()["concurrency"]
 
 
 class Progress:

@@ -32,16 +32,16 @@ class SelfplaySettings:
     flush_s: float = 60.0  # ...or once this long has passed since the last one: a kill loses less
     retries: int = DEFAULT_RETRIES  # further attempts on a single board whose forward fails
     backend: str = "local"  # local: this process; ray: actors on a Ray cluster
-    workers: int | None = None  # ray: actors (None: one per GPU of the cluster, else one per CPU)
+    ray_workers: int | None = None  # ray: actors (None: one per GPU of the cluster, else one per CPU)
     chunk_games: int | None = None  # ray: game ids handed to an actor at once (None: 4 × concurrency)
     ray_address: str | None = None  # ray: cluster to join (None: join RAY_ADDRESS or start a local one)
 
     def __post_init__(self) -> None:
         if not isinstance(self.workload, BenchSettings):
             raise PerfkitError(f"workload must be a perfkit.BenchSettings, got {type(self.workload).__name__}")
-        for name in ("shard_games", "retries", "workers", "chunk_games"):
+        for name in ("shard_games", "retries", "ray_workers", "chunk_games"):
             value = getattr(self, name)
-            if value is None and name in ("workers", "chunk_games"):
+            if value is None and name in ("ray_workers", "chunk_games"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise PerfkitError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
@@ -57,10 +57,15 @@ class SelfplaySettings:
             raise PerfkitError(f"flush interval must be > 0 seconds, got {self.flush_s}")
         if self.retries < 0:
             raise PerfkitError(f"retries must be >= 0, got {self.retries}")
-        for name in ("workers", "chunk_games"):
+        for name in ("ray_workers", "chunk_games"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise PerfkitError(f"{name.replace('_', ' ')} must be >= 1, got {value}")
+        if self.backend == "ray" and self.workload.workers:
+            raise PerfkitError(
+                "--workers means worker processes (as in bench) and is not used inside Ray actors; "
+                "for the number of Ray actors use --ray-workers"
+            )
 
     @property
     def games(self) -> int:
@@ -111,9 +116,11 @@ class SelfplaySettings:
             "max_batch": w.max_batch,
             "groups": w.groups,
             "inflight": w.inflight,
+            "workers": w.workers,
+            "max_wait_s": w.max_wait_s,
             "device": w.device,
             "backend": self.backend,
-            "workers": self.workers,
+            "ray_workers": self.ray_workers,
             "checkpoint": w.checkpoint,
         }
 

@@ -41,9 +41,7 @@ class Player:
         # The exact evaluation cache in front: a hit never reaches the network, or its failures.
         self.cached = workload.cached(self.resilient)
         self.engine = Engine(evaluate=self.cached, game=workload.game or w.make_game(), config=w.search, seed=w.seed)
-        self.strategy = make_strategy(
-            settings.strategy, concurrency=w.concurrency, max_batch=w.max_batch, groups=w.groups, inflight=w.inflight
-        )
+        self.strategy = make_strategy(settings.strategy, w.crossgame_options())
         self.device = str(workload.device)
 
     def play(self, game_ids: Iterable[int]) -> Iterator[GameRecord]:

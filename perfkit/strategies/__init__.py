@@ -7,21 +7,29 @@ from typing import Any
 from perfkit.strategies.base import Engine, Strategy, play_games
 from perfkit.strategies.crossgame import CrossGame
 from perfkit.strategies.naive import Naive
+from perfkit.strategies.options import CrossGameOptions
 from perfkit.strategies.permove import PerMove
 from perfkit.types import PerfkitError
 
 STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
 
 
-def make_strategy(name: str, **options: Any) -> Strategy:
-    """The strategy called `name`; options (concurrency, max_batch, groups, inflight,
-    workers, max_wait_s) set to None keep their defaults, and apply to crossgame only
-    (naive and permove play one game at a time by definition)."""
+def make_strategy(name: str, options: CrossGameOptions | None = None, **values: Any) -> Strategy:
+    """The strategy called `name`, with `options` whole (or built from `values`: None keeps a
+    default). Options apply to crossgame only: naive and permove play one game at a time by
+    definition."""
     if name not in STRATEGIES:
         raise PerfkitError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}, all")
+    if options is not None and values:
+        raise PerfkitError("pass crossgame's options as one CrossGameOptions or as keywords, not both")
+    if options is not None and not isinstance(options, CrossGameOptions):
+        raise PerfkitError(f"options must be a perfkit CrossGameOptions, got {type(options).__name__}")
     if name == "crossgame":
-        return CrossGame(**{k: v for k, v in options.items() if v is not None})
+        return (options if options is not None else CrossGameOptions.given(**values)).strategy()
     return STRATEGIES[name]()
 
 
-__all__ = ["STRATEGIES", "CrossGame", "Engine", "Naive", "PerMove", "Strategy", "make_strategy", "play_games"]
+__all__ = [
+    "STRATEGIES", "CrossGame", "CrossGameOptions", "Engine", "Naive", "PerMove", "Strategy", "make_strategy",
+    "play_games",
+]
