@@ -65,7 +65,13 @@ def play_crossgame(
     groups: int = 1,
     inflight: int = 1,
 ) -> Iterator[GameRecord]:
-    """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end."""
+    """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end.
+
+    Long on purpose: the queue, the calls in flight and the groups' levels are one loop's state,
+    shared by its closures (start, send), and the loop sits in the try/finally that stops the
+    device thread. With `inflight` >= 2 a group's next level goes out as soon as it is ready, so
+    the device works on it while the CPU side serves the other groups.
+    """
     source = take_from(game_ids)
     # Split the games in flight evenly, also when the run has fewer games than `concurrency`.
     in_flight = min(concurrency, len(game_ids)) if isinstance(game_ids, Sized) else concurrency
@@ -82,19 +88,26 @@ def play_crossgame(
             enqueue(_Level(slots, steps, next(steps)))
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device") if inflight > 1 else None
+
+    def send() -> None:
+        """Calls from the queue while fewer than `inflight` are out."""
+        while queue and len(flights) < inflight:
+            taken = queue.take()
+            parts: list[Part] = [(w.item.req, np.arange(lo, hi), w.item.slots.tally) for w, lo, hi in taken]
+            stones, to_move, kwargs = batch_of(parts)
+            kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
+            if pool is None:
+                flights.append((engine.evaluate(stones, to_move, **kwargs), taken))
+            else:
+                flights.append((pool.submit(engine.evaluate, stones, to_move, **kwargs), taken))
+
     try:
         for _ in range(groups):
             start(GameSlots(engine, source, per_group))
+            if pool is not None:
+                send()  # each group's first level its own call: the groups start out of step
         while queue or flights:
-            while queue and len(flights) < inflight:
-                taken = queue.take()
-                parts: list[Part] = [(w.item.req, np.arange(lo, hi), w.item.slots.tally) for w, lo, hi in taken]
-                stones, to_move, kwargs = batch_of(parts)
-                kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
-                if pool is None:
-                    flights.append((engine.evaluate(stones, to_move, **kwargs), taken))
-                else:
-                    flights.append((pool.submit(engine.evaluate, stones, to_move, **kwargs), taken))
+            send()
             answer, taken = flights.popleft()
             logits, values = answer.result() if isinstance(answer, Future) else answer
             offset = 0
@@ -112,6 +125,8 @@ def play_crossgame(
                 except StopIteration as done:
                     yield from w.slots.end(done.value)
                     start(w.slots)
+                if pool is not None:
+                    send()  # this group's next level goes out now, while the CPU side serves the next group
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
