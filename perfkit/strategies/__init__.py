@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.strategies.base import Engine, Strategy, play_games
-from perfkit.strategies.crossgame import CrossGame
+from perfkit.strategies.crossgame import CrossGame, CrossGameOptions
 from perfkit.strategies.naive import Naive
-from perfkit.strategies.options import CrossGameOptions
 from perfkit.strategies.permove import PerMove
 from perfkit.types import PerfkitError
 

@@ -26,7 +26,8 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -133,8 +134,9 @@ def play_crossgame(
 
 
 @dataclass(frozen=True)
-class CrossGame:
-    """Cross-game batching (the seed's phase 2).
+class CrossGameOptions:
+    """crossgame's options as one typed object, carried whole from the CLI, `BenchSettings`,
+    tune and selfplay to the strategy (`make_strategy("crossgame", options)`).
 
     Args:
         concurrency: games in flight; a finished game is replaced by the next.
@@ -154,9 +156,6 @@ class CrossGame:
     inflight: int = 1
     workers: int = 0
     max_wait_s: float = DEFAULT_MAX_WAIT_S
-    _stats: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    name = "crossgame"
 
     def __post_init__(self) -> None:
         for key in ("concurrency", "groups", "inflight"):
@@ -171,6 +170,41 @@ class CrossGame:
         if self.workers and (self.groups, self.inflight) != (1, 1):
             raise PerfkitError("groups and inflight apply in-process only (workers 0); with workers, leave them at 1")
 
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The options, in order."""
+        return tuple(f.name for f in fields(CrossGameOptions))
+
+    @classmethod
+    def given(cls, **values: Any) -> CrossGameOptions:
+        """The options with `values` set; a value of None keeps its default (a flag not given)."""
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise PerfkitError(f"unknown crossgame option(s) {', '.join(unknown)}; choose from: {', '.join(cls.names())}")
+        return CrossGameOptions(**{k: v for k, v in values.items() if v is not None})
+
+    @classmethod
+    def of(cls, strategy: CrossGameOptions) -> CrossGameOptions:
+        """The options a crossgame strategy plays with."""
+        return CrossGameOptions(**strategy.to_dict())
+
+    def to_dict(self) -> dict:
+        """Every option by name (what a run's manifest stores as its strategy settings)."""
+        return {name: getattr(self, name) for name in self.names()}
+
+    def strategy(self) -> CrossGame:
+        """crossgame with these options, every one of them."""
+        return CrossGame(**self.to_dict())
+
+
+@dataclass(frozen=True)
+class CrossGame(CrossGameOptions):
+    """Cross-game batching (the seed's phase 2), played with its options (`CrossGameOptions`)."""
+
+    _stats: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    name = "crossgame"
+
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
         self._stats.clear()
         if self.workers:
@@ -184,11 +218,7 @@ class CrossGame:
         )
 
     def settings(self) -> dict:
-        return {
-            "concurrency": self.concurrency, "max_batch": self.max_batch,
-            "groups": self.groups, "inflight": self.inflight,
-            "workers": self.workers, "max_wait_s": self.max_wait_s,
-        }
+        return self.to_dict()
 
     def stats(self) -> dict:
         """What the last `play` measured beyond the calls (with workers: batching, idle time,
