@@ -440,13 +440,15 @@ def cmd_curve(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
         device=args.device, precision=args.precision, seed=args.seed, checkpoint=args.checkpoint,
-        threads=args.threads, game=args.game, fold=not args.no_fold,
+        threads=args.threads, game=args.game, fold=not args.no_fold, compile=args.compile,
     )
     workload = Workload.prepare(settings)
     evaluator = workload.evaluator()
     name = curve_filename(
         device_name=evaluator.device_name, preset=settings.network, precision=settings.precision, game=settings.game
     )
+    if args.compile:  # its own file: a compiled network's peak is not the eager one's
+        name = name.removesuffix(".json") + "-compiled.json"
     path = Path(args.output) if args.output else Path(args.out) / name
     _check_writable_file(path, what="curve", example=name)
     threads = workload.threads
@@ -461,11 +463,21 @@ def cmd_curve(args: argparse.Namespace) -> int:
                 file=sys.stderr, flush=True,
             )
 
+    compile_note = ""
+    if args.compile:  # every bucket compiled before the sweep's clock starts, its cost reported apart
+        from perfkit.model.approximate import find_bucketed, precompile
+
+        if not args.no_progress:
+            print(f"compiling batch sizes 1..{args.max_batch} (powers of two) ...", file=sys.stderr, flush=True)
+        spent = precompile(find_bucketed(evaluator.model), tuple(evaluator.game.obs_shape), up_to=args.max_batch,
+                           device=evaluator.device, dtype=evaluator.dtype)
+        compile_note = f"torch.compile'd network ({spent:.1f} s compiling up to batch {args.max_batch}, untimed)"
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
         time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
         environment={**environment(evaluator), "threads": threads.to_dict()},
     )
+    curve.note = compile_note
     warning = curve_oversubscription(curve, threads.expected_batch1_s)
     if warning:
         curve.note = f"{curve.note}; {warning}" if curve.note else warning
@@ -541,6 +553,9 @@ def add_measurement_commands(sub) -> None:
 
     p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
     add_fold_arg(p)
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network first (batches padded to powers of two; each size's first "
+                        "call, which compiles, is untimed warm-up); written to ...-compiled.json")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)

@@ -4,7 +4,7 @@
 hardware's limit. FLOPs are counted from the model (`torch.utils.flop_counter.FlopCounterMode`:
 convolutions and matrix multiplies, 2 FLOPs per multiply-add), so they are exact for the
 network and independent of the device. The peak is a large square matrix multiply in the same
-dtype on the same device, timed like a curve point (warm-up excluded, median of repeats).
+dtype on the same device: the best of two sizes, each its fastest repeat (a peak is a best case).
 """
 
 from __future__ import annotations
@@ -27,22 +27,35 @@ def flops_per_board(model: nn.Module, obs_shape: tuple[int, ...], *, batch: int 
     return counter.get_total_flops() / batch
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, *, size: int = 2048, repeats: int = 5) -> dict:
-    """FLOP/s of a `size`² matrix multiply on `device` in `dtype` (median of `repeats`, one warm-up)."""
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype, *, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5
+) -> dict:
+    """The best FLOP/s of square matrix multiplies of each of `sizes` on `device` in `dtype`.
+
+    A peak is a best case: each size's fastest of `repeats` timed calls (one warm-up each), and
+    the best size. A single size's median under-reads it: on this project's CPU a 2048² median
+    sat ~5% below a 1024²'s best, and a compiled network then read above "the peak".
+    """
     g = torch.Generator().manual_seed(0)
-    a = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
-    b = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)
-    torch.mm(a, b)
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    best = None
+    for size in sizes:
+        a = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+        b = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
         torch.mm(a, b)
         sync(device)
-        times.append(time.perf_counter() - t0)
-    median = sorted(times)[len(times) // 2]
-    return {"matmul_size": size, "matmul_s": median, "peak_flop_per_s": 2.0 * size**3 / median}
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            sync(device)
+            times.append(time.perf_counter() - t0)
+        fastest = min(times)
+        found = {"matmul_size": size, "matmul_s": fastest, "peak_flop_per_s": 2.0 * size**3 / fastest}
+        if best is None or found["peak_flop_per_s"] > best["peak_flop_per_s"]:
+            best = found
+    assert best is not None, "sizes must not be empty"
+    return best
 
 
 def roofline_fields(flops: float, boards_per_s: float | None, peak_flop_per_s: float | None) -> dict:
