@@ -23,21 +23,29 @@ from perfkit.analysis.quality import (
     DEFAULT_POSITIONS,
     describe_quality,
     measure_quality,
-    path_label,
     quality_fields,
+    settings_path_label,
 )
 from perfkit.analysis.roofline import mfu_fields
 from perfkit.analysis.summary import summarize
 from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
 from perfkit.devices import Device, get_device
+from perfkit.devices.graphs import find_graphed, graph_network
 from perfkit.game import get_game
 from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
-from perfkit.model.approximate import check_precision_supported, compile_network, find_bucketed, precompile
+from perfkit.model.approximate import (
+    AUTOCAST_DTYPES,
+    autocast_network,
+    check_precision_supported,
+    compile_network,
+    find_bucketed,
+    precompile,
+)
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
@@ -82,6 +90,8 @@ class BenchSettings:
     cache_size: int = DEFAULT_CACHE_ENTRIES  # positions the cache keeps (LRU)
     fold: bool = True  # fold BatchNorm into the convolutions, memory format measured at load (False: --no-fold)
     compile: bool = False  # torch.compile the network, batches bucketed to powers of two (approximate: --compile)
+    autocast: str | None = None  # float16 or bfloat16: a float32 network under torch.autocast (approximate)
+    cuda_graphs: bool = False  # CUDA graphs for a few batch-size buckets (CUDA only; approximate: padded batches)
     quality_positions: int = DEFAULT_POSITIONS  # an approximate path's quality: positions from real games
     compile_backend: str = "inductor"  # torch.compile's backend ("eager" only traces: tests)
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -112,6 +122,16 @@ class BenchSettings:
             raise PerfkitError(f"fold must be True or False, got {self.fold!r}")
         if not isinstance(self.compile, bool):
             raise PerfkitError(f"compile must be True or False, got {self.compile!r}")
+        if not isinstance(self.cuda_graphs, bool):
+            raise PerfkitError(f"cuda_graphs must be True or False, got {self.cuda_graphs!r}")
+        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
+            raise PerfkitError(f"autocast must be None, {' or '.join(AUTOCAST_DTYPES)}; got {self.autocast!r}")
+        if self.autocast is not None and self.precision != "float32":
+            raise PerfkitError(
+                f"--autocast {self.autocast} runs a float32 network in mixed precision; drop --precision {self.precision}"
+            )
+        if self.compile and self.cuda_graphs:
+            raise PerfkitError("--compile and --cuda-graphs: choose one (a compiled network is bucketed already)")
         q = self.quality_positions
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
@@ -186,10 +206,16 @@ class Workload:
             model, prepared = prepare_network(
                 model, game.obs_shape, device=device, dtype=dtype
             )
+        if settings.autocast:
+            model = autocast_network(
+                model, tuple(game.obs_shape), device=device, precision=settings.precision, name=settings.autocast
+            )
         if settings.compile:
             model = compile_network(
                 model, tuple(game.obs_shape), device=device, dtype=dtype, backend=settings.compile_backend
             )
+        if settings.cuda_graphs:  # the largest call any strategy of these settings makes sets the buckets
+            model = graph_network(model, device=device, max_batch=largest_call("crossgame", settings), spec=backend.spec)
         workload = cls(settings=settings, model=model, device=device, game=game, backend=backend, prepared=prepared)
         workload.threads = choose_threads(
             device_type=backend.kind, requested=settings.threads, probe=batch1_probe(workload.evaluator()),
@@ -328,6 +354,7 @@ def run_strategy(
         "network_prepared": workload.prepared,
         "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
                     "backend": compiled.backend} if compiled is not None else None,
+        "cuda_graphs": graphed.describe() if (graphed := find_graphed(evaluator.model)) is not None else None,
         "quality": workload.quality,
         "summary": summary,
     }
@@ -429,9 +456,9 @@ def bench(
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
-    if path_label(settings.precision, settings.compile):
+    if settings_path_label(settings):
         if progress:
-            print(f"measuring {path_label(settings.precision, settings.compile)} against the float64 reference on "
+            print(f"measuring {settings_path_label(settings)} against the float64 reference on "
                   f"{settings.quality_positions:,} positions from real games ...", file=sys.stderr, flush=True)
         workload.quality = measure_quality(workload, positions=settings.quality_positions)
         if progress:

@@ -137,6 +137,12 @@ def add_approximate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (approximate); batches padded to powers of two, compile time "
                         "reported apart; its quality against float64 is measured first")
+    p.add_argument("--autocast", choices=("float16", "bfloat16"), default=None,
+                   help="run the float32 network under torch.autocast in this half precision (approximate; "
+                        "its quality against float64 is measured first)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA only: replay the network from CUDA graphs captured for 4 batch-size buckets, calls "
+                        "padded up to a bucket; a bucket whose capture fails runs eagerly (approximate: quality measured)")
     p.add_argument("--quality-positions", type=positive_int, default=None, metavar="N",
                    help="an approximate path's quality: positions from real games compared with float64 (default 1000)")
 
@@ -175,6 +181,7 @@ def bench_settings(args: argparse.Namespace):
         checkpoint=args.checkpoint, threads=args.threads, search=search, game=args.game,
         cache=not getattr(args, "no_cache", False), fold=not args.no_fold,
         compile=bool(getattr(args, "compile", False)),  # bench's --compile
+        autocast=getattr(args, "autocast", None), cuda_graphs=bool(getattr(args, "cuda_graphs", False)),
         **({} if getattr(args, "quality_positions", None) is None else {"quality_positions": args.quality_positions}),
         **({} if getattr(args, "cache_size", None) is None else {"cache_size": args.cache_size}),
     )
@@ -447,8 +454,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     name = curve_filename(
         device_name=evaluator.device_name, preset=settings.network, precision=settings.precision, game=settings.game
     )
-    if args.compile:  # its own file: a compiled network's peak is not the eager one's
-        name = name.removesuffix(".json") + "-compiled.json"
+    name = name.removesuffix(".json") + "-compiled.json" if args.compile else name  # not the eager peak
     path = Path(args.output) if args.output else Path(args.out) / name
     _check_writable_file(path, what="curve", example=name)
     threads = workload.threads
@@ -463,15 +469,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
                 file=sys.stderr, flush=True,
             )
 
-    compile_note = ""
-    if args.compile:  # every bucket compiled before the sweep's clock starts, its cost reported apart
-        from perfkit.model.approximate import find_bucketed, precompile
-
-        if not args.no_progress:
-            print(f"compiling batch sizes 1..{args.max_batch} (powers of two) ...", file=sys.stderr, flush=True)
-        spent = precompile(find_bucketed(evaluator.model), tuple(evaluator.game.obs_shape), up_to=args.max_batch,
-                           device=evaluator.device, dtype=evaluator.dtype)
-        compile_note = f"torch.compile'd network ({spent:.1f} s compiling up to batch {args.max_batch}, untimed)"
+    compile_note = curve_precompile(args, evaluator) if args.compile else ""
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
         time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
@@ -494,6 +492,19 @@ def cmd_curve(args: argparse.Namespace) -> int:
             f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
         )
     return 0
+
+
+def curve_precompile(args: argparse.Namespace, evaluator) -> str:
+    """`curve --compile`: every bucket compiled before the sweep's clock starts; the curve's note on its cost."""
+    from perfkit.model.approximate import find_bucketed, precompile
+
+    if not args.no_progress:
+        print(f"compiling batch sizes 1..{args.max_batch} (powers of two) ...", file=sys.stderr, flush=True)
+    compiled = find_bucketed(evaluator.model)
+    assert compiled is not None  # settings.compile made it
+    spent = precompile(compiled, tuple(evaluator.game.obs_shape), up_to=args.max_batch,
+                       device=evaluator.device, dtype=evaluator.dtype)
+    return f"torch.compile'd network ({spent:.1f} s compiling up to batch {args.max_batch}, untimed)"
 
 
 def curve_roofline(workload, boards_per_s: float) -> dict:

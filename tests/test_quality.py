@@ -142,6 +142,9 @@ def test_the_exact_path_has_no_quality_report(tmp_path):
     (["--precision", "float8"], "unknown precision 'float8'"),
     (["--quality-positions", "0"], "quality-positions"),
     (["--quality-positions", "x"], "quality-positions"),
+    (["--autocast", "float16", "--precision", "float64"], "drop --precision float64"),  # issue 12's fast paths
+    (["--autocast", "float8"], "--autocast"),
+    (["--compile", "--cuda-graphs"], "choose one"),
 ])
 def test_bad_approximate_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, mention):
     from perfkit.cli import main

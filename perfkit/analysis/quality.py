@@ -123,12 +123,22 @@ def boards_per_s(
     return len(to_move) / max(float(np.median(times)), 1e-12)
 
 
-def path_label(precision: str, compiled: bool) -> str | None:
-    """'bfloat16', 'compile', 'bfloat16+compile', or None for an exact/default path."""
+def path_label(precision: str, compiled: bool, *, autocast: str | None = None, cuda_graphs: bool = False) -> str | None:
+    """'bfloat16', 'compile', 'autocast-float16+cuda-graphs', ..., or None for an exact/default path."""
     parts = [precision] if precision in ("bfloat16", "float16") else []
+    if autocast:
+        parts.append(f"autocast-{autocast}")
     if compiled:
         parts.append("compile")
+    if cuda_graphs:
+        parts.append("cuda-graphs")
     return "+".join(parts) or None
+
+
+def settings_path_label(settings) -> str | None:
+    """`path_label` of a run's settings (a BenchSettings)."""
+    return path_label(settings.precision, getattr(settings, "compile", False),
+                      autocast=getattr(settings, "autocast", None), cuda_graphs=getattr(settings, "cuda_graphs", False))
 
 
 def reference_model(settings, game) -> torch.nn.Module:
@@ -161,7 +171,7 @@ def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch
     collect_s = time.perf_counter() - t0
     candidate = workload.evaluator()
     report = {
-        "path": path_label(settings.precision, getattr(settings, "compile", False)),
+        "path": settings_path_label(settings),
         "reference": "float64 on the CPU, network rebuilt from the run's settings, unfolded, not compiled",
         "games": found.games,
         "collect_s": collect_s,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+import queue
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +24,33 @@ class RunnerOutput(NamedTuple):
     h2d_s: float | None
     forward_s: float
     d2h_s: float | None
+
+
+T = TypeVar("T")
+
+
+class Slots(Generic[T]):
+    """A fixed set of reusable resources, each lent to one caller at a time (double buffering with two).
+
+    `take()` blocks until one is free and gives it back when the caller's block ends, also on
+    an error. CUDA's runner keeps a stream and pinned buffers per slot.
+    """
+
+    def __init__(self, items: Sequence[T]) -> None:
+        if not items:
+            raise ValueError("Slots needs at least one item")
+        self._free: queue.SimpleQueue[T] = queue.SimpleQueue()
+        for item in items:
+            self._free.put(item)
+        self.size = len(items)
+
+    @contextmanager
+    def take(self) -> Iterator[T]:
+        item = self._free.get()
+        try:
+            yield item
+        finally:
+            self._free.put(item)
 
 
 class Runner(Protocol):

@@ -1,4 +1,4 @@
-"""An NVIDIA GPU: reused pinned buffers, non-blocking copies on one stream, CUDA-event timing, NVML.
+"""An NVIDIA GPU: double-buffered pinned transfers on their own streams, CUDA-event timing, NVML.
 
 Never run on this project's machines yet (no GPU lent): the tests that need it skip with a reason.
 """
@@ -10,7 +10,7 @@ import time
 import numpy as np
 import torch
 
-from perfkit.devices.base import Device, RunnerOutput
+from perfkit.devices.base import Device, RunnerOutput, Slots
 from perfkit.types import PerfkitError
 
 
@@ -65,34 +65,52 @@ def _grow(buf: torch.Tensor, size: int) -> torch.Tensor:
     return torch.empty(max(size, 2 * buf.numel()), dtype=buf.dtype).pin_memory()
 
 
-class CudaRunner:
-    """One evaluator's CUDA path: its stream and its pinned in/out buffers, reused across calls."""
+class _Slot:
+    """One call's worth of CUDA resources: a stream and pinned in/out buffers, reused call after call."""
 
-    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype, device: torch.device) -> None:
-        self.model, self.game, self.dtype, self.device = model, game, dtype, device
+    def __init__(self, device: torch.device, row_dtype: torch.dtype, out_dtype: torch.dtype) -> None:
         self.stream = torch.cuda.Stream(device)
         # The weights were copied on the default stream: the work stream must see them.
         self.stream.wait_stream(torch.cuda.current_stream(device))
+        self.pinned_in = torch.empty(0, dtype=row_dtype).pin_memory()
+        self.pinned_logits = torch.empty(0, dtype=out_dtype).pin_memory()
+        self.pinned_values = torch.empty(0, dtype=out_dtype).pin_memory()
+
+
+class CudaRunner:
+    """One evaluator's CUDA path: double-buffered pinned transfers on their own streams.
+
+    `slots` (default 2) sets of a stream and pinned in/out buffers (`perfkit.devices.Slots`):
+    a call takes a free set, so with two calls in flight (crossgame `--inflight 2`, whose
+    device pool then runs `concurrent_calls` threads) one call's host-to-device copy and
+    encode overlap the other's forward pass and copy back, instead of waiting behind them.
+    """
+
+    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype, device: torch.device, *, slots: int = 2) -> None:
+        self.model, self.game, self.dtype, self.device = model, game, dtype, device
         row_dtype = torch.from_numpy(np.empty(0, game.compact_dtype)).dtype  # int8 for Hex
-        self._pinned_in = torch.empty(0, dtype=row_dtype).pin_memory()
         out_dtype = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype  # numpy has no bfloat16
-        self._pinned_logits = torch.empty(0, dtype=out_dtype).pin_memory()
-        self._pinned_values = torch.empty(0, dtype=out_dtype).pin_memory()
+        self.slots = Slots([_Slot(device, row_dtype, out_dtype) for _ in range(slots)])
+        self.concurrent_calls = slots
 
     @torch.inference_mode()
     def forward(self, stones: np.ndarray, to_move: np.ndarray) -> RunnerOutput:
+        with self.slots.take() as slot:
+            return self._forward(slot, stones, to_move)
+
+    def _forward(self, slot: _Slot, stones: np.ndarray, to_move: np.ndarray) -> RunnerOutput:
         b, cells = stones.shape  # cells: the compact row's width
         actions = self.game.actions
         t0 = time.perf_counter()
-        self._pinned_in = _grow(self._pinned_in, b * (cells + 1))
-        host = self._pinned_in[: b * (cells + 1)].view(b, cells + 1)
+        slot.pinned_in = _grow(slot.pinned_in, b * (cells + 1))
+        host = slot.pinned_in[: b * (cells + 1)].view(b, cells + 1)
         host.numpy()[:, :cells] = stones
         host.numpy()[:, cells] = to_move
-        self._pinned_logits = _grow(self._pinned_logits, b * actions)
-        self._pinned_values = _grow(self._pinned_values, b)
+        slot.pinned_logits = _grow(slot.pinned_logits, b * actions)
+        slot.pinned_values = _grow(slot.pinned_values, b)
         host_prep_s = time.perf_counter() - t0
         ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
-        with torch.cuda.stream(self.stream):
+        with torch.cuda.stream(slot.stream):
             ev[0].record()
             dev = host.to(self.device, non_blocking=True)
             ev[1].record()
@@ -100,8 +118,8 @@ class CudaRunner:
             ev[2].record()
             logits, values = self.model(planes)
             ev[3].record()
-            out_logits = self._pinned_logits[: b * actions].view(b, actions)
-            out_values = self._pinned_values[:b]
+            out_logits = slot.pinned_logits[: b * actions].view(b, actions)
+            out_values = slot.pinned_values[:b]
             out_logits.copy_(logits.reshape(b, actions), non_blocking=True)
             out_values.copy_(values.reshape(b), non_blocking=True)
             ev[4].record()

@@ -1,9 +1,10 @@
-"""Opt-in approximate networks: reduced precision and torch.compile, each checked before a run.
+"""Opt-in approximate networks: reduced precision, autocast and torch.compile, each checked before a run.
 
-Neither is exact: a bfloat16/float16 network rounds differently from float32, and a compiled
-network may reorder its arithmetic. So each is opt-in (`--precision bfloat16|float16`,
-`--compile`) and its price is measured against the float64 reference by
-`perfkit.analysis.quality` before a user trusts it.
+None is exact: a bfloat16/float16 network rounds differently from float32, autocast runs
+the convolutions in half precision on float32 weights, and a compiled network may reorder
+its arithmetic. So each is opt-in (`--precision bfloat16|float16`, `--autocast
+float16|bfloat16`, `--compile`; CUDA graphs are `perfkit.devices.graphs`) and its price is
+measured against the float64 reference by `perfkit.analysis.quality` before a user trusts it.
 
 torch.compile specialises on the input's shape: called at every batch size self-play makes,
 it would recompile for each. `Bucketed` pads each batch with blank boards up to the next power
@@ -23,6 +24,7 @@ from torch import nn
 from perfkit.types import PerfkitError
 
 APPROXIMATE_PRECISIONS = ("bfloat16", "float16")
+AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def check_precision_supported(device: torch.device, dtype: torch.dtype, model: nn.Module, obs_shape) -> None:
@@ -45,6 +47,43 @@ def check_precision_supported(device: torch.device, dtype: torch.dtype, model: n
     except (RuntimeError, NotImplementedError, TypeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise PerfkitError(f"{name} is not supported on {device.type} here ({first}); use --precision float32") from None
+
+
+class Autocast(nn.Module):
+    """`model` (float32 weights) run under `torch.autocast` in `dtype`: the mixed precision of GPU
+    inference, where matmuls and convolutions run in half precision and reductions stay float32.
+    Outputs come back as float32."""
+
+    def __init__(self, model: nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.inner, self.device_type, self.dtype = model, device_type, dtype
+
+    def forward(self, planes: torch.Tensor):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            logits, values = self.inner(planes)
+        return logits.float(), values.float()
+
+
+def autocast_network(model: nn.Module, obs_shape, *, device: torch.device, precision: str, name: str) -> Autocast:
+    """`model` under autocast in `name` (float16 or bfloat16), probed now on 2 blank boards.
+
+    PerfkitError (one line) for another name, for a run whose precision is not float32 (autocast
+    takes float32 weights), or where this device has no autocast kernels for it.
+    """
+    if name not in AUTOCAST_DTYPES:
+        raise PerfkitError(f"unknown --autocast {name!r}; use {' or '.join(AUTOCAST_DTYPES)}")
+    if precision != "float32":
+        raise PerfkitError(f"--autocast {name} runs a float32 network in mixed precision; drop --precision {precision}")
+    if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
+        raise PerfkitError(f"autocast bfloat16 is not supported on {torch.cuda.get_device_name(device)}; use float16")
+    wrapped = Autocast(model.to(device=device, dtype=torch.float32).eval(), device.type, AUTOCAST_DTYPES[name])
+    try:
+        with torch.inference_mode():
+            wrapped(torch.zeros((2, *obs_shape), device=device))
+    except (RuntimeError, NotImplementedError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise PerfkitError(f"autocast {name} is not supported on {device.type} here ({first}); drop --autocast") from None
+    return wrapped
 
 
 def bucket(batch: int) -> int:

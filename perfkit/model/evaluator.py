@@ -88,6 +88,11 @@ class Evaluator:
         return np.zeros((batch, self.game.compact_width), self.game.compact_dtype), np.ones(batch, np.int8)
 
     @property
+    def concurrent_calls(self) -> int:
+        """Calls that may run at once (CUDA: its double-buffered slots, so copies overlap compute; else 1)."""
+        return int(getattr(self.runner, "concurrent_calls", 1))
+
+    @property
     def device_name(self) -> str:
         return self.backend.name
 

@@ -106,6 +106,14 @@ def approximate_lines(runs: list[Run]) -> list[str]:
         out.append(line)
     for r in runs:
         s = r.summary
+        graphs = r.manifest.get("cuda_graphs")
+        if graphs:
+            fell = "; ".join(f"{k}: {v}" for k, v in graphs["fallbacks"].items())
+            out.append(
+                f"{r.manifest['strategy']} cuda graphs: buckets {', '.join(map(str, graphs['buckets']))}; captured "
+                f"{', '.join(map(str, graphs['captured'])) or 'none'}; {graphs['calls']['graph']:,} calls replayed, "
+                f"{graphs['calls']['eager']:,} eager" + (f"; fell back to eager ({fell})" if fell else "")
+            )
         if s.get("compile_s") is not None:
             late = s.get("compile_in_run_s") or 0.0
             out.append(

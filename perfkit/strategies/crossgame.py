@@ -88,7 +88,10 @@ def play_crossgame(
         if steps is not None:
             enqueue(_Level(slots, steps, next(steps)))
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device") if inflight > 1 else None
+    # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
+    # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
+    threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="perfkit-device") if inflight > 1 else None
 
     def send() -> None:
         """Calls from the queue while fewer than `inflight` are out."""
