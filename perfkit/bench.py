@@ -285,6 +285,9 @@ def run_strategy(
         precompile(compiled, tuple(evaluator.game.obs_shape), up_to=largest_call(name, s), device=evaluator.device,
                    dtype=evaluator.dtype)
     compiled_before = dict(compiled.compile_s) if compiled is not None else {}
+    graphed = find_graphed(evaluator.model)
+    if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
+        graphed.capture_all(torch.zeros((1, *evaluator.game.obs_shape), device=evaluator.device))
     evaluator.on_call = recorder.on_call
     evaluate = workload.cached(evaluator)
     engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
@@ -354,7 +357,7 @@ def run_strategy(
         "network_prepared": workload.prepared,
         "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
                     "backend": compiled.backend} if compiled is not None else None,
-        "cuda_graphs": graphed.describe() if (graphed := find_graphed(evaluator.model)) is not None else None,
+        "cuda_graphs": graphed.describe() if graphed is not None else None,
         "quality": workload.quality,
         "summary": summary,
     }

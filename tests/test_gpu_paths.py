@@ -109,6 +109,14 @@ def test_a_bucket_whose_capture_fails_runs_eagerly_and_says_why(model):
     assert why.startswith("RuntimeError: operation not permitted") and "\n" not in why
 
 
+def test_capture_all_records_every_bucket_before_a_run(model):
+    capture = FakeCapture(fail=(64,))
+    graphed = Graphed(model, (1, 8, 64), capture=capture)
+    graphed.capture_all(planes_of(model, 1))
+    assert capture.captured == [1, 8, 64] and graphed.captured == (1, 8) and list(graphed.fallbacks) == [64]
+    assert capture.replayed == [] and graphed.calls == {"graph": 0, "eager": 0}  # captured, not yet called
+
+
 def test_bad_buckets_are_refused(model):
     for buckets in ((), (8, 1), (1, 1)):
         with pytest.raises(PerfkitError, match="ascending"):

@@ -115,6 +115,13 @@ class Graphed(nn.Module):
             return None
         return self.replays[size]
 
+    def capture_all(self, example: torch.Tensor) -> None:
+        """Capture every bucket now, before a run's clock starts and while no other thread uses the
+        device (`example`: planes of any batch size, for their shape, dtype and device)."""
+        with self._lock, torch.inference_mode():
+            for size in self.buckets:
+                self._replay(size, example)
+
     def describe(self) -> dict:
         """What the manifest stores: buckets, which run as graphs, which fell back and why, calls."""
         return {
@@ -141,7 +148,8 @@ def capture_cuda(model: nn.Module, size: int, example: torch.Tensor) -> Forward:
             model(static_in)
     torch.cuda.current_stream(example.device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.inference_mode(), torch.cuda.graph(graph, pool=_pool(example.device)):
+    # thread_local: another thread's CUDA work during this capture is not an error for it
+    with torch.inference_mode(), torch.cuda.graph(graph, pool=_pool(example.device), capture_error_mode="thread_local"):
         static_logits, static_values = model(static_in)
     done = torch.cuda.Event()
     done.record()
