@@ -1,8 +1,8 @@
 """`perfkit gpu-results`: every GPU figure from one command, in a folder ready to commit.
 
 On a CUDA machine it writes, under `data/results/<date>-<gpu>/` by default: the environment,
-`curve` in float32 and half precision, `bench --strategy all`, the tuned crossgame, the
-transfer share, the NVML utilisation timeline, the 500k-game projection, `report.html`, and a
+`curve` in float32 and half precision, `bench --strategy all`, the tuned crossgame, crossgame on
+the GPU-only fast paths (CUDA graphs, autocast, two calls in flight), the transfer share, the NVML utilisation timeline, the 500k-game projection, `report.html`, and a
 README.md naming the exact command that made each file. Each step is the ordinary perfkit
 command, run in this process, so the README's commands reproduce the files one by one.
 
@@ -124,7 +124,16 @@ def plan(options: GpuResultsOptions, device, out: Path) -> list[Step]:
         Step("bench all", [*bench, "--strategy", "all", "--games", str(options.games), "--out", runs]),
         Step("tuned crossgame", [*bench, "--strategy", "crossgame", "--tune", "--tune-budget",
                                  f"{options.tune_budget_s:g}", "--games", str(options.games), "--out", tuned]),
+        Step("fast paths", [*bench, "--strategy", "crossgame", *fast_path_flags(device, half), "--games",
+                            str(options.games), "--out", str(out / "fast")]),
     ]
+
+
+def fast_path_flags(device, half: str) -> list[str]:
+    """The GPU-only fast paths at once: two calls in flight over double-buffered transfers, CUDA
+    graphs and autocast (their quality is measured first). sim has no kernels to graph or autocast:
+    its rehearsal keeps only the two calls in flight."""
+    return ["--inflight", "2"] + ([] if device.simulated else ["--cuda-graphs", "--autocast", half])
 
 
 def run_step(step: Step, out: Path, *, stdout_file: str, log: Callable[[str], None]) -> str:
@@ -188,6 +197,7 @@ def run_summaries(folder: Path) -> list[tuple[str, dict, pd.DataFrame]]:
     return rows
 
 
+RUN_FOLDERS = {"runs": "", "tuned": " (tuned)", "fast": " (fast paths)"}  # folder: label suffix of its runs
 SHARE_KEYS = ("boards_per_s", "mean_batch", "forward_share", "transfer_share", "cpu_share",
               "device_busy_share", "bottleneck", "gpu_util_mean", "gpu_status")
 
@@ -198,10 +208,10 @@ def write_tables(out: Path) -> tuple[list[dict], str]:
 
     order = list(STRATEGIES)  # the runs as bench plays them, whatever second each run folder is named after
     shares, timelines = [], []
-    for folder in ("runs", "tuned"):
+    for folder, suffix in RUN_FOLDERS.items():
         runs = sorted(run_summaries(out / folder), key=lambda r: (rank(order, r[1]["strategy"]), r[0]))
         for run_dir, summary, gpu in runs:
-            label = f"{summary['strategy']} (tuned)" if folder == "tuned" else summary["strategy"]
+            label = summary["strategy"] + suffix
             shares.append({"run": label, "run_dir": run_dir, **{k: summary.get(k) for k in SHARE_KEYS}})
             timelines.append(gpu.assign(run=label, run_dir=run_dir))
     write_atomic(out / "transfer-share.csv", pd.DataFrame(shares).to_csv(index=False))
@@ -229,12 +239,13 @@ def gpu_results(options: GpuResultsOptions, *, log: Callable[[str], None] | None
     run_step(steps[1], out, stdout_file=f"curves/curve-{steps[1].argv[-1]}.txt", log=say)
     run_step(steps[2], out, stdout_file="bench-all.json", log=say)
     run_step(steps[3], out, stdout_file="tuned-crossgame.json", log=say)
+    run_step(steps[4], out, stdout_file="fast-paths.json", log=say)
 
     tuned_run = json.loads((out / "tuned-crossgame.json").read_text())["runs"][0]["run_dir"]  # what project reads
     project = Step("projection", ["project", tuned_run, "--games", str(options.projection_games), "--json"])
     run_step(project, out, stdout_file=projection_file(options.projection_games), log=say)
     title = f"perfkit GPU results: {device.name}" + (" (SIMULATED)" if device.simulated else "")
-    report = Step("report", ["report", str(out / "runs"), str(out / "tuned"), "-o", str(out / "report.html"),
+    report = Step("report", ["report", str(out / "runs"), str(out / "tuned"), str(out / "fast"), "-o", str(out / "report.html"),
                              "--title", title])
     run_step(report, out, stdout_file="report.txt", log=say)
     steps += [project, report]
@@ -304,7 +315,7 @@ def collapse(files: list[str]) -> list[str]:
     shown: list[str] = []
     for f in files:
         parts = Path(f).parts
-        item = f"{parts[0]}/{parts[1]}/" if len(parts) > 2 and parts[0] in ("runs", "tuned") else f
+        item = f"{parts[0]}/{parts[1]}/" if len(parts) > 2 and parts[0] in RUN_FOLDERS else f
         if item not in shown:
             shown.append(item)
     return shown

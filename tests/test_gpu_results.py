@@ -42,7 +42,9 @@ def test_sim_rehearsal_writes_every_file_with_the_command_that_made_it(tmp_path,
     tuned = json.loads((out / "tuned-crossgame.json").read_text())
     assert tuned["tune"]["trials"] and tuned["runs"][0]["strategy"] == "crossgame"
     shares = pd.read_csv(out / "transfer-share.csv")
-    assert list(shares["run"]) == ["naive", "permove", "crossgame", "crossgame (tuned)"]
+    assert list(shares["run"]) == ["naive", "permove", "crossgame", "crossgame (tuned)", "crossgame (fast paths)"]
+    fast = json.loads((out / "fast-paths.json").read_text())["runs"][0]
+    assert fast["strategy"] == "crossgame" and fast["device"] == "sim"  # sim: two calls in flight, nothing to graph
     assert {"transfer_share", "device_busy_share", "bottleneck"} <= set(shares.columns)
     timeline = pd.read_csv(out / "nvml-timeline.csv")
     assert list(timeline.columns)[:3] == ["run", "run_dir", "t_s"] and len(timeline) == 0  # sim: no GPU to sample
@@ -55,12 +57,12 @@ def test_sim_rehearsal_writes_every_file_with_the_command_that_made_it(tmp_path,
     assert "perfkit gpu-results --device sim --out results/today-sim --preset tiny" in readme
     made = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
     for path in made:  # every file is named in the README (a run folder by its folder)
-        named = f"{path.parts[0]}/{path.parts[1]}/" if path.parts[0] in ("runs", "tuned") else str(path)
+        named = f"{path.parts[0]}/{path.parts[1]}/" if path.parts[0] in ("runs", "tuned", "fast") else str(path)
         assert f"`{named}`" in readme, named
     commands = [line.rsplit(": `", 1)[1].rstrip("`") for line in readme.splitlines()
                 if line.startswith("- ") and "`perfkit " in line]
     assert [shlex.split(c)[1] for c in commands] == [
-        "gpu-results", "curve", "curve", "bench", "bench", "project", "report"]
+        "gpu-results", "curve", "curve", "bench", "bench", "bench", "project", "report"]
     project = next(c for c in commands if c.startswith("perfkit project"))
     capsys.readouterr()
     assert main(shlex.split(project)[1:]) == 0  # the README's command makes the same projection
@@ -115,3 +117,14 @@ def test_the_readme_command_parses_back_to_the_same_options():
         projection_games=args.projection_games, threads=args.threads, seed=args.seed,
     )
     assert again == options
+
+
+def test_on_a_gpu_the_fast_paths_step_runs_graphs_autocast_and_two_calls_in_flight():
+    from types import SimpleNamespace
+
+    from perfkit.gpu_results import fast_path_flags
+
+    flags = fast_path_flags(SimpleNamespace(simulated=False), "float16")
+    assert flags == ["--inflight", "2", "--cuda-graphs", "--autocast", "float16"]
+    assert build_parser().parse_args(["bench", *flags]).cuda_graphs  # the flags bench takes
+    assert fast_path_flags(SimpleNamespace(simulated=True), "bfloat16") == ["--inflight", "2"]
