@@ -77,7 +77,7 @@ class BenchSettings:
     games: int = 16  # games to play per strategy
     concurrency: int | None = None  # crossgame: games in flight (None: its default)
     max_batch: int | None = None  # crossgame: split calls above this many positions (None: its default)
-    groups: int | None = None  # crossgame: groups of games whose levels are mixed in calls (None: as many as inflight)
+    groups: int | None = None  # crossgame: groups of games whose levels are mixed in calls
     inflight: int | None = None  # crossgame: calls in flight (2 overlaps CPU and network)
     workers: int | None = None  # crossgame: processes playing the games, feeding this one's network (0: in-process)
     max_wait_s: float | None = None  # crossgame with workers: longest a request waits for a fuller call

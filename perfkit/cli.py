@@ -115,7 +115,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature-plies", type=non_negative_int, default=SearchConfig.temperature_plies)
     p.add_argument("--concurrency", type=positive_int, default=None, help="crossgame: games in flight (default 64)")
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
-    p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default: as many as --inflight)")
+    p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
     p.add_argument(
         "--workers", dest="process_workers", type=non_negative_int, default=None,

@@ -60,20 +60,10 @@ def test_the_options_are_crossgames_own():
     """CrossGameOptions and CrossGame's fields: the same names, in order, with the same defaults."""
     own = [f for f in dataclasses.fields(CrossGame) if f.init]
     assert [f.name for f in own] == list(CrossGameOptions.names())
-    assert {f.name: f.default for f in own} == {f.name: f.default for f in dataclasses.fields(CrossGameOptions)}
+    assert {f.name: f.default for f in own} == CrossGameOptions().to_dict()
     assert CrossGameOptions.of(CrossGameOptions().strategy()) == CrossGameOptions()
     with pytest.raises(PerfkitError, match="groups and inflight"):
         CrossGameOptions(workers=2, groups=2)  # the strategy's own rules
-
-
-def test_groups_default_to_inflight_so_a_second_call_has_work_to_overlap():
-    """Issue 12: with one group, --inflight 2 had nothing to overlap; groups now follow inflight unless given."""
-    assert CrossGameOptions().groups == 1
-    assert CrossGameOptions(inflight=2).groups == 2
-    assert CrossGameOptions.given(inflight=3, groups=None).groups == 3
-    assert CrossGameOptions.given(inflight=2, groups=1).groups == 1  # given: kept
-    args = build_parser().parse_args(["bench", "--inflight", "2"])
-    assert bench_settings(args).crossgame_options().groups == 2
 
 
 def test_the_cases_move_every_option_off_its_default():

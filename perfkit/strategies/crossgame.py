@@ -145,9 +145,7 @@ class CrossGameOptions:
         concurrency: games in flight; a finished game is replaced by the next.
         max_batch: no call carries more positions than this (None: no limit).
         groups: games are split into this many groups, each searched in lockstep; the
-            batch processor mixes their levels to keep calls full. None (the default): as
-            many as `inflight`, since a call in flight can only overlap another group's CPU
-            work (with one group, `inflight` 2 has nothing to overlap).
+            batch processor mixes their levels to keep calls full.
         inflight: network calls queued at once; 2 overlaps CPU work with the network.
         workers: 0 plays in this process; W ≥ 1 runs the games in W worker processes
             (`ceil(concurrency / W)` games each) feeding this process's network.
@@ -157,14 +155,12 @@ class CrossGameOptions:
 
     concurrency: int = DEFAULT_CONCURRENCY
     max_batch: int | None = DEFAULT_MAX_BATCH
-    groups: int = None  # type: ignore[assignment]  # None: as many as inflight, set in __post_init__
+    groups: int = 1
     inflight: int = 1
     workers: int = 0
     max_wait_s: float = DEFAULT_MAX_WAIT_S
 
     def __post_init__(self) -> None:
-        if self.groups is None:
-            object.__setattr__(self, "groups", self.inflight)
         for key in ("concurrency", "groups", "inflight"):
             if getattr(self, key) < 1:
                 raise PerfkitError(f"{key} must be >= 1, got {getattr(self, key)}")
