@@ -130,10 +130,10 @@ def plan(options: GpuResultsOptions, device, out: Path) -> list[Step]:
 
 
 def fast_path_flags(device, half: str) -> list[str]:
-    """The GPU-only fast paths at once: two calls in flight over double-buffered transfers, CUDA
+    """The GPU-only fast paths at once: two groups' calls in flight over double-buffered transfers, CUDA
     graphs and autocast (their quality is measured first). sim has no kernels to graph or autocast:
     its rehearsal keeps only the two calls in flight."""
-    return ["--inflight", "2"] + ([] if device.simulated else ["--cuda-graphs", "--autocast", half])
+    return ["--inflight", "2", "--groups", "2"] + ([] if device.simulated else ["--cuda-graphs", "--autocast", half])
 
 
 def run_step(step: Step, out: Path, *, stdout_file: str, log: Callable[[str], None]) -> str:

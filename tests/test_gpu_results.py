@@ -125,6 +125,6 @@ def test_on_a_gpu_the_fast_paths_step_runs_graphs_autocast_and_two_calls_in_flig
     from perfkit.gpu_results import fast_path_flags
 
     flags = fast_path_flags(SimpleNamespace(simulated=False), "float16")
-    assert flags == ["--inflight", "2", "--cuda-graphs", "--autocast", "float16"]
+    assert flags == ["--inflight", "2", "--groups", "2", "--cuda-graphs", "--autocast", "float16"]
     assert build_parser().parse_args(["bench", *flags]).cuda_graphs  # the flags bench takes
-    assert fast_path_flags(SimpleNamespace(simulated=True), "bfloat16") == ["--inflight", "2"]
+    assert fast_path_flags(SimpleNamespace(simulated=True), "bfloat16") == ["--inflight", "2", "--groups", "2"]
