@@ -25,7 +25,7 @@ from perfkit.cli import main
 from perfkit.types import MoveRecord
 
 TINY = ["--preset", "tiny", "--precision", "float64", "--no-progress"]
-STRATEGIES = ["naive", "permove", "crossgame"]
+STRATEGIES = list(perfkit.strategies.STRATEGIES)  # the registry, in the order `--strategy all` plays it
 RUN_KEYS = {
     "strategy": str, "games": int, "moves": int, "calls": int, "boards": int, "calls_per_move": float,
     "mean_batch": float, "boards_per_s": float, "wall_s": float, "game_digest": str, "run_dir": str,
