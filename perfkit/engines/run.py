@@ -137,7 +137,11 @@ def play_engine(
             f"game {game_id} failed: {first} ({len(games.failures)} of {options.games} games failed; "
             f"{options.games - len(games.failures)} completed)"
         )
-    run = tracer.run()
+    return _described(tracer.run(), strategy, options, cache, stats)
+
+
+def _described(run: Run, strategy: str, options: EngineOptions, cache: ObservationCache | None, stats: dict) -> Run:
+    """`run` with the strategy's settings and stats, and the cache's, in its manifest and summary."""
     crossgame = strategy == "crossgame"
     in_flight = min(options.concurrency, options.games)
     run.manifest["strategy_settings"] = {
