@@ -29,7 +29,7 @@ from perfkit.analysis.quality import (
 from perfkit.analysis.roofline import mfu_fields
 from perfkit.analysis.summary import summarize
 from perfkit.analysis.tables import speedups
-from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, check_cache_entries
+from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
 from perfkit.devices.graphs import find_graphed, graph_network
 from perfkit.game import get_game
@@ -382,11 +382,6 @@ def compile_fields(compiled, before: dict[int, float]) -> dict:
     return {"compile_s": float(sum(before.values())), "compile_in_run_s": float(sum(late.values()))}
 
 
-def cache_fields(cache: EvalCache | None, boards: int) -> dict:
-    """The summary's cache keys: what the search asked for, and the share the cache answered."""
-    if cache is None:
-        return {"boards_asked": boards, "cache_hit_share": None, "cache_entries": None}
-    return {"boards_asked": cache.asked, "cache_hit_share": cache.hit_share, "cache_entries": cache.entries}
 
 
 def run_label_of(settings: BenchSettings) -> str:

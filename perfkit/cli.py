@@ -240,8 +240,9 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
     options = EngineOptions(
         games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
-        workers=args.process_workers or 0,
+        workers=args.process_workers or 0, cache=not args.no_cache,
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
+        **({} if args.cache_size is None else {"cache_size": args.cache_size}),
     )
     runs = bench_engine(
         args.engine, names, game=args.game, simulations=args.simulations, options=options,

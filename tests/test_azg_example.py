@@ -49,7 +49,8 @@ def runs():
     for strategy in ("naive", "crossgame"):
         counting = CountingEngine(engine)
         # A long max wait: a call fires when every live game waits, whatever the machine's load.
-        options = EngineOptions(games=GAMES, concurrency=GAMES, max_wait_s=60.0)
+        # No cache: every predict is a row sent (the cache's counts: tests/test_engine_cache.py).
+        options = EngineOptions(games=GAMES, concurrency=GAMES, max_wait_s=60.0, cache=False)
         run = play_engine(counting, net, strategy, options, precision="float64")
         out[strategy] = (run, counting.predicts)
     return out

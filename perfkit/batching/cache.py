@@ -1,12 +1,18 @@
-"""An exact evaluation cache between the search and the network (a bounded LRU).
+"""Exact evaluation caches between a search and the network (one bounded LRU core).
 
 The seed's search asks for positions it has already had evaluated: the next move's root and
 first levels were in the previous move's tree, transpositions repeat inside a tree, and
-openings repeat across games. `EvalCache` wraps any evaluate callable (the `Evaluator`, or
-`Resilient` around it): each call's rows are looked up by their compact row's bytes and the
-side to move, which is exactly what the network's input is made from, so a hit is the answer
-the network gave that position before. Only the misses, each distinct position once, go to the
-wrapped callable, in one call; its CallRecord says how many rows were asked (`asked`).
+openings repeat across games. A cache answers a repeated position with what the network
+returned for it before, and sends only the misses, each distinct position once, in one call.
+
+- `ExactLRU` is the core, the one place the lookup, the deduplication inside a call, the
+  bound and the counts live; a cache is this core plus how its rows are keyed and sent.
+- `EvalCache` wraps perfkit's evaluate callables (the `Evaluator`, or `Resilient` around it),
+  keyed by the compact row's bytes and the side to move, exactly what the network's input is
+  made from; its CallRecord says how many rows were asked (`asked`).
+- `ObservationCache` wraps the network of an engine perfkit did not write (`Tracer.evaluate`),
+  keyed by the bytes of the observation the engine asked about (its dtype and shape
+  included): the network's whole input, so a hit is what the network returned for it.
 
 Exactness: in float64 on the CPU a position's answer does not depend on which boards share its
 call (SPEC §1.4), so games are identical with and without the cache (tested). In float32 an
@@ -17,13 +23,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from perfkit.types import PerfkitError
 
 DEFAULT_CACHE_ENTRIES = 100_000  # positions kept; ~0.7 KB each on `small` (81 logits + value, float64)
+
+# rows to send (indices into the lookup's rows) -> (logits [S, A], values [S])
+Send = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def check_cache_entries(entries) -> int:
@@ -40,30 +50,34 @@ def row_keys(stones: np.ndarray, to_move: np.ndarray) -> list[bytes]:
     return [r.tobytes() for r in keyed]
 
 
-class EvalCache:
-    """An evaluate callable that answers repeated positions from a bounded LRU.
+def obs_keys(planes: np.ndarray) -> list[bytes]:
+    """One key per observation `[B, *obs_shape]`: its dtype and shape, then its bytes.
+
+    Equal keys are equal network inputs; an equal value in another dtype is another key (a
+    miss, never a wrong answer).
+    """
+    planes = np.ascontiguousarray(planes)
+    head = f"{planes.dtype.str}{planes.shape[1:]}".encode()
+    rows = planes.reshape(len(planes), -1).view(np.uint8)
+    return [head + r.tobytes() for r in rows]
+
+
+class ExactLRU:
+    """The LRU core of every exact cache: answers, the bound, the counts, one lock.
 
     Args:
-        evaluate: `(stones, to_move, *, n_policy, n_value, level, **extra) -> (logits, values)`.
         entries: the most positions kept; the least recently used is dropped first.
 
     Counts (since construction): `asked` rows asked for, `hits` rows answered without being
-    sent (found in the cache, or a repeat of another row of the same call), `sent` rows sent to
-    the network, `calls` calls made, `full_hits` lookups answered without any call.
+    sent (found in the cache, or a repeat of another row of the same lookup), `sent` rows sent
+    to the network, `calls` lookups that made a call, `full_hits` lookups answered without any.
     """
 
-    def __init__(self, evaluate: Callable[..., tuple[np.ndarray, np.ndarray]], *, entries: int = DEFAULT_CACHE_ENTRIES) -> None:
-        self.evaluate = evaluate
+    def __init__(self, *, entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.entries = check_cache_entries(entries)
         self._store: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()  # key -> (logits [A], value)
-        self._lock = threading.Lock()  # crossgame's device thread and the main thread may both call
+        self._lock = threading.Lock()  # several threads (games, a device thread, a server) may look up at once
         self.asked = self.hits = self.sent = self.calls = self.full_hits = 0
-
-    def __getattr__(self, name: str):
-        # `game`, `device`, `precision`... of the wrapped Evaluator stay visible.
-        if name == "evaluate":
-            raise AttributeError(name)
-        return getattr(self.evaluate, name)
 
     def __len__(self) -> int:
         return len(self._store)
@@ -80,25 +94,30 @@ class EvalCache:
             "cache_hit_share": self.hit_share, "cache_held": len(self._store),
         }
 
-    def __call__(
-        self,
-        stones: np.ndarray,  # [B, D] compact rows
-        to_move: np.ndarray,  # [B] int8
-        *,
-        n_policy: int | None = None,
-        n_value: int | None = None,
-        level: int = -1,
-        **extra,  # passed through (e.g. the evaluator's queue_wait_s)
-    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
-        """Answer the rows from the cache where it can and send the rest, each distinct row once.
+    def peek(self, keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+        """All the rows' answers if every one is cached (counted as a lookup answered without a
+        call), else None and nothing counted: the rows are then looked up with `answer`."""
+        with self._lock:
+            entries = [self._store.get(key) for key in keys]
+            if not keys or any(e is None for e in entries):
+                return None
+            for key in keys:
+                self._store.move_to_end(key)
+            self.asked += len(keys)
+            self.hits += len(keys)
+            self.full_hits += 1
+        logits = np.stack([e[0] for e in entries if e is not None])
+        values = np.array([e[1] for e in entries if e is not None])
+        return logits, values
+
+    def answer(self, keys: Sequence[bytes], send: Send) -> tuple[np.ndarray, np.ndarray]:
+        """One lookup: rows from the cache where it can, the rest through one `send`, each
+        distinct row once; returns (logits [B, A], values [B]) float64.
 
         Long on purpose: lookup, one call for the misses, and storing them happen under one
         lock discipline that is easiest to check in one place.
         """
-        b = len(to_move)
-        if b == 0:
-            return self.evaluate(stones, to_move, n_policy=n_policy, n_value=n_value, level=level, **extra)
-        keys = row_keys(stones, to_move)
+        b = len(keys)
         found: dict[int, tuple[np.ndarray, float]] = {}
         first: dict[bytes, int] = {}  # a missing key -> the row that is sent for it
         with self._lock:
@@ -109,30 +128,23 @@ class EvalCache:
                     found[i] = entry
                 elif key not in first:
                     first[key] = i
-        send = np.fromiter(first.values(), np.int64, len(first))
-        if len(send):
-            def scaled(count: int | None) -> int | None:
-                # Which sent rows want a policy is not passed down; the counts are split in proportion.
-                return None if count is None else round(count * len(send) / b)
-
-            lg, vl = self.evaluate(
-                stones[send], to_move[send], n_policy=scaled(n_policy), n_value=scaled(n_value), level=level,
-                asked=b, **extra,
-            )
-            lg, vl = np.asarray(lg, np.float64), np.asarray(vl, np.float64)
+        rows = np.fromiter(first.values(), np.int64, len(first))
+        if len(rows):
+            lg, vl = send(rows)
+            lg, vl = np.asarray(lg, np.float64), np.asarray(vl, np.float64).reshape(len(rows))
             width = lg.shape[1]
         else:
             width = len(next(iter(found.values()))[0])
         logits = np.empty((b, width))
         values = np.empty(b)
         sent_at = {}
-        if len(send):
-            logits[send], values[send] = lg, vl
+        if len(rows):
+            logits[rows], values[rows] = lg, vl
             sent_at = {key: j for j, key in enumerate(first)}
         for i, (lgi, vli) in found.items():
             logits[i], values[i] = lgi, vli
         for i, key in enumerate(keys):
-            if i not in found and first[key] != i:  # a repeat of a row sent in this call
+            if i not in found and first[key] != i:  # a repeat of a row sent in this lookup
                 j = sent_at[key]
                 logits[i], values[i] = lg[j], vl[j]
         with self._lock:
@@ -141,10 +153,137 @@ class EvalCache:
                 if len(self._store) > self.entries:
                     self._store.popitem(last=False)
             self.asked += b
-            self.sent += len(send)
-            self.hits += b - len(send)
-            if len(send):
+            self.sent += len(rows)
+            self.hits += b - len(rows)
+            if len(rows):
                 self.calls += 1
             else:
                 self.full_hits += 1
         return logits, values
+
+
+class EvalCache(ExactLRU):
+    """An evaluate callable that answers repeated positions from a bounded LRU.
+
+    Args:
+        evaluate: `(stones, to_move, *, n_policy, n_value, level, **extra) -> (logits, values)`.
+        entries: the most positions kept; the least recently used is dropped first.
+
+    Counts: see `ExactLRU`.
+    """
+
+    def __init__(self, evaluate: Callable[..., tuple[np.ndarray, np.ndarray]], *, entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        super().__init__(entries=entries)
+        self.evaluate = evaluate
+
+    def __getattr__(self, name: str):
+        # `game`, `device`, `precision`... of the wrapped Evaluator stay visible.
+        if name in ("evaluate", "_store", "_lock"):
+            raise AttributeError(name)
+        return getattr(self.evaluate, name)
+
+    def __call__(
+        self,
+        stones: np.ndarray,  # [B, D] compact rows
+        to_move: np.ndarray,  # [B] int8
+        *,
+        n_policy: int | None = None,
+        n_value: int | None = None,
+        level: int = -1,
+        **extra,  # passed through (e.g. the evaluator's queue_wait_s)
+    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
+        """Answer the rows from the cache where it can and send the rest, each distinct row once."""
+        b = len(to_move)
+        if b == 0:
+            return self.evaluate(stones, to_move, n_policy=n_policy, n_value=n_value, level=level, **extra)
+
+        def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            def scaled(count: int | None) -> int | None:
+                # Which sent rows want a policy is not passed down; the counts are split in proportion.
+                return None if count is None else round(count * len(rows) / b)
+
+            return self.evaluate(
+                stones[rows], to_move[rows], n_policy=scaled(n_policy), n_value=scaled(n_value), level=level,
+                asked=b, **extra,
+            )
+
+        return self.answer(row_keys(stones, to_move), send)
+
+
+class ObservationCache(ExactLRU):
+    """The exact cache in front of an engine's network: `predict(obs)` calls ask it, not the network.
+
+    An engine perfkit did not write asks `predict(obs)` for one position at a time; its
+    observations go to `forward` (`Tracer.evaluate`: planes `[B, *obs_shape]`, owners,
+    queue_wait_s, asked) only when the cache does not hold them. Each lookup is charged to the
+    moves that asked (`attribute(owners, shares)`: every row asked is a board of its move, a
+    lookup of B rows is 1/B of a call for each), as perfkit's strategies charge their moves
+    through `EvalCache`; the network's calls are recorded as they happen, with `asked`.
+
+    Where it sits (`perfkit.engines.run`): `naive` looks each predict up here directly (a
+    lookup of one row); the batch server (`crossgame`) looks a request up when it arrives
+    (`lookup`: a request wholly cached never waits for a call) and looks each call's rows up
+    when it fires (it is the server's forward), so a position asked by two games while its
+    first call is in flight is sent once. With worker processes it sits in the device process
+    only: see `perfkit.engines.workers`.
+
+    Args:
+        forward: `(planes, *, owners, queue_wait_s, asked) -> (logits [S, A], values [S])`.
+        entries: the most observations kept; the least recently used is dropped first.
+        attribute: `(owners, shares)`, the tracer's per-move accounting (None: not charged).
+        owner_of: the calling thread's move, for `predict` (None: no owner).
+    """
+
+    def __init__(
+        self,
+        forward: Callable[..., tuple[np.ndarray, np.ndarray]],
+        *,
+        entries: int = DEFAULT_CACHE_ENTRIES,
+        attribute: Callable[[Sequence[Any], np.ndarray], None] | None = None,
+        owner_of: Callable[[], Any] | None = None,
+    ) -> None:
+        super().__init__(entries=entries)
+        self.forward, self.attribute = forward, attribute
+        self.owner_of = owner_of or (lambda: None)
+
+    def _charge(self, owners: Sequence[Any] | None, b: int) -> np.ndarray:
+        shares = np.full(b, 1.0 / b)
+        if self.attribute is not None and owners is not None:
+            self.attribute(owners, shares)
+        return shares
+
+    def __call__(
+        self, planes: np.ndarray, *, owners: Sequence[Any] | None = None, queue_wait_s: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One lookup of B observations `[B, *obs_shape]` (a batch server's call) -> (logits [B, A], values [B]).
+
+        The misses go to `forward` with no owners (the lookup charges the moves, for every row).
+        """
+        planes = np.asarray(planes)
+        b = len(planes)
+
+        def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return self.forward(planes[rows], owners=[None] * len(rows), queue_wait_s=queue_wait_s, asked=b)
+
+        logits, values = self.answer(obs_keys(planes), send)
+        self._charge(owners, b)
+        return logits, values
+
+    def lookup(self, planes: np.ndarray, owners: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A request's answers if every row is cached: (logits [K, A], values [K], shares [K]); else None."""
+        got = self.peek(obs_keys(np.asarray(planes)))
+        if got is None:
+            return None
+        return got[0], got[1], self._charge(owners, len(got[1]))
+
+    def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
+        """A batch-of-one predict for an engine (naive): one lookup of one observation `[*obs_shape]`."""
+        logits, values = self(np.asarray(obs)[None], owners=[self.owner_of()])
+        return logits[0], float(values[0])
+
+
+def cache_fields(cache: ExactLRU | None, boards: int) -> dict:
+    """The summary's cache keys: what the search asked for, and the share the cache answered."""
+    if cache is None:
+        return {"boards_asked": boards, "cache_hit_share": None, "cache_entries": None}
+    return {"boards_asked": cache.asked, "cache_hit_share": cache.hit_share, "cache_entries": cache.entries}

@@ -8,6 +8,10 @@ when every live client is waiting, or when the oldest request has waited `max_wa
 
 A forward that raises is retried request by request, so an error reaches only the caller
 whose input caused it; the other games go on.
+
+With an exact cache (`perfkit.batching.cache.ObservationCache`) the cache is the forward
+(each call's rows are one lookup: only the misses reach the network) and its `lookup`
+answers a request whose rows are all cached as it arrives, without waiting for a call.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class BatchServer:
         max_wait_s: the longest the oldest request waits for a fuller call.
         owner_of: called in the requesting thread; its result goes with the rows to
             `forward` (default: None).
+        lookup: `(obs [K, *obs_shape], owners) -> (logits, values, shares) | None`, asked
+            as a request arrives: an answer is returned at once, None queues the request
+            (default: every request is queued).
     """
 
     def __init__(
@@ -75,8 +82,9 @@ class BatchServer:
         max_batch: int | None = None,
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         owner_of: Callable[[], Any] | None = None,
+        lookup: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray] | None] | None = None,
     ) -> None:
-        self.forward = forward
+        self.forward, self.lookup = forward, lookup
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self.owner_of = owner_of or (lambda: None)
         self.queue = RowQueue(max_batch)
@@ -84,6 +92,7 @@ class BatchServer:
         self.live = 0  # clients that may still send a request
         self.waiting = 0  # requests in the queue, not yet wholly taken by a call
         self.calls = self.rows = self.requests = 0
+        self.answered_on_arrival = 0  # requests `lookup` answered: never queued
         self.fired = dict.fromkeys(FIRE_REASONS, 0)
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -137,6 +146,13 @@ class BatchServer:
     def predict_rows(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As `predict_batch`, plus each row's share of the call it went in (1 / its size)."""
         req = _Request(np.asarray(obs), self.owner_of())
+        if self.lookup is not None:
+            hit = self.lookup(req.obs, [req.owner] * len(req.obs))
+            if hit is not None:
+                with self.cond:
+                    self.requests += 1
+                    self.answered_on_arrival += 1
+                return hit
         with self.cond:
             if self._closed:
                 raise RuntimeError("the batch server is closed")
@@ -195,6 +211,7 @@ class BatchServer:
         """How the server batched: calls, rows, requests and why each call fired."""
         return {
             "calls": self.calls, "rows": self.rows, "requests": self.requests,
+            "answered_on_arrival": self.answered_on_arrival,
             "max_batch": self.max_batch, "max_wait_s": self.max_wait_s,
             "batch_fill": self.rows / self.calls / self.max_batch if self.calls and self.max_batch else None,
             "fired": dict(self.fired),

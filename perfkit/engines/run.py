@@ -7,6 +7,12 @@
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
+
+Both ask through the exact evaluation cache (`ObservationCache`, on unless `cache=False`),
+as perfkit's own strategies do, naive included: a position asked before is answered with
+what the network returned for it and never sent. The moves are charged with what they
+asked (every lookup and every row asked, as with `EvalCache`); the calls table keeps what
+was sent (`batch`) and what was asked (`asked`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
 from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer
@@ -37,8 +44,13 @@ class EngineOptions:
     max_batch: int | None = None  # crossgame: most positions per call (None: the games in flight)
     max_wait_s: float = DEFAULT_MAX_WAIT_S  # crossgame: longest the oldest request waits
     workers: int = 0  # crossgame: 0 plays in this process; W >= 1 plays in W processes feeding this one
+    cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
+    cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cache, bool):
+            raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
+        check_cache_entries(self.cache_size)
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise PerfkitError(f"workers must be an integer >= 0, got {self.workers!r}")
         for key in ("games", "concurrency"):
@@ -109,12 +121,15 @@ def play_engine(
     )
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
     games = _Games(engine, tracer, options.games, bar)
+    cache = ObservationCache(
+        tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
+    ) if options.cache else None
     stats: dict = {}
     with tracer:
         if strategy == "naive":
-            games.play_all(tracer.predict)
+            games.play_all(cache.predict if cache is not None else tracer.predict)
         else:
-            stats = _crossgame(engine, games, options, recipe)
+            stats = _crossgame(engine, games, options, recipe, cache)
     bar.close()
     if games.failures:
         game_id, first = min(games.failures, key=lambda f: f[0])
@@ -122,7 +137,11 @@ def play_engine(
             f"game {game_id} failed: {first} ({len(games.failures)} of {options.games} games failed; "
             f"{options.games - len(games.failures)} completed)"
         )
-    run = tracer.run()
+    return _described(tracer.run(), strategy, options, cache, stats)
+
+
+def _described(run: Run, strategy: str, options: EngineOptions, cache: ObservationCache | None, stats: dict) -> Run:
+    """`run` with the strategy's settings and stats, and the cache's, in its manifest and summary."""
     crossgame = strategy == "crossgame"
     in_flight = min(options.concurrency, options.games)
     run.manifest["strategy_settings"] = {
@@ -130,21 +149,28 @@ def play_engine(
         "max_batch": (options.max_batch or in_flight) if crossgame else 1,
         "max_wait_s": options.max_wait_s if crossgame else None,
         "workers": options.workers if crossgame else 0,
+        "cache_entries": options.cache_size if cache is not None else None,
     }
     run.manifest["strategy_stats"] = stats
     run.manifest["settings"]["games"] = options.games
+    run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
+    run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
+    run.summary.update(cache_fields(cache, run.summary["boards"]))
     return run
 
 
-def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None) -> dict:
+def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None, cache: ObservationCache | None) -> dict:
     """The games in flight, one thread each (or in worker processes), through one batch
-    server in front of the tracer; returns the server's (and the workers') stats."""
+    server in front of the tracer (and the cache, when there is one: it is the server's
+    forward and answers wholly cached requests as they arrive); returns the server's (and
+    the workers') stats."""
     tracer = games.tracer
     in_flight = min(options.concurrency, options.games)
     server = BatchServer(
-        tracer.evaluate, max_batch=options.max_batch or in_flight, max_wait_s=options.max_wait_s,
-        owner_of=tracer.current_move,
+        cache if cache is not None else tracer.evaluate, max_batch=options.max_batch or in_flight,
+        max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
+        lookup=cache.lookup if cache is not None else None,
     )
     stats: dict = {}
 

@@ -5,6 +5,24 @@ The device process (`play_with_workers`) owns the network; each worker process
 threads through a local batch server whose calls go to the device process over shared
 memory (`perfkit.batching.processes`), and sends every finished game back. A game depends
 only on (seed, game id), so which worker plays it changes nothing.
+
+The exact evaluation cache (`ObservationCache`) sits in the device process only, in front
+of the device's batch server, and not in each worker:
+
+- one cache sees every game whichever worker plays it: an engine's own tables already catch
+  its repeats within a game (OpenSpiel's evaluator, alpha-zero-general's `Ps`), so what is
+  left to catch repeats *across* games (openings above all), which a worker-local cache
+  would send once per worker;
+- the device server is one thread that looks a call's rows up after the previous call has
+  stored its answers, so the network sees each distinct observation once (up to the bound)
+  whatever the workers, concurrency or timing: naive, crossgame and crossgame with workers
+  send the same boards, and the counts are exact;
+- one `--cache-size` bounds the run's memory, not W + 1 copies of it.
+
+What a hit still costs is the row's trip through shared memory (a copy and a pipe message,
+microseconds); it never reaches the network. A request whose rows are all cached is
+answered as it arrives, without waiting for the device's next call; each row's share of
+its lookup goes back with it, so the worker charges its moves as in-process games are.
 """
 
 from __future__ import annotations

@@ -200,10 +200,14 @@ class Tracer:
         *,
         owners: Sequence[MoveMark | None] | None = None,
         queue_wait_s: float | None = None,
+        asked: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
         """One recorded call of the network on a batch of observations.
 
-        `owners` are the moves the rows belong to (default: the calling thread's move).
+        `owners` are the moves the rows belong to (default: the calling thread's move; None
+        rows are charged to no move, as a cache in front charges its lookups itself).
+        `asked`: the rows asked of a cache in front of the network, of which these B were not
+        cached (recorded with the call; None: no cache).
         """
         if self.module is None:
             raise PerfkitError("this Tracer has no network to call; pass one: Tracer(net)")
@@ -232,7 +236,7 @@ class Tracer:
         end = time.perf_counter()
         self._record(b, owners, CallRecord(
             batch=b, n_policy=b, n_value=b, level=-1, encode_s=t1 - start, h2d_s=h2d, forward_s=fwd,
-            d2h_s=d2h, queue_wait_s=queue_wait_s, start_s=start, end_s=end,
+            d2h_s=d2h, queue_wait_s=queue_wait_s, start_s=start, end_s=end, asked=asked,
         ))
         return _as_numpy(logits), _as_numpy(values)
 
