@@ -231,10 +231,13 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     unsupported = [
         flag for flag, value in (("--tune", args.tune), ("--recorder-overhead", args.recorder_overhead),
                                  ("--groups", args.groups), ("--inflight", args.inflight),
-                                 ("--checkpoint", args.checkpoint), ("--board", args.board))
+                                 ("--checkpoint", args.checkpoint), ("--board", args.board),
+                                 ("--compile", args.compile), ("--autocast", args.autocast),
+                                 ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
+                                 (f"--precision {args.precision}", args.precision in ("bfloat16", "float16")))
         if value
     ]
-    if unsupported:
+    if unsupported:  # approximate paths among them: their quality is measured with perfkit's own search only
         raise PerfkitError(f"{', '.join(unsupported)} apply to perfkit's own search (--engine builtin) only")
     if args.process_workers and args.strategy == "naive":
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
