@@ -207,7 +207,7 @@ def test_crossgame_runs_a_device_thread_per_call_in_flight_where_the_evaluator_t
     expected = list(make_strategy("crossgame", concurrency=4).play(range(6), reference))
     both = TwoAtOnce(Evaluator(model, game=game, precision="float64"))
     engine = Engine(evaluate=both, game=game, config=config)
-    played = list(make_strategy("crossgame", concurrency=4, inflight=2).play(range(6), engine))
+    played = list(make_strategy("crossgame", concurrency=4, groups=2, inflight=2).play(range(6), engine))
     assert not both.barrier.broken  # the first two calls were in the device at once
     assert sorted(map(fingerprint, played)) == sorted(map(fingerprint, expected))
 
