@@ -49,7 +49,7 @@ class Seats:
     the player choosing the move, whichever side is to move in the tree's positions. The rows
     of one call are split by their root's player (`EvalRequest.root_player`) into one call per
     network, so crossgame still batches each network across games. In-process only: worker
-    processes do not send root players.
+    processes do not send root players. A cache goes inside, one per network, never around it.
 
     Args:
         by_player: player (1, 2) -> the evaluate that searches that player's moves.
