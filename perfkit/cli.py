@@ -249,6 +249,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
+                                 ("--h2h-games", args.h2h_games),
                                  (f"--precision {args.precision}", args.precision in ("bfloat16", "float16")))
         if value
     ]
