@@ -19,11 +19,12 @@ from tqdm import tqdm
 from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.compare import repeat_fields
 from perfkit.analysis.curve import efficiency_fields, find_curve
+from perfkit.analysis.headtohead import DEFAULT_H2H_GAMES, check_h2h_games
 from perfkit.analysis.quality import (
     DEFAULT_POSITIONS,
-    describe_quality,
     measure_quality,
     quality_fields,
+    quality_lines,
     settings_path_label,
 )
 from perfkit.analysis.roofline import mfu_fields
@@ -93,6 +94,7 @@ class BenchSettings:
     autocast: str | None = None  # float16 or bfloat16: a float32 network under torch.autocast (approximate)
     cuda_graphs: bool = False  # CUDA graphs for a few batch-size buckets (CUDA only; approximate: padded batches)
     quality_positions: int = DEFAULT_POSITIONS  # an approximate path's quality: positions from real games
+    h2h_games: int = DEFAULT_H2H_GAMES  # an approximate path's quality: games against float64 (even: pairs)
     compile_backend: str = "inductor"  # torch.compile's backend ("eager" only traces: tests)
     search: SearchConfig = field(default_factory=SearchConfig)
 
@@ -135,6 +137,7 @@ class BenchSettings:
         q = self.quality_positions
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
+        check_h2h_games(self.h2h_games)
         if not isinstance(self.search, SearchConfig):
             raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
         if self.board is not None:
@@ -457,10 +460,12 @@ def bench(
     if settings_path_label(settings):
         if progress:
             print(f"measuring {settings_path_label(settings)} against the float64 reference on "
-                  f"{settings.quality_positions:,} positions from real games ...", file=sys.stderr, flush=True)
-        workload.quality = measure_quality(workload, positions=settings.quality_positions)
+                  f"{settings.quality_positions:,} positions from real games and in {settings.h2h_games} head-to-head "
+                  "games ...", file=sys.stderr, flush=True)
+        workload.quality = measure_quality(workload, positions=settings.quality_positions, h2h_games=settings.h2h_games)
         if progress:
-            print(describe_quality(workload.quality), file=sys.stderr, flush=True)
+            for line in quality_lines(workload.quality):
+                print(line, file=sys.stderr, flush=True)
     if repeat > 1:
         return play_repeats(strategies, workload, out_path=out_path, progress=progress, curves=curves, repeat=repeat)
     runs = []

@@ -68,6 +68,17 @@ def number(kind: type, minimum: float, what: str, *, strict: bool = False):
 
 positive_int = number(int, 1, "a positive integer")
 non_negative_int = number(int, 0, "an integer >= 0")
+
+
+def even_positive_int(text: str) -> int:
+    """A positive even integer (games played in pairs, colours swapped)."""
+    value = positive_int(text)
+    if value % 2:
+        raise argparse.ArgumentTypeError(f"must be an even number (games are played in pairs, colours swapped), got {text!r}")
+    return value
+
+
+even_positive_int.__name__ = "an even positive integer"
 non_negative_float = number(float, 0, "a number >= 0")
 positive_seconds = number(float, 0, "a number > 0", strict=True)
 
@@ -145,6 +156,9 @@ def add_approximate_args(p: argparse.ArgumentParser) -> None:
                         "padded up to a bucket; a bucket whose capture fails runs eagerly (approximate: quality measured)")
     p.add_argument("--quality-positions", type=positive_int, default=None, metavar="N",
                    help="an approximate path's quality: positions from real games compared with float64 (default 1000)")
+    p.add_argument("--h2h-games", type=even_positive_int, default=None, metavar="N",
+                   help="an approximate path's quality: games against float64, in pairs with colours swapped "
+                        "(even; default 16)")
 
 
 def add_fold_arg(p: argparse.ArgumentParser) -> None:
@@ -183,6 +197,7 @@ def bench_settings(args: argparse.Namespace):
         compile=bool(getattr(args, "compile", False)),  # bench's --compile
         autocast=getattr(args, "autocast", None), cuda_graphs=bool(getattr(args, "cuda_graphs", False)),
         **({} if getattr(args, "quality_positions", None) is None else {"quality_positions": args.quality_positions}),
+        **({} if getattr(args, "h2h_games", None) is None else {"h2h_games": args.h2h_games}),
         **({} if getattr(args, "cache_size", None) is None else {"cache_size": args.cache_size}),
     )
 
@@ -234,6 +249,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
+                                 ("--h2h-games", args.h2h_games),
                                  (f"--precision {args.precision}", args.precision in ("bfloat16", "float16")))
         if value
     ]

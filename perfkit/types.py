@@ -143,6 +143,7 @@ class EvalRequest:
     leaf: np.ndarray  # [K] bool: a tree leaf valued by the value head (level = depth)
     owner: np.ndarray  # [K] int64: index of the root (search slot) the position belongs to
     actions: int = 0  # A: the width of the policy the network answers with
+    root_player: np.ndarray | None = None  # [K] int8: the side to move at the row's root (whose search it is)
 
     def __len__(self) -> int:
         return len(self.to_move)

@@ -116,10 +116,14 @@ def test_bench_stores_and_shows_the_quality_of_an_approximate_path(tmp_path):
     from perfkit.report.html import render_html
 
     settings = BenchSettings(preset="tiny", games=1, device="cpu", threads=1, precision="bfloat16", compile=True,
-                             compile_backend="eager", quality_positions=40)
+                             compile_backend="eager", quality_positions=40, h2h_games=2)
     run = bench(["permove"], settings, out=tmp_path, progress=False)[0]
     q = run.manifest["quality"]
     assert q["path"] == "bfloat16+compile" and q["positions"] == 40 and 0 < q["move_agreement"] <= 1
+    h = q["head_to_head"]
+    assert h["games"] == 2 and h["wins"] + h["draws"] + h["losses"] == 2 and h["interval"] == "Wilson score"
+    assert h["ci_low"] <= h["win_rate"] <= h["ci_high"] and (s := run.summary)["h2h_win_rate"] == h["win_rate"]
+    assert (s["h2h_games"], s["h2h_ci_low"], s["h2h_ci_high"]) == (2, h["ci_low"], h["ci_high"]) and s["quality_s"] > 0
     assert q["value_mae"] > 0 and q["speedup"] > 0 and q["speed_batch"] == 32
     s = run.summary
     assert (s["approximate"], s["quality_positions"], s["move_agreement"]) == ("bfloat16+compile", 40, q["move_agreement"])
@@ -130,12 +134,32 @@ def test_bench_stores_and_shows_the_quality_of_an_approximate_path(tmp_path):
     assert "approximate path bfloat16+compile: move agreement" in render_bench([run])
     assert "s compiling before the run" in render_bench([run])
     assert "approximate path bfloat16+compile: move agreement" in render_html([saved])
+    assert "head-to-head bfloat16+compile vs the float64 reference: win rate" in render_bench([run])
+    assert "head-to-head bfloat16+compile vs the float64 reference: win rate" in render_html([saved])
+
+
+def test_bench_cli_with_bfloat16_shows_the_head_to_head_and_stores_it(tmp_path, capsys):
+    from perfkit.cli import main
+    from perfkit.instrument.run import load_run
+
+    out = tmp_path / "runs"
+    code = main(["bench", "--strategy", "crossgame", "--preset", "tiny", "--games", "1", "--threads", "1",
+                 "--device", "cpu", "--precision", "bfloat16", "--quality-positions", "20", "--h2h-games", "4",
+                 "--no-progress", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    line = next(x for x in stdout.splitlines() if x.startswith("head-to-head bfloat16 vs the float64 reference"))
+    assert "over 4 games in 2 colour-swapped pairs" in line and "95% CI" in line and "Wilson" in line
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and p.name != "curves"]
+    h = load_run(run_dir).manifest["quality"]["head_to_head"]
+    assert h["games"] == 4 and h["pairs"] == 2 and len(h["scores"]) == 4
 
 
 def test_the_exact_path_has_no_quality_report(tmp_path):
     run = bench(["permove"], BenchSettings(preset="tiny", games=1, device="cpu", threads=1), out=None, progress=False)[0]
     assert run.manifest["quality"] is None and run.summary["approximate"] is None
     assert run.summary["compile_s"] is None and run.summary["move_agreement"] is None
+    assert run.summary["h2h_win_rate"] is None and run.summary["h2h_games"] is None
 
 
 @pytest.mark.parametrize("argv, mention", [
@@ -145,6 +169,10 @@ def test_the_exact_path_has_no_quality_report(tmp_path):
     (["--autocast", "float16", "--precision", "float64"], "drop --precision float64"),  # issue 12's fast paths
     (["--autocast", "float8"], "--autocast"),
     (["--compile", "--cuda-graphs"], "choose one"),
+    (["--h2h-games", "3"], "h2h-games"),
+    (["--h2h-games", "0"], "h2h-games"),
+    (["--h2h-games", "-2"], "h2h-games"),
+    (["--h2h-games", "x"], "h2h-games"),
 ])
 def test_bad_approximate_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, mention):
     from perfkit.cli import main

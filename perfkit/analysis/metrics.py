@@ -94,7 +94,12 @@ METRICS: tuple[Metric, ...] = (
     M("quality_positions", "int|null", "positions from real games (played by the float64 reference) its quality is measured on"),
     M("move_agreement", "float|null", "share of those positions whose best legal move by policy equals the float64 reference's"),
     M("value_mae", "float|null", "mean absolute error of the value against the float64 reference on those positions"),
+    M("h2h_games", "int|null", "head-to-head games against the float64 reference (pairs, colours swapped)"),
+    M("h2h_win_rate", "float|null", "the approximate network's score / games against the float64 reference (win 1, draw 0.5)"),
+    M("h2h_ci_low", "float|null", "lower end of the win rate's 95% Wilson score interval"),
+    M("h2h_ci_high", "float|null", "upper end of the win rate's 95% Wilson score interval"),
     M("approximate_speedup", "float|null", "boards/s of this network / the exact float32 network's, one call of real positions"),
+    M("quality_s", "float|null", "seconds measuring the approximate path's quality before the run (not in its rates)"),
     M("compile_s", "float|null", "--compile: seconds compiling before the run's clock started (apart from the steady state)"),
     M("compile_in_run_s", "float|null", "--compile: seconds compiling batch buckets first reached during the run (in wall_s)"),
     # Which side bounds the run (perfkit/analysis/bottleneck.py).

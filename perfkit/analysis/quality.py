@@ -9,12 +9,17 @@ the exact network, so before a user trusts its speed-up they see what it costs (
 - **move agreement**: the share of those positions where the approximate network's best legal
   move by policy is the reference's (ties: the lower action, as the search ranks);
 - **value mean absolute error** (and the largest) against the reference's values;
+- **head-to-head**: games between the approximate network and the reference, in pairs with
+  colours swapped, and the approximate side's win rate with a 95% Wilson interval
+  (`perfkit.analysis.headtohead`);
 - **speed-up**: boards/s of the approximate network against the exact float32 network of the
   same run settings (same fold, same device), one call of `speed_batch` real positions, median
   of `repeats` after warm-up.
 
 The reference is rebuilt from the run's settings (seed or checkpoint), unfolded, in float64 on
-the CPU, through its own `Evaluator`: nothing of the approximate path takes part in it.
+the CPU, through its own `Evaluator`: nothing of the approximate path takes part in it. Its
+exact evaluation cache serves both the games that collect positions and its side of the
+head-to-head, whose games share their openings' noise with them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from perfkit.analysis.headtohead import DEFAULT_H2H_GAMES, describe_head_to_head, play_head_to_head
 from perfkit.types import PerfkitError
 
 Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]  # rows, to_move -> logits, values
@@ -47,13 +53,16 @@ class Positions:
 
 
 def game_positions(game, reference: Evaluate, *, search, seed: int, positions: int, concurrency: int = 16) -> Positions:
-    """The first `positions` non-terminal positions of games the reference plays (game ids 0, 1, ...)."""
+    """The first `positions` non-terminal positions of games the reference plays (game ids 0, 1, ...).
+
+    `reference` is put behind an exact evaluation cache unless it is one already."""
     from perfkit.batching.cache import EvalCache
     from perfkit.strategies import Engine, make_strategy
 
     if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1:
         raise PerfkitError(f"quality positions must be a whole number >= 1, got {positions!r}")
-    engine = Engine(evaluate=EvalCache(reference), game=game, config=search, seed=seed)
+    cached = reference if isinstance(reference, EvalCache) else EvalCache(reference)
+    engine = Engine(evaluate=cached, game=game, config=search, seed=seed)
     stones: list[np.ndarray] = []
     to_move: list[np.ndarray] = []
     legal: list[np.ndarray] = []
@@ -154,11 +163,15 @@ def reference_model(settings, game) -> torch.nn.Module:
     return build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
 
 
-def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch: int = 256, repeats: int = 5) -> dict:
+def measure_quality(
+    workload, *, positions: int = DEFAULT_POSITIONS, h2h_games: int = DEFAULT_H2H_GAMES, speed_batch: int = 256,
+    repeats: int = 5,
+) -> dict:
     """The quality report of a bench workload's approximate path (see the module docstring).
 
-    Returns the dict stored as the run manifest's `quality`.
+    Returns the dict stored as the run manifest's `quality`; `seconds` is what measuring took.
     """
+    from perfkit.batching.cache import EvalCache
     from perfkit.model.evaluator import Evaluator
     from perfkit.model.fold import prepare_network
 
@@ -167,7 +180,8 @@ def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch
     t0 = time.perf_counter()
     source = reference_model(settings, game)
     reference = Evaluator(copy.deepcopy(source), game=game, device="cpu", precision="float64")
-    found = game_positions(game, reference, search=settings.search, seed=settings.seed, positions=positions)
+    cached_reference = EvalCache(reference)
+    found = game_positions(game, cached_reference, search=settings.search, seed=settings.seed, positions=positions)
     collect_s = time.perf_counter() - t0
     candidate = workload.evaluator()
     report = {
@@ -176,6 +190,9 @@ def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch
         "games": found.games,
         "collect_s": collect_s,
         **agreement(candidate, reference, found),
+        "head_to_head": play_head_to_head(
+            game, EvalCache(candidate), cached_reference, search=settings.search, seed=settings.seed, games=h2h_games,
+        ),
     }
     exact = copy.deepcopy(source)
     if settings.fold:
@@ -190,6 +207,7 @@ def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch
         "baseline_boards_per_s": base_rate,
         "boards_per_s": rate,
         "speedup": rate / base_rate,
+        "seconds": time.perf_counter() - t0,
     })
     return report
 
@@ -197,12 +215,18 @@ def measure_quality(workload, *, positions: int = DEFAULT_POSITIONS, speed_batch
 def quality_fields(report: dict | None) -> dict:
     """The summary's quality keys (None where the run took the exact path)."""
     report = report or {}
+    h2h = report.get("head_to_head") or {}
     return {
         "approximate": report.get("path"),
         "quality_positions": report.get("positions"),
         "move_agreement": report.get("move_agreement"),
         "value_mae": report.get("value_mae"),
+        "h2h_games": h2h.get("games"),
+        "h2h_win_rate": h2h.get("win_rate"),
+        "h2h_ci_low": h2h.get("ci_low"),
+        "h2h_ci_high": h2h.get("ci_high"),
         "approximate_speedup": report.get("speedup"),
+        "quality_s": report.get("seconds"),
     }
 
 
@@ -216,3 +240,13 @@ def describe_quality(report: dict | None) -> str | None:
         f"{report['value_mae']:.2e} (max {report['value_max_abs_error']:.2e}); "
         f"{report['speedup']:.2f}x the boards/s of {report['baseline']} at batch {report['speed_batch']}"
     )
+
+
+def quality_lines(report: dict | None) -> list[str]:
+    """The lines the console and the HTML report show for an approximate path: its agreement and
+    speed-up, then its head-to-head (none on the exact path; no head-to-head line in a report
+    saved before there was one)."""
+    if not report:
+        return []
+    lines = [describe_quality(report), describe_head_to_head(report["path"], report.get("head_to_head"))]
+    return [line for line in lines if line]

@@ -97,13 +97,11 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
 
 
 def approximate_lines(runs: list[Run]) -> list[str]:
-    """An approximate path's price (quality against float64, speed-up) and compile time, once per bench."""
-    from perfkit.analysis.quality import describe_quality
+    """An approximate path's price (quality against float64: move agreement, head-to-head; speed-up)
+    and compile time, once per bench."""
+    from perfkit.analysis.quality import quality_lines
 
-    out: list[str] = []
-    line = describe_quality(runs[0].manifest.get("quality"))
-    if line:
-        out.append(line)
+    out: list[str] = quality_lines(runs[0].manifest.get("quality"))
     for r in runs:
         s = r.summary
         graphs = r.manifest.get("cuda_graphs")

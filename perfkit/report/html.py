@@ -84,13 +84,13 @@ def same_games(runs: Sequence[Run]) -> list[str]:
 
 
 def approximate_notes(runs: Sequence[Run]) -> list[str]:
-    """Each approximate path's price (quality against float64, speed-up), once per path and device."""
-    from perfkit.analysis.quality import describe_quality
+    """Each approximate path's price (quality against float64: move agreement, head-to-head; speed-up),
+    once per path and device."""
+    from perfkit.analysis.quality import quality_lines
 
     lines: list[str] = []
     for run in runs:
-        line = describe_quality(run.manifest.get("quality"))
-        if line:
+        for line in quality_lines(run.manifest.get("quality")):
             line = f"{line} ({tables.where_measured(run)})"
             if line not in lines:
                 lines.append(line)

@@ -56,7 +56,9 @@ def top_k(scores: np.ndarray, legal: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _request(level, nodes: PositionBatch, owner, *, policy, candidate, leaf, actions) -> tuple[np.ndarray, EvalRequest]:
+def _request(
+    level, nodes: PositionBatch, owner, *, policy, candidate, leaf, actions, root_player
+) -> tuple[np.ndarray, EvalRequest]:
     ask = policy | candidate | leaf
     idx = np.flatnonzero(ask)
     return idx, EvalRequest(
@@ -69,6 +71,7 @@ def _request(level, nodes: PositionBatch, owner, *, policy, candidate, leaf, act
         leaf=leaf[idx],
         owner=owner[idx],
         actions=actions,
+        root_player=root_player[owner[idx]],
     )
 
 
@@ -103,7 +106,7 @@ def search(
     actions = legal.shape[1]
     ev = yield EvalRequest(
         level=0, stones=roots.stones, to_move=roots.to_move, want_policy=ones, want_value=ones,
-        candidate=zeros, leaf=zeros, owner=np.arange(m), actions=actions,
+        candidate=zeros, leaf=zeros, owner=np.arange(m), actions=actions, root_player=root_player,
     )
     root_values = ev.values  # [M]
     scores = ev.logits
@@ -127,7 +130,9 @@ def search(
         candidate = live & (d == 1)
         value = _terminal_value(nodes, root_player[owner])
         logits = np.full((len(nodes), actions), -np.inf)
-        idx, req = _request(d, nodes, owner, policy=expand, candidate=candidate, leaf=leaf, actions=actions)
+        idx, req = _request(
+            d, nodes, owner, policy=expand, candidate=candidate, leaf=leaf, actions=actions, root_player=root_player
+        )
         if len(idx):
             ev = yield req
             sign = np.where(nodes.to_move[idx] == root_player[owner[idx]], 1.0, -1.0)

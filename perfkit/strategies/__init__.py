@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkit.strategies.base import Engine, Strategy, play_games
+from perfkit.strategies.base import Engine, Seats, Strategy, play_games
 from perfkit.strategies.crossgame import CrossGame, CrossGameOptions
 from perfkit.strategies.naive import Naive
 from perfkit.strategies.permove import PerMove
@@ -29,6 +29,6 @@ def make_strategy(name: str, options: CrossGameOptions | None = None, **values: 
 
 
 __all__ = [
-    "STRATEGIES", "CrossGame", "CrossGameOptions", "Engine", "Naive", "PerMove", "Strategy", "make_strategy",
+    "STRATEGIES", "CrossGame", "CrossGameOptions", "Engine", "Naive", "PerMove", "Seats", "Strategy", "make_strategy",
     "play_games",
 ]

@@ -11,12 +11,12 @@ import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from perfkit.search.minimax import gumbel_noise, search
-from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, SearchConfig
+from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, PerfkitError, SearchConfig
 
 # (stones, to_move, *, n_policy, n_value, level) -> (logits, values): an Evaluator.
 Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -41,6 +41,47 @@ class Engine:
             object.__setattr__(self, "game", HexGame(self.game))
 
 
+class Seats:
+    """An evaluate that answers each row with the network of the side to move at the row's root.
+
+    Two networks play each other (a head-to-head, `perfkit.analysis.headtohead`) through the
+    strategies' own game loop: a move's whole search, root to leaves, is run on the network of
+    the player choosing the move, whichever side is to move in the tree's positions. The rows
+    of one call are split by their root's player (`EvalRequest.root_player`) into one call per
+    network, so crossgame still batches each network across games. In-process only: worker
+    processes do not send root players. A cache goes inside, one per network, never around it.
+
+    Args:
+        by_player: player (1, 2) -> the evaluate that searches that player's moves.
+    """
+
+    def __init__(self, by_player: dict[int, Evaluate]) -> None:
+        self.by_player = dict(by_player)
+
+    def __call__(
+        self, stones: np.ndarray, to_move: np.ndarray, *, root_player: np.ndarray | None = None, **extra
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if root_player is None:
+            raise PerfkitError("two networks at one board need each position's root player: play in-process "
+                               "(naive, permove, or crossgame without workers)")
+        unseated = sorted(set(np.unique(root_player).tolist()) - set(self.by_player))
+        if unseated:
+            raise PerfkitError(f"no network plays player {unseated[0]}; seated: {sorted(self.by_player)}")
+        extra.pop("n_policy", None), extra.pop("n_value", None)  # counts of the whole call, not of each part
+        logits: np.ndarray | None = None
+        values = np.empty(len(to_move))
+        for player, evaluate in self.by_player.items():
+            rows = np.flatnonzero(root_player == player)
+            if len(rows) == 0:
+                continue
+            lg, vl = evaluate(stones[rows], to_move[rows], **extra)
+            if logits is None:
+                logits = np.empty((len(to_move), np.shape(lg)[1]))
+            logits[rows], values[rows] = lg, vl
+        assert logits is not None  # root_player is never empty: a call has rows
+        return logits, values
+
+
 class Tally:
     """Network calls and boards attributed to each root of one search step.
 
@@ -55,11 +96,14 @@ class Tally:
 Part = tuple[EvalRequest, np.ndarray, Tally]  # rows of one request, and whose tally they count in
 
 
-def batch_of(parts: list[Part], *, policy: bool = True, value: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+def batch_of(
+    parts: list[Part], *, policy: bool = True, value: bool = True, seated: bool = False
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """One network call's input from rows of one or more requests, and attribute the call.
 
     A call shared by several roots counts for each in proportion to its boards.
-    Returns (stones [B, N*N], to_move [B], keyword arguments for the evaluator).
+    Returns (stones [B, N*N], to_move [B], keyword arguments for the evaluator). `seated`: the
+    evaluator is a `Seats`, which also takes each row's root player.
     """
     size = sum(len(rows) for _, rows, _ in parts)
     for req, rows, tally in parts:
@@ -67,11 +111,13 @@ def batch_of(parts: list[Part], *, policy: bool = True, value: bool = True) -> t
         np.add.at(tally.calls, owners, 1.0 / size)
         np.add.at(tally.boards, owners, 1)
     levels = {req.level for req, _, _ in parts}
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "n_policy": sum(int(req.want_policy[rows].sum()) for req, rows, _ in parts) if policy else 0,
         "n_value": sum(int(req.want_value[rows].sum()) for req, rows, _ in parts) if value else 0,
         "level": levels.pop() if len(levels) == 1 else -1,
     }
+    if seated:
+        kwargs["root_player"] = np.concatenate([_root_player(req)[rows] for req, rows, _ in parts])
     if len(parts) == 1:
         req, rows, _ = parts[0]
         return req.stones[rows], req.to_move[rows], kwargs
@@ -80,11 +126,18 @@ def batch_of(parts: list[Part], *, policy: bool = True, value: bool = True) -> t
     return stones, to_move, kwargs
 
 
+def _root_player(req: EvalRequest) -> np.ndarray:
+    if req.root_player is None:
+        raise PerfkitError("this search request does not say whose search it is (root_player); two networks cannot share it")
+    return req.root_player
+
+
 def call(
     evaluate: Evaluate, req: EvalRequest, rows: np.ndarray, tally: Tally, *, policy: bool = True, value: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate `rows` of `req` in one network call and attribute it to their roots."""
-    stones, to_move, kwargs = batch_of([(req, rows, tally)], policy=policy, value=value)
+    seated = isinstance(evaluate, Seats)
+    stones, to_move, kwargs = batch_of([(req, rows, tally)], policy=policy, value=value, seated=seated)
     return evaluate(stones, to_move, **kwargs)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from perfkit.batching.queue import RowQueue, Waiting
-from perfkit.strategies.base import Engine, GameSlots, Part, batch_of, take_from
+from perfkit.strategies.base import Engine, GameSlots, Part, Seats, batch_of, take_from
 from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
@@ -92,13 +92,14 @@ def play_crossgame(
     # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
     threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="perfkit-device") if inflight > 1 else None
+    seated = isinstance(engine.evaluate, Seats)  # two networks: each row goes to its root player's
 
     def send() -> None:
         """Calls from the queue while fewer than `inflight` are out."""
         while queue and len(flights) < inflight:
             taken = queue.take()
             parts: list[Part] = [(w.item.req, np.arange(lo, hi), w.item.slots.tally) for w, lo, hi in taken]
-            stones, to_move, kwargs = batch_of(parts)
+            stones, to_move, kwargs = batch_of(parts, seated=seated)
             kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
             if pool is None:
                 flights.append((engine.evaluate(stones, to_move, **kwargs), taken))
@@ -210,6 +211,8 @@ class CrossGame(CrossGameOptions):
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
         self._stats.clear()
+        if self.workers and isinstance(engine.evaluate, Seats):
+            raise PerfkitError("two networks at one board (Seats) play in-process only: use workers=0")
         if self.workers:
             return play_with_workers(
                 game_ids, engine=engine, workers=self.workers, concurrency=self.concurrency,
