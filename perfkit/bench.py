@@ -452,6 +452,11 @@ def bench(
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
     workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
+    if settings_path_label(settings) and workload.backend is not None and workload.backend.simulated:
+        raise PerfkitError(
+            f"{settings_path_label(settings)} on a simulated device: sim answers with a stand-in network, so an "
+            "approximate network's quality and speed cannot be measured there; use --device cpu or cuda"
+        )
     if progress and workload.threads is not None:
         print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None

@@ -169,6 +169,8 @@ def test_the_exact_path_has_no_quality_report(tmp_path):
     (["--autocast", "float16", "--precision", "float64"], "drop --precision float64"),  # issue 12's fast paths
     (["--autocast", "float8"], "--autocast"),
     (["--compile", "--cuda-graphs"], "choose one"),
+    (["--autocast", "bfloat16", "--device", "sim"], "autocast-bfloat16 on a simulated device"),
+    (["--precision", "bfloat16", "--device", "sim"], "bfloat16 on a simulated device"),
     (["--h2h-games", "3"], "h2h-games"),
     (["--h2h-games", "0"], "h2h-games"),
     (["--h2h-games", "-2"], "h2h-games"),
