@@ -161,3 +161,17 @@ def test_an_unwritable_chart_is_one_line(repeated, tmp_path, capsys):
     assert main(["compare", run, run, "--chart", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "is a directory; give a file name such as" in err and "compare.png" in err and err.count("\n") == 1
+
+
+def test_a_folder_mixing_workloads_is_refused_not_pooled_as_repeats(repeated, tmp_path, capsys):
+    """A new user's `compare runs/ runs/` with small and tiny runs of each strategy in runs/: one line, no number."""
+    runs, _ = repeated
+    mixed = tmp_path / "runs"
+    shutil.copytree(runs[0].path / "repeats" / "1", mixed / "a")
+    other = shutil.copytree(runs[0].path / "repeats" / "2", mixed / "b")
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["settings"]["preset"] = "small"
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["compare", str(mixed), str(mixed)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "naive runs of 2 different workloads" in err and "small hex" in err

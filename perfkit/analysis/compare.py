@@ -155,6 +155,13 @@ def load_side(path: str | os.PathLike) -> dict[str, list[Run]]:
         repeats = sorted((d / REPEATS_DIR).glob(f"*/{MANIFEST}"), key=lambda m: int(m.parent.name))
         runs = [load_run(m.parent) for m in repeats] or [load_run(d)]
         side.setdefault(runs[0].manifest["strategy"], []).extend(runs)
+    for name, runs in side.items():  # a strategy's runs are pooled as repeats: they must measure one workload
+        keys = sorted({workload_key(r) for r in runs}, key=str)
+        if len(keys) > 1:
+            raise PerfkitError(
+                f"{path} holds {name} runs of {len(keys)} different workloads ({'; '.join(map(describe_key, keys))}), "
+                "which compare would pool as repeats; give it one workload per side (a folder or run directory)"
+            )
     return side
 
 
@@ -167,9 +174,17 @@ def strategy_order(name: str) -> tuple[int, str]:
 
 
 def workload_key(run: Run) -> tuple:
+    """What must match for two runs to measure the same thing: preset, board, game, engine, precision, device."""
     s = run.manifest.get("settings", {})
     env = run.manifest.get("environment", {})
-    return (s.get("preset"), s.get("board"), s.get("precision"), env.get("device_name"))
+    return (s.get("preset"), s.get("board"), s.get("game", "hex"), s.get("engine"), s.get("precision"),
+            env.get("device_name"))
+
+
+def describe_key(key: tuple) -> str:
+    preset, board, game, engine, precision, device = key
+    parts = [str(preset)] + ([f"board {board}"] if board else []) + [str(game)]
+    return " ".join(parts + ([f"engine {engine}"] if engine else []) + [str(precision), f"on {device}"])
 
 
 def compare(a: str | os.PathLike, b: str | os.PathLike) -> Comparison:
@@ -187,8 +202,9 @@ def compare(a: str | os.PathLike, b: str | os.PathLike) -> Comparison:
     keys_b = {workload_key(r) for runs in side_b.values() for r in runs}
     if keys_a != keys_b:
         warnings.append(
-            f"the sides differ in preset, board, precision or device ({sorted(map(str, keys_a))} vs "
-            f"{sorted(map(str, keys_b))}): the rates are not the same workload"
+            f"the sides differ in preset, board, game, engine, precision or device "
+            f"({'; '.join(map(describe_key, sorted(keys_a, key=str)))} vs "
+            f"{'; '.join(map(describe_key, sorted(keys_b, key=str)))}): the rates are not the same workload"
         )
     return Comparison(
         a=str(a), b=str(b), diffs=diffs, only_a=[n for n in side_a if n not in side_b],
