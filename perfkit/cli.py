@@ -107,6 +107,12 @@ def out_dir(text: str) -> str:
     return text
 
 
+THREADS_HELP = (
+    "torch CPU threads (default: chosen, not inherited: 1 on a GPU or sim, else the cores other processes "
+    "leave free less one, confirmed by timing; the run prints its choice and why)"
+)
+
+
 def add_workload_args(p: argparse.ArgumentParser) -> None:
     """Options that define the workload, shared by every command that plays games."""
     from perfkit.game import GAMES_HELP
@@ -119,7 +125,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="float32",
                    help="float32 (default), float64 (exact), or bfloat16/float16 (approximate: bench measures their quality)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
+    p.add_argument("--threads", type=positive_int, default=None, help=THREADS_HELP)
     p.add_argument("--widths", type=widths, default=SearchConfig.widths, help="tree widths (default 3,3,3)")
     p.add_argument("--value-topk", type=positive_int, default=SearchConfig.value_topk, help="root candidates (default 5)")
     p.add_argument("--temperature", type=non_negative_float, default=SearchConfig.temperature)
@@ -182,8 +188,16 @@ def crossgame_flags(args: argparse.Namespace) -> dict:
     }
 
 
+def check_cache_flags(args: argparse.Namespace) -> None:
+    """`--no-cache` with `--cache-size N` contradict each other: say so rather than ignore one."""
+    if getattr(args, "no_cache", False) and getattr(args, "cache_size", None) is not None:
+        raise PerfkitError(f"--no-cache and --cache-size {args.cache_size} contradict each other: choose one")
+
+
 def bench_settings(args: argparse.Namespace):
     from perfkit.bench import BenchSettings
+
+    check_cache_flags(args)
 
     search = SearchConfig(
         value_topk=args.value_topk, widths=args.widths, temperature=args.temperature,
@@ -254,9 +268,11 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         if value
     ]
     if unsupported:  # approximate paths among them: their quality is measured with perfkit's own search only
-        raise PerfkitError(f"{', '.join(unsupported)} apply to perfkit's own search (--engine builtin) only")
+        verb = "applies" if len(unsupported) == 1 else "apply"
+        raise PerfkitError(f"{', '.join(unsupported)} {verb} to perfkit's own search (--engine builtin) only")
     if args.process_workers and args.strategy == "naive":
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
+    check_cache_flags(args)
     options = EngineOptions(
         games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
         workers=args.process_workers or 0, cache=not args.no_cache,
@@ -593,7 +609,7 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--precision", default="float32", help="float32 (default) or float64 (exact)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and boards (default 0)")
     p.add_argument("--checkpoint", default=None, help="weights written by perfkit.save_checkpoint")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's, one per core)")
+    p.add_argument("--threads", type=positive_int, default=None, help=THREADS_HELP)
     p.add_argument("--max-batch", type=positive_int, default=65_536, help="largest batch size to try (default 65536)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per batch size (default 5)")
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls per batch size (default 2)")
@@ -721,7 +737,7 @@ def add_gpu_results_parser(sub) -> None:
                    help="seconds per tuning trial (default 4)")
     p.add_argument("--projection-games", type=positive_int, default=d.projection_games,
                    help="games the projection is for (default 500000)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=positive_int, default=None, help=THREADS_HELP)
     p.add_argument("--seed", type=non_negative_int, default=d.seed, help="weights and game noise (default 0)")
     p.set_defaults(func=cmd_gpu_results)
 

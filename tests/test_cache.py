@@ -157,12 +157,12 @@ def test_bad_cache_sizes_in_the_api(size):
 
 
 @pytest.mark.parametrize("command", ["bench", "selfplay", "profile"])
-@pytest.mark.parametrize("size", ["0", "-3", "many"])
+@pytest.mark.parametrize("size", [["0"], ["-3"], ["many"], ["10", "--no-cache"]])
 def test_bad_cache_sizes_on_the_command_line(command, size, tmp_path, capsys):
     from perfkit.cli import main
 
     out = tmp_path / "out"
-    argv = [command, "--preset", "tiny", "--cache-size", size, "--out", str(out)]
+    argv = [command, "--preset", "tiny", "--cache-size", *size, "--out", str(out)]
     if command == "selfplay":
         argv += ["--games", "2"]
     try:

@@ -286,11 +286,11 @@ def test_cli_benches_openspiel_mcts(tmp_path, capsys):
     (["--engine", "openspiel-mcts", "--strategy", "naive", "--workers", "2"], "--workers applies to crossgame"),
     (["--engine", "missing.py:engine"], "engine file not found"),
     (["--engine", "openspiel-mcts", "--device", "sim"], "--device sim simulates perfkit's own network calls"),
-    (["--engine", "openspiel-mcts", "--compile"], "--compile apply to perfkit's own search"),  # approximate paths
-    (["--engine", "openspiel-mcts", "--autocast", "bfloat16"], "--autocast apply to perfkit's own search"),
-    (["--engine", "openspiel-mcts", "--precision", "bfloat16"], "--precision bfloat16 apply to perfkit's own search"),
-    (["--engine", "openspiel-mcts", "--cuda-graphs"], "--cuda-graphs apply to perfkit's own search"),
-    (["--engine", "openspiel-mcts", "--h2h-games", "4"], "--h2h-games apply to perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--compile"], "--compile applies to perfkit's own search"),  # approximate paths
+    (["--engine", "openspiel-mcts", "--autocast", "bfloat16"], "--autocast applies to perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--precision", "bfloat16"], "--precision bfloat16 applies to perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--cuda-graphs"], "--cuda-graphs applies to perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--h2h-games", "4"], "--h2h-games applies to perfkit's own search"),
 ])
 def test_cli_bad_engine_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
     code, out, err = cli(["bench", "--no-progress", "--games", "1", "--out", str(tmp_path / "runs"), *args], capsys)

@@ -222,6 +222,7 @@ def test_autocast_runs_on_the_cpu_and_its_quality_is_measured(tmp_path):
     assert q["value_mae"] > 0  # half-precision convolutions: not the float64 values
     assert run.manifest["settings"]["autocast"] == "bfloat16"
     assert "approximate path autocast-bfloat16: move agreement" in render_bench([run])
+    assert "float32 under autocast bfloat16 on cpu" in render_bench([run])  # the header says what ran
 
 
 def test_a_graphed_network_in_a_float64_run_plays_the_eager_games(model):

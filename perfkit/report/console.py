@@ -60,7 +60,8 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     net = runs[0].manifest["network"]
     out.append(
         f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
-        f"{s['precision']} on {env['device_name']} ({env['device']}), seed {s['seed']}"
+        f"{s['precision']}{' under autocast ' + s['autocast'] if s.get('autocast') else ''} on {env['device_name']} "
+        f"({env['device']}), seed {s['seed']}"
     )
     if env.get("simulated"):
         out.append(sim_banner(env))
