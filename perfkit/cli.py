@@ -547,12 +547,14 @@ def curve_roofline(workload, boards_per_s: float) -> dict:
     """FLOPs per board counted from the network, the FLOP/s at `boards_per_s`, and a matmul's peak
     on the same device in the same dtype, measured now."""
     from perfkit.analysis.roofline import flops_per_board, matmul_peak, roofline_fields
+    from perfkit.model.approximate import find_bucketed
     from perfkit.model.evaluator import resolve_precision
 
     dtype = resolve_precision(workload.settings.precision)
     game = workload.game or workload.settings.make_game()
     peak = matmul_peak(workload.device, dtype)
-    flops = flops_per_board(workload.model, tuple(game.obs_shape))
+    compiled = find_bucketed(workload.model)  # count the network's own FLOPs, not through torch.compile's graph
+    flops = flops_per_board(compiled.inner if compiled is not None else workload.model, tuple(game.obs_shape))
     return {**roofline_fields(flops, boards_per_s, peak["peak_flop_per_s"]), "matmul_size": peak["matmul_size"]}
 
 
@@ -601,8 +603,9 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
     add_fold_arg(p)
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the network first (batches padded to powers of two; each size's first "
-                        "call, which compiles, is untimed warm-up); written to ...-compiled.json")
+                   help="torch.compile the network first (batches padded to powers of two, every size up to --max-batch "
+                        "compiled before the sweep: that time is reported, not part of --time-budget); written to "
+                        "...-compiled.json")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)

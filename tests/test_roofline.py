@@ -58,6 +58,27 @@ def test_curve_reports_the_roofline(tmp_path, capsys):
     assert 0 < roofline["mfu"] == pytest.approx(roofline["achieved_flop_per_s"] / roofline["peak_flop_per_s"])
 
 
+def test_curve_compile_measures_the_compiled_network_in_its_own_file(tmp_path, capsys, monkeypatch):
+    """`curve --compile`: buckets compiled before the sweep (in the note), ...-compiled.json, the network's own FLOPs.
+    The "eager" backend only traces (no C compiler needed), as in the bench --compile tests."""
+    import importlib
+    import json
+
+    from perfkit.cli import main
+
+    module = importlib.import_module("perfkit.bench")  # the module (perfkit.bench is also bench the function)
+    real = module.compile_network
+    monkeypatch.setattr(module, "compile_network", lambda *a, **k: real(*a, **{**k, "backend": "eager"}))
+    code = main(["curve", "--preset", "tiny", "--device", "cpu", "--threads", "1", "--max-batch", "8", "--compile",
+                 "--repeats", "2", "--time-budget", "5", "--out", str(tmp_path), "--json", "--no-progress"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["path"].endswith("cpu-tiny-float32-compiled.json") and (tmp_path / "cpu-tiny-float32-compiled.json").exists()
+    assert "torch.compile'd network" in data["note"] and "compiling up to batch 8" in data["note"]
+    assert [p["batch"] for p in data["points"]] == [1, 2, 4, 8]
+    assert data["roofline"]["flops_per_board"] == flops_per_board(build_model("tiny"), (3, 5, 5))
+
+
 def test_curve_file_stores_the_roofline(tmp_path):
     from perfkit.analysis.curve import Curve, CurvePoint, load_curve
 
