@@ -212,6 +212,9 @@ def _check_writable_file(path: Path, *, what: str = "profile", example: str = "p
     """PerfkitError before any game is played if `path` cannot be written; `what` names the file in messages."""
     if path.is_dir():
         raise PerfkitError(f"output {path} is a directory; give a file name such as {path / example}")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise PerfkitError(f"cannot write {what} to {path}: {blocker} is a file, not a directory")
     existed = path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -161,6 +161,10 @@ def test_an_unwritable_chart_is_one_line(repeated, tmp_path, capsys):
     assert main(["compare", run, run, "--chart", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "is a directory; give a file name such as" in err and "compare.png" in err and err.count("\n") == 1
+    (tmp_path / "a-file").write_text("")
+    assert main(["compare", run, run, "--chart", str(tmp_path / "a-file" / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert "a-file is a file, not a directory" in err and err.count("\n") == 1
 
 
 def test_a_folder_mixing_workloads_is_refused_not_pooled_as_repeats(repeated, tmp_path, capsys):

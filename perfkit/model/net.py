@@ -149,6 +149,8 @@ def _save(model: ResNet, path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> ResNet:
     """The network stored at `path`, checked against `preset` and `game` (default: Hex on the
     preset's board); PerfkitError if it can't be used."""
+    if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
+        raise PerfkitError(f"checkpoint {path} is a directory; give the checkpoint file written by perfkit.save_checkpoint")
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
         raise PerfkitError(f"checkpoint not found: {path}")
     try:
@@ -177,7 +179,8 @@ def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> Re
             raise PerfkitError(
                 f"checkpoint {path} is for board {sizes[0]}, {sizes[1]} blocks, {sizes[2]} channels, "
                 f"but preset {preset.name!r} is board {preset.board}, {preset.blocks} blocks, "
-                f"{preset.channels} channels; pass the matching --preset"
+                f"{preset.channels} channels; pass the matching "
+                + ("--board" if sizes[1:] == (preset.blocks, preset.channels) else "--preset")
             )
         model: ResNet = HexNet(*sizes)
     else:
