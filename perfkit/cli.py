@@ -6,13 +6,12 @@ Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import re
 import sys
 
 from perfkit.devices import DEVICE_HELP
-from perfkit.types import PerfkitError, SearchConfig
+from perfkit.types import PerfkitError, SearchConfig, did_you_mean
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
 
@@ -25,12 +24,6 @@ class Parser(argparse.ArgumentParser):
         if choice:
             message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def did_you_mean(name: str, choices) -> str:
-    """"; did you mean 'x'?" for the closest of `choices`, or "" when none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def suggest_name(message: str) -> str:

@@ -18,6 +18,14 @@ class PerfkitError(Exception):
     """An error the user can fix; the CLI prints its message as one line and exits non-zero."""
 
 
+def did_you_mean(name: str, choices) -> str:
+    """"; did you mean 'x'?" for the closest of `choices`, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 MIN_BOARD, MAX_BOARD = 3, 19
 MAX_DEPTH, MAX_WIDTH = 4, 16
 

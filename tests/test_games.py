@@ -116,7 +116,8 @@ def cli(args, capsys):
 
 
 @pytest.mark.parametrize("game, message", [
-    ("nope", "unknown or malformed OpenSpiel game 'nope'"),
+    ("nope", "unknown OpenSpiel game 'nope'"),
+    ("connect_fuor", "unknown OpenSpiel game 'connect_fuor'; did you mean 'connect_four'?"),
     ("kuhn_poker", "imperfect information"),
     ("matrix_rps", "simultaneous moves"),
     ("go(board_size=)", "unknown or malformed OpenSpiel game"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfkit.types import PerfkitError
+from perfkit.types import PerfkitError, did_you_mean
 
 EXAMPLES = ("connect_four", "othello", "hex(board_size=11)", "go(board_size=9)", "tic_tac_toe")
 
@@ -64,6 +64,13 @@ def load_game(name: str):
     pyspiel = pyspiel_module()
     if not isinstance(name, str) or not name.strip():
         raise PerfkitError(f"a game is an OpenSpiel game string like {EXAMPLES[0]!r}, got {name!r}")
+    base = name.split("(", 1)[0].strip()
+    registered = pyspiel.registered_names()
+    if base not in registered:
+        raise PerfkitError(
+            f"unknown OpenSpiel game {name!r}{did_you_mean(base, registered)} (e.g. {', '.join(EXAMPLES)}; "
+            "pyspiel.registered_names() lists them all)"
+        )
     try:
         with _quiet_stderr():  # OpenSpiel's C++ side prints its exception too; we say it in one line
             game = pyspiel.load_game(name)
