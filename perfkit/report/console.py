@@ -131,7 +131,7 @@ def sim_banner(env: dict) -> str:
 
 def render_curve(curve) -> str:
     """A `perfkit curve`: cost per call and throughput by batch size, the peak, how it stopped."""
-    header = ["batch", "ms/call", "IQR ms", "forward ms", "boards/s", "repeats", "calls/repeat", ""]
+    header = ["batch", "ms/call", "IQR ms", "forward ms", "boards/s", "repeats", "calls/repeat", "note"]
     rows = [
         [
             f"{p.batch:g}", f"{1e3 * p.median_s:.3f}", f"{1e3 * p.iqr_s:.3f}",
