@@ -424,6 +424,17 @@ def check_writable(out: Path) -> None:
         raise PerfkitError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
 
 
+def check_measurable(workload: Workload) -> None:
+    """PerfkitError (one line) for an approximate path on a simulated device: sim answers with a
+    stand-in network, so the path's quality and speed would be measured against nothing."""
+    path = settings_path_label(workload.settings)
+    if path and workload.backend is not None and workload.backend.simulated:
+        raise PerfkitError(
+            f"{path} on a simulated device: sim answers with a stand-in network, so an approximate network's "
+            "quality and speed cannot be measured there; use --device cpu or cuda"
+        )
+
+
 def bench(
     strategies: list[str],
     settings: BenchSettings,
@@ -452,11 +463,7 @@ def bench(
         if name not in STRATEGIES:
             make_strategy(name)  # raises the unknown-strategy error
     workload = Workload.prepare(settings)  # a bad device or checkpoint fails before anything is written
-    if settings_path_label(settings) and workload.backend is not None and workload.backend.simulated:
-        raise PerfkitError(
-            f"{settings_path_label(settings)} on a simulated device: sim answers with a stand-in network, so an "
-            "approximate network's quality and speed cannot be measured there; use --device cpu or cuda"
-        )
+    check_measurable(workload)
     if progress and workload.threads is not None:
         print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None
