@@ -290,7 +290,7 @@ def run_strategy(
     compiled_before = dict(compiled.compile_s) if compiled is not None else {}
     graphed = find_graphed(evaluator.model)
     if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
-        graphed.capture_all(torch.zeros((1, *evaluator.game.obs_shape), device=evaluator.device))
+        graphed.capture_all(torch.zeros((1, *evaluator.game.obs_shape), device=evaluator.device, dtype=evaluator.dtype))
     evaluator.on_call = recorder.on_call
     evaluate = workload.cached(evaluator)
     engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)

@@ -59,7 +59,9 @@ class Autocast(nn.Module):
         self.inner, self.device_type, self.dtype = model, device_type, dtype
 
     def forward(self, planes: torch.Tensor):
-        with torch.autocast(self.device_type, dtype=self.dtype):
+        # cache_enabled=False: required inside a CUDA graph capture (--cuda-graphs), and each call
+        # enters autocast anew, so its weight-cast cache would not outlive a call anyway.
+        with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=False):
             logits, values = self.inner(planes)
         return logits.float(), values.float()
 
