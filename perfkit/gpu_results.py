@@ -294,6 +294,11 @@ def render_readme(*, options, device, env, steps, shares, gpu_status, projection
     measured = projection.get("measured") or {}
     lines += [
         "", f"Tuned crossgame settings (`bench --tune`): `{tuned_flags or 'the defaults'}`.", "",
+        f"Fast paths: crossgame `{' '.join(fast_path_flags(device, half_precision(device, options.half)))}`"
+        + (" only: sim answers with a stand-in network, so there is nothing to graph or autocast and no quality "
+           "to measure; two groups halve each call, which on sim's latency curve costs more than the overlap wins."
+           if sim else ", its quality against float64 measured first (in `fast-paths.json` and the report)."),
+        "",
         f"Projection: {measured.get('label', '')}: **{fmt(measured.get('days'), '.1f')} days** for "
         f"{projection.get('games', 0):,} games [{fmt(measured.get('days_low'), '.1f')}, "
         f"{fmt(measured.get('days_high'), '.1f')}].",

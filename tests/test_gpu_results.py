@@ -54,6 +54,7 @@ def test_sim_rehearsal_writes_every_file_with_the_command_that_made_it(tmp_path,
 
     readme = (out / "README.md").read_text()
     assert "SIMULATED DEVICE (sim)" in readme and "not measured" in readme
+    assert "Fast paths: crossgame `--inflight 2 --groups 2` only: sim answers with a stand-in network" in readme
     assert "perfkit gpu-results --device sim --out results/today-sim --preset tiny" in readme
     made = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
     for path in made:  # every file is named in the README (a run folder by its folder)
