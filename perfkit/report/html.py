@@ -296,24 +296,20 @@ self-contained: opens offline.</p>
   <a href="#seed">seed figures</a>
 </nav>
 
+{% macro run_table(head, body) %}
+<div class="wide">
+<table>
+  <tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in body %}
+  <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</table>
+</div>
+{% endmacro %}
 <h2 id="comparison">Comparison</h2>
-<div class="wide">
-<table>
-  <tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in rows %}
-  <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}
-</table>
-</div>
+{{ run_table(header, rows) }}
 <h3 id="details">Details</h3>
-<div class="wide">
-<table>
-  <tr>{% for h in detail_header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in details %}
-  <tr><th>{{ row[0] }}</th>{% for cell in row[1:] %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}
-</table>
-</div>
+{{ run_table(detail_header, details) }}
 <p class="note">Speed-up: moves/s over the naive run of the same workload on the same device in this report
 (or as stored by <code>perfkit bench</code>). n/a: the metric does not apply (no transfers on the CPU, no NVIDIA GPU).</p>
 {% for line in same_games %}
