@@ -168,7 +168,7 @@ def test_server_error_reaches_only_its_caller():
             barrier.wait()
             try:
                 results[i] = predict(np.full(3, -1.0 if i == 2 else float(i)))
-            except ValueError as exc:
+            except perfkit.PerfkitError as exc:  # the network's error, named, as a PerfkitError
                 errors[i] = str(exc)
 
     with server:
@@ -177,7 +177,7 @@ def test_server_error_reaches_only_its_caller():
             t.start()
         for t in threads:
             t.join(timeout=30)
-    assert errors == {2: "bad input"}
+    assert errors == {2: "the network call failed: ValueError: bad input"}
     assert sorted(results) == [0, 1, 3]
     for i in (0, 1, 3):
         logits, value = results[i]

@@ -6,8 +6,14 @@ caller its row — the design of KataGo's NN server threads and OpenSpiel's C++
 `VPNetEvaluator`. When to fire is the batching core's (`RowQueue`): at `max_batch` rows,
 when every live client is waiting, or when the oldest request has waited `max_wait_s`.
 
-A forward that raises is retried request by request, so an error reaches only the caller
-whose input caused it; the other games go on.
+One bad request never stops the server nor holds another game back:
+
+- each request is checked as it arrives, in the caller's thread (`check_observations`:
+  numbers, finite, the expected shape); a bad one fails its caller only, with a PerfkitError;
+- the gather, the forward and the scatter of a call are one protected step: a forward that
+  raises (anything, `SystemExit` and `KeyboardInterrupt` included) or answers too few rows,
+  non-numbers or non-finite values is retried request by request, so the error reaches only
+  the callers whose input causes it, as a PerfkitError; the server thread goes on serving.
 
 With an exact cache (`perfkit.batching.cache.ObservationCache`) the cache is the forward
 (each call's rows are one lookup: only the misses reach the network) and its `lookup`
@@ -17,20 +23,80 @@ answers a request whose rows are all cached as it arrives, without waiting for a
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from perfkit.batching.queue import FIRE_REASONS, RowQueue, Waiting
+from perfkit.types import PerfkitError
 
 DEFAULT_MAX_WAIT_S = 0.002
 
 # (planes [B, *obs_shape], *, owners, queue_wait_s) -> (logits [B, A], values [B])
 Forward = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return f"[{', '.join(map(str, shape))}]"
+
+
+def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
+    """`obs` as an array of finite numbers, `[K, *obs_shape]` (`batch`) or `[*obs_shape]`; else a
+    PerfkitError naming what is wrong (a network given text, NaN or another shape answers
+    garbage, or fails far from the cause)."""
+    what, is_, holds = ("the observations", "are", "hold") if batch else ("the observation", "is", "holds")
+    if isinstance(obs, (str, bytes)):
+        raise PerfkitError(f"{what} {is_} a {type(obs).__name__}, not an array of numbers")
+    try:
+        arr = np.asarray(obs)
+    except Exception as exc:  # ragged lists, objects numpy cannot hold
+        raise PerfkitError(f"{what} {is_} not an array of numbers ({type(exc).__name__}: {exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise PerfkitError(f"{what} {is_} of dtype {arr.dtype} ({type(obs).__name__}), not numbers: send ints or floats")
+    if batch and (arr.ndim == 0 or len(arr) == 0):
+        raise PerfkitError(f"no observations to evaluate: an empty batch shaped {_shape(arr.shape)}")
+    shape = arr.shape[1:] if batch else arr.shape
+    if obs_shape is not None and tuple(shape) != tuple(obs_shape):
+        raise PerfkitError(f"{what} {is_} shaped {_shape(shape)}; this engine's observations are {_shape(obs_shape)}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(arr.size - np.isfinite(arr).sum())
+        raise PerfkitError(f"{what} {holds} {bad} NaN or infinite value{'s' * (bad != 1)}: the network would answer garbage")
+    return arr
+
+
+def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A forward's `(logits [rows, A], values [rows])` as float64 arrays; else a PerfkitError."""
+    try:
+        logits, values = out
+        logits, values = np.asarray(logits, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    except Exception as exc:
+        raise PerfkitError(
+            f"the network must return numbers (logits [B, actions], values [B]), got {type(out).__name__}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if logits.ndim != 2 or len(logits) != rows or values.size != rows:
+        raise PerfkitError(
+            f"the network answered logits {_shape(logits.shape)} and values {_shape(values.shape)} for {rows} "
+            f"observation{'s' * (rows != 1)}: it must answer one row each"
+        )
+    if not (np.isfinite(logits).all() and np.isfinite(values).all()):
+        raise PerfkitError("the network answered NaN or infinite values")
+    return logits, values.reshape(rows)
+
+
+def _failure(exc: BaseException) -> PerfkitError:
+    """What the callers of a failed call are told: a PerfkitError, the cause chained."""
+    if isinstance(exc, PerfkitError):
+        return exc
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    error = PerfkitError(f"the network call failed: {type(exc).__name__}{': ' + text if text else ''}")
+    error.__cause__ = exc
+    return error
 
 
 @dataclass(eq=False)
@@ -45,6 +111,8 @@ class _Request:
     error: BaseException | None = None
 
     def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> None:
+        if self.done.is_set():  # failed by an earlier part of it: the rest is not wanted
+            return
         if self.logits is None or self.values is None or self.shares is None:
             self.logits = np.empty((len(self.obs), logits.shape[1]))
             self.values = np.empty(len(self.obs))
@@ -56,8 +124,9 @@ class _Request:
             self.done.set()
 
     def fail(self, exc: BaseException) -> None:
-        self.error = exc
-        self.done.set()
+        if not self.done.is_set():
+            self.error = _failure(exc)
+            self.done.set()
 
 
 class BatchServer:
@@ -66,8 +135,12 @@ class BatchServer:
     Args:
         forward: evaluates a batch; receives `owners` (one per row) and `queue_wait_s`
             keywords, as `Tracer.evaluate` does.
+        obs_shape: the shape of one observation; a request of another shape is refused as it
+            arrives (None: any shape, and a call whose rows do not fit together is retried
+            request by request).
         max_batch: most rows per call (None: no limit).
-        max_wait_s: the longest the oldest request waits for a fuller call.
+        max_wait_s: the longest the oldest request waits for a fuller call (inf: only a full
+            call, or every live client waiting, fires).
         owner_of: called in the requesting thread; its result goes with the rows to
             `forward` (default: None).
         lookup: `(obs [K, *obs_shape], owners) -> (logits, values, shares) | None`, asked
@@ -79,15 +152,30 @@ class BatchServer:
         self,
         forward: Forward,
         *,
+        obs_shape: Sequence[int] | None = None,
         max_batch: int | None = None,
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         owner_of: Callable[[], Any] | None = None,
         lookup: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray] | None] | None = None,
     ) -> None:
-        self.forward, self.lookup = forward, lookup
-        self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        if not callable(forward):
+            raise PerfkitError(f"BatchServer needs a forward callable, got {type(forward).__name__}")
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer))
+                                      or max_batch < 1):
+            raise PerfkitError(f"max_batch must be a whole number >= 1 (or None: no limit), got {max_batch!r}")
+        if isinstance(max_wait_s, bool) or not isinstance(max_wait_s, (int, float, np.floating, np.integer)) \
+                or not max_wait_s >= 0:
+            raise PerfkitError(f"max_wait_s must be a number of seconds >= 0, got {max_wait_s!r}")
+        if obs_shape is not None:
+            try:
+                obs_shape = tuple(int(d) for d in obs_shape)
+            except (TypeError, ValueError):
+                raise PerfkitError(f"obs_shape must be a sequence of whole numbers, got {obs_shape!r}") from None
+        self.forward, self.lookup, self.obs_shape = forward, lookup, obs_shape
+        self.max_batch = None if max_batch is None else int(max_batch)
+        self.max_wait_s = float(max_wait_s)
         self.owner_of = owner_of or (lambda: None)
-        self.queue = RowQueue(max_batch)
+        self.queue = RowQueue(self.max_batch)
         self.cond = threading.Condition()
         self.live = 0  # clients that may still send a request
         self.waiting = 0  # requests in the queue, not yet wholly taken by a call
@@ -100,6 +188,8 @@ class BatchServer:
     # ------------------------------------------------------------------ clients
 
     def start(self) -> BatchServer:
+        if self._closed:
+            raise PerfkitError("this batch server is closed; a closed server does not start again: make a new one")
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="perfkit-batch-server", daemon=True)
             self._thread.start()
@@ -136,7 +226,7 @@ class BatchServer:
 
     def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
         """One position `[*obs_shape]` -> (logits [A], value), through a shared call."""
-        logits, values = self.predict_batch(np.asarray(obs)[None])
+        logits, values, _ = self._ask(check_observations(obs, self.obs_shape, batch=False)[None])
         return logits[0], float(values[0])
 
     def predict_batch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +234,17 @@ class BatchServer:
         return self.predict_rows(obs)[:2]
 
     def predict_rows(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """As `predict_batch`, plus each row's share of the call it went in (1 / its size)."""
-        req = _Request(np.asarray(obs), self.owner_of())
+        """As `predict_batch`, plus each row's share of the call it went in (1 / its size).
+
+        A bad request (see `check_observations`), or a call that fails, raises PerfkitError here
+        and only here: the server and the other callers go on.
+        """
+        return self._ask(check_observations(obs, self.obs_shape))
+
+    def _ask(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A checked request `[K, *obs_shape]`: answered on arrival by `lookup`, or queued for a call."""
+        self._check_serving()
+        req = _Request(obs, self.owner_of())
         if self.lookup is not None:
             hit = self.lookup(req.obs, [req.owner] * len(req.obs))
             if hit is not None:
@@ -154,17 +253,24 @@ class BatchServer:
                     self.answered_on_arrival += 1
                 return hit
         with self.cond:
-            if self._closed:
-                raise RuntimeError("the batch server is closed")
+            self._check_serving()
             self.queue.push(req, len(req.obs), time.perf_counter())
             self.waiting += 1
             self.requests += 1
             self.cond.notify()
-        req.done.wait()
+        while not req.done.wait(1.0):
+            if self._thread is None or not self._thread.is_alive():  # cannot happen; never wait in vain
+                raise PerfkitError("the batch server stopped before answering")
         if req.error is not None:
             raise req.error
         assert req.logits is not None and req.values is not None and req.shares is not None  # answered
         return req.logits, req.values, req.shares
+
+    def _check_serving(self) -> None:
+        if self._closed:
+            raise PerfkitError("the batch server is closed; predict belongs inside `with server:` (or before close())")
+        if self._thread is None:
+            raise PerfkitError("the batch server is not started; use `with server:` or call server.start() first")
 
     # ------------------------------------------------------------------ the server thread
 
@@ -181,21 +287,28 @@ class BatchServer:
                     if self._closed and not self.queue:
                         return
                     oldest = self.queue.oldest_s
-                    self.cond.wait(None if oldest is None else max(0.0, oldest + self.max_wait_s - now))
+                    if oldest is None or math.isinf(self.max_wait_s):
+                        self.cond.wait()
+                    else:
+                        self.cond.wait(max(0.0, oldest + self.max_wait_s - now))
                 taken = self.queue.take()
                 self.waiting -= sum(1 for w, _, hi in taken if hi == w.rows)
                 self.fired[reason] += 1
             self._call(taken)
 
     def _call(self, taken: list[tuple[Waiting, int, int]]) -> None:
-        planes = np.concatenate([w.item.obs[lo:hi] for w, lo, hi in taken])
-        owners = [w.item.owner for w, lo, hi in taken for _ in range(hi - lo)]
-        wait_s = time.perf_counter() - min(w.since_s for w, _, _ in taken)
-        self.calls += 1
-        self.rows += len(planes)
+        """Gather, forward and scatter one call; whatever fails, fails its callers, never this thread."""
+        taken = [t for t in taken if not t[0].item.done.is_set()]  # the rest of a request that failed
+        if not taken:
+            return
         try:
-            logits, values = self.forward(planes, owners=owners, queue_wait_s=wait_s)
-        except Exception as exc:
+            planes = np.concatenate([w.item.obs[lo:hi] for w, lo, hi in taken])
+            owners = [w.item.owner for w, lo, hi in taken for _ in range(hi - lo)]
+            wait_s = time.perf_counter() - min(w.since_s for w, _, _ in taken)
+            self.calls += 1
+            self.rows += len(planes)
+            logits, values = check_answers(self.forward(planes, owners=owners, queue_wait_s=wait_s), len(planes))
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt from the forward too
             if len(taken) == 1:
                 taken[0][0].item.fail(exc)
                 return
@@ -204,7 +317,10 @@ class BatchServer:
             return
         offset = 0
         for w, lo, hi in taken:
-            w.item.answer(lo, hi, logits[offset : offset + hi - lo], values[offset : offset + hi - lo], len(planes))
+            try:
+                w.item.answer(lo, hi, logits[offset : offset + hi - lo], values[offset : offset + hi - lo], len(planes))
+            except BaseException as exc:  # a part answered wider than another part of it
+                w.item.fail(exc)
             offset += hi - lo
 
     def stats(self) -> dict:

@@ -168,7 +168,7 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
     tracer = games.tracer
     in_flight = min(options.concurrency, options.games)
     server = BatchServer(
-        cache if cache is not None else tracer.evaluate, max_batch=options.max_batch or in_flight,
+        cache if cache is not None else tracer.evaluate, obs_shape=engine.obs_shape, max_batch=options.max_batch or in_flight,
         max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
         lookup=cache.lookup if cache is not None else None,
     )

@@ -86,7 +86,10 @@ def worker_main(cfg: WorkerConfig) -> int:
     marks = Tracer(None, name="worker", sample_gpu=False)  # the device process samples the GPU
     send_lock = threading.Lock()
     forward = remote_forward(conn, rows, attribute=marks.attribute, send_lock=send_lock, crash_after=cfg.crash_after)
-    server = BatchServer(forward, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s, owner_of=marks.current_move)
+    server = BatchServer(
+        forward, obs_shape=engine.obs_shape, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s,
+        owner_of=marks.current_move,
+    )
     ids = iter(cfg.game_ids)
     ids_lock = threading.Lock()
     failures: list[tuple[int, str]] = []

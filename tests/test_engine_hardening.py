@@ -1,0 +1,307 @@
+"""The engine surface takes misbehaving code without hanging, dying or recording anything false (issue 22).
+
+- the batch server: a bad request (shape, dtype, NaN, text, empty) fails its caller only, as
+  it arrives; a forward that raises anything (SystemExit and KeyboardInterrupt included) or
+  answers too few rows, NaN or text fails the callers of that call only; the server thread
+  never dies (a property test over random mixes from many threads);
+- misbehaving engines (tests/data/bad_engines.py) through the API and the CLI.
+
+No test can hang: an in-process test runs under `within` (its body in a thread, failed after a
+deadline), a CLI run in a subprocess with a timeout.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from perfkit.batching.server import BatchServer
+from perfkit.types import PerfkitError
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD_ENGINES = ROOT / "tests" / "data" / "bad_engines.py"
+
+
+def within(seconds: float, body: Callable[[], object]):
+    """`body()`'s result, or a test failure (not a hang) if it has not returned after `seconds`."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = body()
+        except BaseException as exc:  # re-raised in the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        pytest.fail(f"did not finish within {seconds} s: a hang")
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+# --------------------------------------------------------------------------- the batch server
+
+OBS = (4,)  # a toy observation: [marker, request id, row, 0]
+GOOD, RAISES, EXITS, NAN_OUT, SHORT, INTERRUPTS = 0.0, -1.0, -2.0, -3.0, -4.0, -5.0
+
+
+def toy_forward(planes, *, owners=None, queue_wait_s=None):
+    """A deterministic network: row (marker, id, k) -> logits [10 id + k, -id], value id + k / 10.
+
+    Markers make it misbehave for the whole call: raise, exit, interrupt, answer NaN or a row short.
+    """
+    planes = np.asarray(planes, dtype=np.float64)
+    markers = set(planes[:, 0].tolist())
+    if RAISES in markers:
+        raise ValueError("bad input")
+    if EXITS in markers:
+        raise SystemExit(3)
+    if INTERRUPTS in markers:
+        raise KeyboardInterrupt
+    logits = np.stack([10 * planes[:, 1] + planes[:, 2], -planes[:, 1]], axis=1)
+    values = planes[:, 1] + planes[:, 2] / 10
+    if NAN_OUT in markers:
+        values = values.copy()
+        values[planes[:, 0] == NAN_OUT] = np.nan
+    if SHORT in markers:
+        return logits[:-1], values[:-1]
+    return logits, values
+
+
+def rows(request_id: int, k: int, marker: float = GOOD) -> np.ndarray:
+    return np.array([[marker, request_id, i, 0.0] for i in range(k)])
+
+
+def expected(request_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([[10 * request_id + i, -request_id] for i in range(k)], dtype=np.float64),
+            np.array([request_id + i / 10 for i in range(k)]))
+
+
+def serve_one(server: BatchServer, obs):
+    """predict_batch through a live client, as a game's thread would."""
+    with server.client():
+        return server.predict_batch(obs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"max_batch": -1}, r"max_batch must be a whole number >= 1 \(or None: no limit\), got -1"),
+    ({"max_batch": 0}, r"max_batch must be a whole number >= 1 .*got 0"),
+    ({"max_batch": "x"}, r"max_batch must be a whole number >= 1 .*got 'x'"),
+    ({"max_batch": 2.5}, r"max_batch .*got 2\.5"),
+    ({"max_batch": True}, r"max_batch .*got True"),
+    ({"max_wait_s": math.nan}, r"max_wait_s must be a number of seconds >= 0, got nan"),
+    ({"max_wait_s": -0.1}, r"max_wait_s must be a number of seconds >= 0, got -0\.1"),
+    ({"max_wait_s": "0.1"}, r"max_wait_s must be a number of seconds >= 0, got '0\.1'"),
+    ({"obs_shape": "abc"}, r"obs_shape must be a sequence of whole numbers, got 'abc'"),
+])
+def test_server_settings_are_checked_at_construction(kwargs, message):
+    with pytest.raises(PerfkitError, match=message):
+        BatchServer(toy_forward, **kwargs)
+
+
+def test_server_refuses_predict_before_start_and_after_close():
+    server = BatchServer(toy_forward)
+    with pytest.raises(PerfkitError, match=r"not started; use `with server:` or call server.start\(\) first"):
+        server.predict(rows(1, 1)[0])
+    with server:
+        assert within(10, lambda: serve_one(server, rows(1, 1)))[1].tolist() == [1.0]
+    with pytest.raises(PerfkitError, match="the batch server is closed"):
+        server.predict(rows(1, 1)[0])
+    with pytest.raises(PerfkitError, match="closed server does not start again"):
+        server.start()
+
+
+@pytest.mark.parametrize(("obs", "message"), [
+    (np.zeros((0, 4)), r"no observations to evaluate: an empty batch shaped \[0, 4\]"),
+    (np.zeros(0), r"no observations to evaluate"),
+    (np.zeros((1, 5)), r"the observations are shaped \[5\]; this engine's observations are \[4\]"),
+    (np.zeros((1, 2, 2)), r"shaped \[2, 2\]; this engine's observations are \[4\]"),
+    ("[1, 2, 3, 4]", r"the observations are a str, not an array of numbers"),
+    (np.full((1, 4), "x"), r"of dtype <U1 \(ndarray\), not numbers"),
+    ([[1, 2], [3]], r"not an array of numbers"),
+    (np.full((1, 4), None), r"of dtype object"),
+    (np.full((2, 4), np.nan), r"hold 8 NaN or infinite values"),
+    (np.array([[0.0, 1.0, np.inf, 0.0]]), r"hold 1 NaN or infinite value:"),
+])
+def test_a_bad_request_fails_its_caller_only(obs, message):
+    server = BatchServer(toy_forward, obs_shape=OBS, max_batch=4)
+    with server:
+        with pytest.raises(PerfkitError, match=message):
+            within(10, lambda: serve_one(server, obs))
+        logits, values = within(10, lambda: serve_one(server, rows(7, 2)))
+    assert np.array_equal(logits, expected(7, 2)[0]) and np.array_equal(values, expected(7, 2)[1])
+    assert server.requests == 1  # the bad one never reached the queue
+
+
+def test_predict_checks_one_observation():
+    server = BatchServer(toy_forward, obs_shape=OBS)
+    with server, server.client() as predict:
+        with pytest.raises(PerfkitError, match=r"the observation is shaped \[3, 4, 4\]; this engine's observations are \[4\]"):
+            within(10, lambda: predict(np.zeros((3, 4, 4))))
+        with pytest.raises(PerfkitError, match=r"the observation is a str"):
+            within(10, lambda: predict("board"))
+        with pytest.raises(PerfkitError, match=r"the observation holds 4 NaN"):
+            within(10, lambda: predict(np.full(4, np.nan)))
+        logits, value = within(10, lambda: predict(rows(3, 1)[0]))
+    assert logits.tolist() == [30.0, -3.0] and value == 3.0
+
+
+@pytest.mark.parametrize(("marker", "message"), [
+    (RAISES, r"the network call failed: ValueError: bad input"),
+    (EXITS, r"the network call failed: SystemExit: 3"),
+    (INTERRUPTS, r"the network call failed: KeyboardInterrupt"),
+    (NAN_OUT, r"the network answered NaN or infinite values"),
+    (SHORT, r"the network answered logits \[1, 2\] and values \[1\] for 2 observations"),
+])
+def test_a_failing_call_fails_its_callers_and_the_server_goes_on(marker, message):
+    """Two requests in one call, one poisoned: the call is retried request by request."""
+    server = BatchServer(toy_forward, obs_shape=OBS, max_batch=None, max_wait_s=3600.0)  # fires when both wait
+    results: dict = {}
+    barrier = threading.Barrier(2)
+
+    def client(i: int, obs) -> None:
+        with server.client() as _:
+            barrier.wait()
+            try:
+                results[i] = server.predict_batch(obs)
+            except PerfkitError as exc:
+                results[i] = exc
+
+    def play() -> None:
+        threads = [threading.Thread(target=client, args=(0, rows(0, 2, marker))),
+                   threading.Thread(target=client, args=(1, rows(1, 2)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with server:
+        within(20, play)
+        assert server._thread is not None and server._thread.is_alive()
+        after = within(10, lambda: serve_one(server, rows(5, 1)))
+    assert isinstance(results[0], PerfkitError)
+    assert results[0].args[0] == results[0].args[0].splitlines()[0]  # one line
+    import re
+
+    assert re.search(message, str(results[0])), str(results[0])
+    assert np.array_equal(results[1][0], expected(1, 2)[0])
+    assert np.array_equal(after[0], expected(5, 1)[0])
+
+
+@pytest.mark.parametrize("out", [
+    ("ab", "cd"), (np.full((1, 2), "x"), np.zeros(1)), None, (np.zeros((1, 2)),), 42,
+])
+def test_a_forward_answering_garbage_is_a_perfkit_error(out):
+    server = BatchServer(lambda planes, **_: out, obs_shape=OBS)
+    with server:
+        with pytest.raises(PerfkitError, match=r"the network (must return numbers|answered)"):
+            within(10, lambda: serve_one(server, rows(1, 1)))
+        assert server._thread is not None and server._thread.is_alive()
+
+
+def test_mixed_shapes_without_an_expected_shape_are_answered_one_by_one():
+    def forward(planes, **_):
+        flat = np.asarray(planes, dtype=np.float64).reshape(len(planes), -1)
+        return flat[:, :2], flat.sum(axis=1)
+
+    server = BatchServer(forward, max_batch=None, max_wait_s=3600.0)
+    results: dict = {}
+    barrier = threading.Barrier(2)
+
+    def client(i: int, obs) -> None:
+        with server.client() as predict:
+            barrier.wait()
+            results[i] = predict(obs)
+
+    def play() -> None:
+        threads = [threading.Thread(target=client, args=(0, np.ones((3, 3, 3)))),
+                   threading.Thread(target=client, args=(1, np.ones((3, 4, 4))))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with server:
+        within(20, play)
+    assert results[0][1] == 27 and results[1][1] == 48
+
+
+# A request in the property test: (kind, rows); kinds that fail on arrival or in the call.
+ARRIVAL_BAD = ("shape", "nan", "text", "empty", "dtype")
+CALL_BAD = {"raises": RAISES, "exits": EXITS, "interrupts": INTERRUPTS, "nan_out": NAN_OUT, "short": SHORT}
+KINDS = ("good",) * 6 + ARRIVAL_BAD + tuple(CALL_BAD)
+
+
+def request_obs(kind: str, request_id: int, k: int):
+    if kind == "good":
+        return rows(request_id, k)
+    if kind in CALL_BAD:
+        return rows(request_id, k, CALL_BAD[kind])
+    return {
+        "shape": np.zeros((k, 5)), "nan": np.full((k, 4), np.nan), "text": "obs", "empty": np.zeros((0, 4)),
+        "dtype": np.full((k, 4), "1"),
+    }[kind]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan=st.lists(  # one list of requests per client thread
+        st.lists(st.tuples(st.sampled_from(KINDS), st.integers(1, 3), st.booleans()), min_size=1, max_size=6),
+        min_size=1, max_size=8,
+    ),
+    max_batch=st.one_of(st.none(), st.integers(1, 6)),
+    max_wait_s=st.sampled_from([0.0, 0.001, 0.01]),
+)
+def test_property_good_requests_answered_once_bad_ones_failed_server_alive(plan, max_batch, max_wait_s):
+    server = BatchServer(toy_forward, obs_shape=OBS, max_batch=max_batch, max_wait_s=max_wait_s)
+    outcomes: dict[int, list] = {}  # request id -> what its caller got, each time
+    lock = threading.Lock()
+    requests = [[(c * 100 + i, kind, k, single) for i, (kind, k, single) in enumerate(reqs)] for c, reqs in enumerate(plan)]
+
+    def client(mine) -> None:
+        with server.client() as predict:
+            for request_id, kind, k, single in mine:
+                obs = request_obs(kind, request_id, k)
+                try:
+                    if single and kind == "good":  # predict: one observation
+                        logits, value = predict(obs[0])
+                        got: object = (logits[None], np.array([value]))
+                    else:
+                        got = server.predict_batch(obs)
+                except PerfkitError as exc:
+                    got = exc
+                with lock:
+                    outcomes.setdefault(request_id, []).append(got)
+
+    def play() -> None:
+        threads = [threading.Thread(target=client, args=(mine,)) for mine in requests]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with server:
+        within(60, play)
+        assert server._thread is not None and server._thread.is_alive(), "the server thread died"
+        alive = within(10, lambda: serve_one(server, rows(9999, 1)))
+    assert np.array_equal(alive[0], expected(9999, 1)[0])
+    for mine in requests:
+        for request_id, kind, k, single in mine:
+            got = outcomes[request_id]
+            assert len(got) == 1, f"request {request_id} ({kind}) answered {len(got)} times"
+            if kind == "good":
+                assert not isinstance(got[0], BaseException), f"good request {request_id} failed: {got[0]}"
+                want = expected(request_id, 1 if single else k)
+                assert np.array_equal(got[0][0], want[0]) and np.array_equal(got[0][1], want[1])
+            else:
+                assert isinstance(got[0], PerfkitError), f"bad request {request_id} ({kind}) got {got[0]!r}"
