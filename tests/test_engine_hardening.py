@@ -305,3 +305,133 @@ def test_property_good_requests_answered_once_bad_ones_failed_server_alive(plan,
                 assert np.array_equal(got[0][0], want[0]) and np.array_equal(got[0][1], want[1])
             else:
                 assert isinstance(got[0], PerfkitError), f"bad request {request_id} ({kind}) got {got[0]!r}"
+
+
+# --------------------------------------------------------------------------- misbehaving engines
+
+def bad_engine(name: str):
+    from perfkit.engines import make_engine
+
+    return make_engine(f"{BAD_ENGINES}:{name}", game="tiny", simulations=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    from perfkit.model import build_game_model
+
+    return build_game_model((3, 3, 3), 9, preset="tiny", seed=0)
+
+
+def play(name: str, net, strategy: str = "naive", **options):
+    from perfkit.engines import EngineOptions, play_engine
+
+    recipe = {"spec": f"{BAD_ENGINES}:{name}", "game": "tiny", "simulations": 2, "seed": 0}
+    return within(120, lambda: play_engine(
+        bad_engine(name), net, strategy, EngineOptions(**{"games": 4, **options}), precision="float64", recipe=recipe,
+    ))
+
+
+MODES = [("naive", {}), ("crossgame", {"concurrency": 4}), ("crossgame", {"concurrency": 4, "workers": 1})]
+MODE_IDS = ["naive", "crossgame", "crossgame-workers1"]
+
+
+@pytest.fixture(scope="module")
+def good_runs(tiny_net):
+    return {mode: play("good", tiny_net, strategy, **options) for mode, (strategy, options) in zip(MODE_IDS, MODES, strict=True)}
+
+
+@pytest.mark.parametrize(("engine", "why"), [
+    ("raises", "RuntimeError: engine bug in game 1"),
+    ("exits", "the engine called sys.exit(3)"),
+    ("interrupts", "the engine raised KeyboardInterrupt"),
+])
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_an_aborted_game_is_never_stored_and_the_others_are_kept(tiny_net, good_runs, engine, why, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed) as failed:
+        play(engine, tiny_net, strategy, **options)
+    assert str(failed.value) == f"1 of 4 games failed: game 1: {why}; 3 finished"
+    run = failed.value.run
+    assert run.manifest["failed_games"] == [{"game": 1, "error": why}]
+    assert sorted(run.games["game"]) == [0, 2, 3] and 1 not in set(run.moves["game"])
+    good = good_runs[MODE_IDS[MODES.index((strategy, options))]]
+    # The finished games are the good engine's, move for move and winner for winner.
+    assert dict(zip(run.games["game"], run.games["winner"], strict=True)) == {
+        g: w for g, w in zip(good.games["game"], good.games["winner"], strict=True) if g != 1
+    }
+    assert (run.moves["move"] >= 0).all()
+
+
+def test_a_game_raising_inside_a_move_is_not_a_draw_through_the_api(tiny_net):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(tiny_net, actions=9)
+    with tracer:
+        with tracer.game(0) as game, tracer.move(player=1) as move:
+            tracer.predict(np.zeros((3, 3, 3)))
+            move.action = 4
+            game.winner = 1
+        with pytest.raises(RuntimeError, match="engine bug"), tracer.game(1), tracer.move(player=1):
+            tracer.predict(np.zeros((3, 3, 3)))
+            raise RuntimeError("engine bug")
+        with pytest.raises(SystemExit), tracer.game(2):
+            raise SystemExit(3)
+    run = tracer.run()
+    assert list(run.games["game"]) == [0] and list(run.moves["move"]) == [4]
+    assert run.manifest["failed_games"] == [
+        {"game": 1, "error": "RuntimeError: engine bug"}, {"game": 2, "error": "the engine called sys.exit(3)"},
+    ]
+    assert run.summary["calls"] == 2  # the failed game's call happened: it is in the calls table
+
+
+def test_a_move_that_raises_is_not_stored_but_its_game_goes_on(tiny_net):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(tiny_net)
+    with tracer, tracer.game(0):
+        with pytest.raises(ValueError), tracer.move(player=1):
+            raise ValueError("search aborted")
+        with tracer.move(player=1) as move:
+            move.action = 2
+    run = tracer.run()
+    assert run.moves[["ply", "move"]].values.tolist() == [[0, 2]]
+
+
+def perfkit_cli(*args: str, timeout_s: float = 120, cwd=None):
+    """`python -m perfkit ARGS` in a subprocess, killed (a test failure, not a hang) after `timeout_s`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        return subprocess.run([sys.executable, "-m", "perfkit", *args], capture_output=True, text=True, env=env,
+                              timeout=timeout_s, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"perfkit {' '.join(args)} did not finish within {timeout_s} s")
+
+
+def engine_bench(tmp_path, engine: str, *extra: str, timeout_s: float = 120):
+    return perfkit_cli(
+        "bench", "--engine", f"{BAD_ENGINES}:{engine}", "--game", "tiny", "--games", "4", "--preset", "tiny",
+        "--precision", "float64", "--threads", "1", "--no-progress", "--out", str(tmp_path / "runs"), *extra,
+        timeout_s=timeout_s,
+    )
+
+
+@pytest.mark.parametrize("extra", [("--strategy", "naive"), ("--strategy", "crossgame", "--workers", "1")],
+                         ids=["naive", "crossgame-workers1"])
+def test_cli_an_engine_calling_sys_exit_is_one_line_exit_1_and_the_finished_games_kept(tmp_path, extra):
+    from perfkit.instrument.run import load_run
+
+    done = engine_bench(tmp_path, "exits", *extra)
+    assert done.returncode == 1, done.stderr  # not the engine's 3
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "perfkit bench: error: 1 of 4 games failed: game 1: the engine called sys.exit(3); 3 finished, kept in "
+    ), done.stderr
+    (kept,) = (tmp_path / "runs").iterdir()
+    assert lines[0].endswith(str(kept))
+    run = load_run(kept)
+    assert sorted(run.games["game"]) == [0, 2, 3] and run.manifest["failed_games"][0]["game"] == 1

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from perfkit.engines import make_engine
-from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, play_engine
+from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, play_engine
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import resolve_device, resolve_precision
 from perfkit.model.net import build_game_model
@@ -91,20 +91,27 @@ def bench_engine(
         "threads": choice.to_dict(),
         "engine": engine_settings,
     }
-    runs = [
-        play_engine(
-            engine, net, name, options, precision=precision, device=dev, progress=progress, manifest=manifest,
-            recipe={"spec": spec, "game": game, "simulations": simulations, "seed": seed},
-        )
-        for name in strategies
-    ]
-    add_comparisons(runs)
-    for run in runs:
+    runs: list[Run] = []
+    failed: GamesFailed | None = None
+    for name in strategies:
+        try:
+            runs.append(play_engine(
+                engine, net, name, options, precision=precision, device=dev, progress=progress, manifest=manifest,
+                recipe={"spec": spec, "game": game, "simulations": simulations, "seed": seed},
+            ))
+        except GamesFailed as exc:  # the run stops here; what finished is kept
+            failed = exc
+            break
+    add_comparisons(runs)  # between complete runs only: a partial one played other games
+    kept = runs + ([failed.run] if failed is not None and len(failed.run.games) else [])
+    for run in kept:
         run.summary["torch_threads"] = choice.threads
         run.summary["threads_reason"] = choice.reason
     if out_path is not None:
         where, _, factory = spec.rpartition(":")
         label = Path(where).stem if where.endswith(".py") else factory or spec
-        for run in runs:
+        for run in kept:
             run.save(run_dir_for(out_path, f"{label}-{run.manifest['strategy']}", p.name))
+    if failed is not None:
+        raise GamesFailed(failed.run, failed.failures, failed.games, kept_in=failed.run.path) from None
     return runs

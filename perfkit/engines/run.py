@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
-from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
+from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer, check_observations
 from perfkit.instrument.run import Run
-from perfkit.instrument.trace import Tracer
+from perfkit.instrument.trace import Tracer, why_failed
 from perfkit.types import PerfkitError
 
 ENGINE_STRATEGIES = ("naive", "crossgame")
@@ -63,30 +63,90 @@ class EngineOptions:
             raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s!r}")
 
 
+class GamesFailed(PerfkitError):
+    """Games of a run did not finish. `run` is what did (each failure, with why, in its manifest's
+    `failed_games`); nothing of a failed game is recorded, neither as a draw nor at all."""
+
+    def __init__(self, run: Run, failures: list[tuple[int, str]], games: int, *, kept_in=None) -> None:
+        self.run, self.failures, self.games = run, sorted(failures), games
+        listed = "; ".join(f"game {g}: {why}" for g, why in self.failures[:3])
+        more = f"; and {len(self.failures) - 3} more (all in the run's manifest)" if len(self.failures) > 3 else ""
+        finished = len(run.games)
+        kept = f", kept in {kept_in}" if kept_in is not None and finished else ""
+        super().__init__(f"{len(self.failures)} of {games} games failed: {listed}{more}; {finished} finished{kept}")
+
+
 class _Games:
     """The game ids of a run handed out to whichever thread asks next, each played under the
-    tracer; a game that raises is kept as a failure and the others go on."""
+    tracer; a game that fails is kept as a failure (with why) and the others go on."""
 
-    def __init__(self, engine, tracer: Tracer, games: int, bar) -> None:
-        self.engine, self.tracer, self.bar = engine, tracer, bar
-        self.ids = iter(range(games))
+    def __init__(
+        self, engine, tracer: Tracer, ids: Iterable[int], *, on_game: Callable[[int, str | None], None],
+    ) -> None:
+        self.engine, self.tracer, self.on_game = engine, tracer, on_game
+        self.ids = iter(ids)
         self.lock = threading.Lock()
         self.failures: list[tuple[int, str]] = []  # (game id, one line)
+        self.stopped = False  # set when the run stops: no game starts after it
 
     def next_id(self) -> int | None:
         with self.lock:
-            return next(self.ids, None)
+            return None if self.stopped else next(self.ids, None)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
 
     def play_all(self, predict) -> None:
         """Play games until none is left, each asking `predict` for its evaluations."""
         while (game_id := self.next_id()) is not None:
-            try:
-                with self.tracer.game(game_id) as game:
-                    game.winner = self.engine.play_game(game_id, predict, self.tracer)
-            except Exception as exc:  # the other games go on; reported at the end
+            why = play_one(self.engine, game_id, predict, self.tracer)
+            if why is not None:
                 with self.lock:
-                    self.failures.append((game_id, _one_line(exc)))
-            self.bar.update(1)
+                    self.failures.append((game_id, why))
+            self.on_game(game_id, why)
+
+
+def play_one(engine, game_id: int, predict, tracer: Tracer) -> str | None:
+    """Play game `game_id` under `tracer`: None if it finished (recorded), else why not (not recorded).
+
+    Whatever the engine raises, `sys.exit` and KeyboardInterrupt included, fails this game only:
+    games play in threads of their own (`run_game_threads`), so a real Ctrl-C, which Python
+    delivers to the main thread, never lands here.
+    """
+    try:
+        with tracer.game(game_id) as game:
+            game.winner = engine.play_game(game_id, predict, tracer)
+    except BaseException as exc:  # the engine's sys.exit(3) is this game's failure, not perfkit's exit code
+        return why_failed(exc)
+    return None
+
+
+def run_game_threads(targets: list[Callable[[], None]], games: _Games) -> None:
+    """Run each target (a loop over `games`) in a thread of its own and wait for them all.
+
+    Daemon threads: a game that never returns cannot keep the process alive. Ctrl-C here, in
+    the waiting thread, stops handing out games and is raised.
+    """
+    threads = [threading.Thread(target=t, name=f"perfkit-game-{i}", daemon=True) for i, t in enumerate(targets)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        games.stop()
+        raise
+
+
+def checked_predict(predict: Callable, obs_shape) -> Callable:
+    """`predict` refusing a bad observation (see `check_observations`) with a PerfkitError, as
+    the batch server does: naive holds an engine to the same contract as crossgame."""
+
+    def checked(obs):
+        return predict(check_observations(obs, obs_shape, batch=False))
+
+    return checked
 
 
 def play_engine(
@@ -103,8 +163,9 @@ def play_engine(
 ) -> Run:
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
-    A game that raises (say, its network call failed) does not stop the others; once they
-    have finished, the first failure is raised as a PerfkitError naming the game. With
+    A game that fails (it raises, calls `sys.exit`, its network call failed) does not stop
+    the others and is not recorded; once they have finished, `GamesFailed` (a PerfkitError)
+    names the failed games and why, and holds the run of the games that finished. With
     `options.workers`, each worker process rebuilds the engine from `recipe`: the keywords
     of `make_engine` (spec, game, simulations, seed).
     """
@@ -120,28 +181,30 @@ def play_engine(
         manifest=manifest,
     )
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
-    games = _Games(engine, tracer, options.games, bar)
+    games = _Games(engine, tracer, range(options.games), on_game=lambda _id, _why: bar.update(1))
     cache = ObservationCache(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
     stats: dict = {}
     with tracer:
         if strategy == "naive":
-            games.play_all(cache.predict if cache is not None else tracer.predict)
+            predict = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
+            run_game_threads([lambda: games.play_all(predict)], games)
         else:
             stats = _crossgame(engine, games, options, recipe, cache)
     bar.close()
+    run = _described(tracer.run(), strategy, options, cache, stats, games.failures)
     if games.failures:
-        game_id, first = min(games.failures, key=lambda f: f[0])
-        raise PerfkitError(
-            f"game {game_id} failed: {first} ({len(games.failures)} of {options.games} games failed; "
-            f"{options.games - len(games.failures)} completed)"
-        )
-    return _described(tracer.run(), strategy, options, cache, stats)
+        raise GamesFailed(run, games.failures, options.games)
+    return run
 
 
-def _described(run: Run, strategy: str, options: EngineOptions, cache: ObservationCache | None, stats: dict) -> Run:
-    """`run` with the strategy's settings and stats, and the cache's, in its manifest and summary."""
+def _described(
+    run: Run, strategy: str, options: EngineOptions, cache: ObservationCache | None, stats: dict,
+    failures: list[tuple[int, str]],
+) -> Run:
+    """`run` with the strategy's settings and stats, the cache's, and the games that failed, in its
+    manifest and summary."""
     crossgame = strategy == "crossgame"
     in_flight = min(options.concurrency, options.games)
     run.manifest["strategy_settings"] = {
@@ -157,6 +220,9 @@ def _described(run: Run, strategy: str, options: EngineOptions, cache: Observati
     run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
     run.summary.update(cache_fields(cache, run.summary["boards"]))
+    run.manifest.pop("failed_games", None)  # the tracer's own list lacks the games of worker processes
+    if failures:
+        run.manifest["failed_games"] = [{"game": g, "error": why} for g, why in sorted(failures)]
     return run
 
 
@@ -186,18 +252,9 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
             stats["processes"] = play_with_workers(
                 engine, **recipe, games=options.games, concurrency=options.concurrency,
                 workers=options.workers, server=server, tracer=tracer, failures=games.failures,
-                on_game=lambda: games.bar.update(1),
+                on_game=games.on_game,
             )
         else:
-            threads = [threading.Thread(target=client, name=f"perfkit-game-{i}") for i in range(in_flight)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_game_threads([client] * in_flight, games)
     stats.update(server.stats())
     return stats
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -78,6 +78,7 @@ def worker_main(cfg: WorkerConfig) -> int:
 
     torch.set_num_threads(1)
     from perfkit.engines import make_engine
+    from perfkit.engines.run import _Games, run_game_threads
     from perfkit.instrument.trace import Tracer
 
     conn = Connection(cfg.conn_fd)
@@ -90,35 +91,23 @@ def worker_main(cfg: WorkerConfig) -> int:
         forward, obs_shape=engine.obs_shape, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s,
         owner_of=marks.current_move,
     )
-    ids = iter(cfg.game_ids)
-    ids_lock = threading.Lock()
-    failures: list[tuple[int, str]] = []
+
+    def send_game(game_id: int, why: str | None) -> None:
+        if why is None:  # a finished game; a failed one goes back with "done"
+            record = next(g for g in marks.recorder.games if g.game == game_id)
+            with send_lock:
+                conn.send(("game", record))
+
+    games = _Games(engine, marks, cfg.game_ids, on_game=send_game)
 
     def play() -> None:
         with server.client() as predict:
-            while True:
-                with ids_lock:
-                    game_id = next(ids, None)
-                if game_id is None:
-                    return
-                try:
-                    with marks.game(game_id) as game:
-                        game.winner = engine.play_game(game_id, predict, marks)
-                except Exception as exc:
-                    failures.append((game_id, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
-                    continue
-                record = next(g for g in marks.recorder.games if g.game == game_id)
-                with send_lock:
-                    conn.send(("game", record))
+            games.play_all(predict)
 
     with server:
-        threads = [threading.Thread(target=play) for _ in range(cfg.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_game_threads([play] * cfg.threads, games)
     with send_lock:
-        conn.send(("done", failures))
+        conn.send(("done", games.failures))
     rows.close()
     return 0
 
@@ -161,10 +150,12 @@ def play_with_workers(
             if msg[0] == "game":
                 tracer.recorder.on_game(msg[1])
                 done[i] += 1
-                on_game()
+                on_game(msg[1].game, None)
                 return False
             if msg[0] == "done":
                 failures.extend(msg[1])
+                for game_id, why in msg[1]:
+                    on_game(game_id, why)
                 return True
             return False
 

@@ -17,6 +17,10 @@ A user wraps their network (a `torch.nn.Module`, or any callable taking a batch)
 Calls are attributed to the move open in the calling thread; a call that serves several
 games (the batch server) counts for each in proportion to its rows, as in `bench`. Marking
 is optional: calls made outside any move are still recorded in the calls table.
+
+Only what finished is recorded as such: a game whose block raises (anything: an exception,
+`sys.exit`, KeyboardInterrupt) is not stored, neither as a draw nor at all, and is listed in
+the run's manifest under `failed_games` with why; a move whose block raises is not stored.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ class Tracer:
         self.wall_s: float | None = None
         self.started_at: float | None = None
         self.last_run: Run | None = None  # set by the %%perfkit cell magic
+        self.failed_games: list[tuple[int, str]] = []  # (game id, why): games whose block raised
 
     # --------------------------------------------------------------- the run's clock
 
@@ -161,19 +166,23 @@ class Tracer:
         self._local.game = mark
         try:
             yield mark
+        except BaseException as exc:  # an aborted game is not a finished one (a draw): never recorded as one
+            with self._lock:
+                self.failed_games.append((mark.game, why_failed(exc)))
+            raise
         finally:
             self._local.game = None
-            end = time.time()
-            record = GameRecord(game=mark.game, winner=int(mark.winner), start_s=mark.start_s, end_s=end)
-            record.moves = [
-                MoveRecord(
-                    game=mark.game, ply=m.ply, player=m.player, move=int(m.action), root_value=float("nan"),
-                    minimax_value=float("nan"), candidates=[], policy_move_values=[], chosen_rank=-1,
-                    calls=m.calls, boards=m.boards,
-                )
-                for m in mark.moves
-            ]
-            self.recorder.on_game(record)
+        end = time.time()
+        record = GameRecord(game=mark.game, winner=int(mark.winner), start_s=mark.start_s, end_s=end)
+        record.moves = [
+            MoveRecord(
+                game=mark.game, ply=m.ply, player=m.player, move=int(m.action), root_value=float("nan"),
+                minimax_value=float("nan"), candidates=[], policy_move_values=[], chosen_rank=-1,
+                calls=m.calls, boards=m.boards,
+            )
+            for m in mark.moves
+        ]
+        self.recorder.on_game(record)
 
     @contextlib.contextmanager
     def move(self, player: int = 0) -> Iterator[MoveMark]:
@@ -185,8 +194,8 @@ class Tracer:
             yield mark
         finally:
             self._local.move = None
-            if game is not None:
-                game.moves.append(mark)
+        if game is not None:  # only a move whose block ended normally was played
+            game.moves.append(mark)
 
     def current_move(self) -> MoveMark | None:
         """The move open in the calling thread (None outside a move)."""
@@ -393,11 +402,22 @@ class Tracer:
             "perf_counter_start_s": self.t0,
             "record_calls": True,
             "traced": True,
+            **({"failed_games": [{"game": g, "error": why} for g, why in self.failed_games]} if self.failed_games else {}),
             **extra,
             "summary": summary,
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
                    gpu=gpu if gpu is not None else pd.DataFrame())
+
+
+def why_failed(exc: BaseException) -> str:
+    """One line saying why a game (or an engine's call) stopped: `exc` named, its message's first line."""
+    if isinstance(exc, SystemExit):
+        return f"the engine called sys.exit({exc.code!r})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, PerfkitError):
+        return text or "PerfkitError"
+    return f"{type(exc).__name__}: {text}" if text else f"the engine raised {type(exc).__name__}"
 
 
 def _network_info(module) -> dict:
