@@ -8,6 +8,7 @@ a strategy turns them into network calls, the recorder stores `CallRecord`s and
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +17,57 @@ import numpy as np
 
 class PerfkitError(Exception):
     """An error the user can fix; the CLI prints its message as one line and exits non-zero."""
+
+
+# The network contract: what a network perfkit did not write may be given and must answer.
+
+
+def _shape(shape) -> str:
+    return f"[{', '.join(map(str, shape))}]"
+
+
+def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
+    """`obs` as an array of finite numbers, `[K, *obs_shape]` (`batch`) or `[*obs_shape]`; else a
+    PerfkitError naming what is wrong (a network given text, NaN or another shape answers
+    garbage, or fails far from the cause)."""
+    what, is_, holds = ("the observations", "are", "hold") if batch else ("the observation", "is", "holds")
+    if isinstance(obs, (str, bytes)):
+        raise PerfkitError(f"{what} {is_} a {type(obs).__name__}, not an array of numbers")
+    try:
+        arr = np.asarray(obs)
+    except Exception as exc:  # ragged lists, objects numpy cannot hold
+        raise PerfkitError(f"{what} {is_} not an array of numbers ({type(exc).__name__}: {exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise PerfkitError(f"{what} {is_} of dtype {arr.dtype} ({type(obs).__name__}), not numbers: send ints or floats")
+    if batch and (arr.ndim == 0 or len(arr) == 0):
+        raise PerfkitError(f"no observations to evaluate: an empty batch shaped {_shape(arr.shape)}")
+    shape = arr.shape[1:] if batch else arr.shape
+    if obs_shape is not None and tuple(shape) != tuple(obs_shape):
+        raise PerfkitError(f"{what} {is_} shaped {_shape(shape)}; this engine's observations are {_shape(obs_shape)}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(arr.size - np.isfinite(arr).sum())
+        raise PerfkitError(f"{what} {holds} {bad} NaN or infinite value{'s' * (bad != 1)}: the network would answer garbage")
+    return arr
+
+
+def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A forward's `(logits [rows, A], values [rows])` as float64 arrays; else a PerfkitError."""
+    try:
+        logits, values = out
+        logits, values = np.asarray(logits, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    except Exception as exc:
+        raise PerfkitError(
+            f"the network must return numbers (logits [B, actions], values [B]), got {type(out).__name__}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if logits.ndim != 2 or len(logits) != rows or values.size != rows:
+        raise PerfkitError(
+            f"the network answered logits {_shape(logits.shape)} and values {_shape(values.shape)} for {rows} "
+            f"observation{'s' * (rows != 1)}: it must answer one row each"
+        )
+    if not (np.isfinite(logits).all() and np.isfinite(values).all()):
+        raise PerfkitError("the network answered NaN or infinite values")
+    return logits, values.reshape(rows)
 
 
 def did_you_mean(name: str, choices) -> str:

@@ -435,3 +435,204 @@ def test_cli_an_engine_calling_sys_exit_is_one_line_exit_1_and_the_finished_game
     assert lines[0].endswith(str(kept))
     run = load_run(kept)
     assert sorted(run.games["game"]) == [0, 2, 3] and run.manifest["failed_games"][0]["game"] == 1
+
+
+# --------------------------------------------------------------------------- the tracer refuses what cannot be true
+
+def test_a_game_inside_a_game_is_refused_and_the_outer_game_keeps_its_moves(tiny_net):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(tiny_net)
+    with tracer, tracer.game(0) as game:
+        with tracer.move(player=1) as move:
+            move.action = 1
+        with pytest.raises(PerfkitError, match=r"tracer.game\(\) inside game 0 of the same thread"), tracer.game(1):
+            pass
+        with tracer.move(player=2) as move:
+            move.action = 2
+        game.winner = 2
+    run = tracer.run()
+    assert run.moves[["game", "ply", "move"]].values.tolist() == [[0, 0, 1], [0, 1, 2]]
+    assert list(run.games["winner"]) == [2] and "failed_games" not in run.manifest
+
+
+def test_a_game_id_used_twice_is_refused(tiny_net):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(tiny_net)
+    with tracer:
+        with tracer.game(3), tracer.move() as move:
+            move.action = 0
+        for _ in range(2):
+            with pytest.raises(PerfkitError, match="game 3 was marked before: each game needs an id of its own"):
+                with tracer.game(3), tracer.move() as move:
+                    move.action = 1
+        with tracer.game() as auto:  # an id of its own, past the ones given
+            assert auto.game == 0
+    run = tracer.run()
+    assert not run.moves.duplicated(["game", "ply"]).any()
+    assert sorted(run.games["game"]) == [0, 3]
+
+
+@pytest.mark.parametrize(("game_id", "message"), [
+    ("abc", r"a game id must be a whole number >= 0, got 'abc'"),
+    ("3", r"got '3'"),
+    (-1, r"got -1"),
+    (1.5, r"got 1\.5"),
+    (True, r"got True"),
+])
+def test_a_game_id_that_is_not_a_whole_number_is_refused(game_id, message):
+    from perfkit.instrument.trace import Tracer
+
+    with pytest.raises(PerfkitError, match=message), Tracer(None).game(game_id):
+        pass
+
+
+@pytest.mark.parametrize("winner", [7, 9, -1, 3, True, None, "1", 1.0])
+def test_a_winner_outside_0_1_2_fails_the_game(winner):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(None)
+    with pytest.raises(PerfkitError, match=rf"the winner must be 0 \(a draw\), 1 or 2, got {winner!r}"):
+        with tracer.game(5) as game, tracer.move(player=1) as move:
+            move.action = 0
+            game.winner = winner
+    run = tracer.run()
+    assert len(run.games) == 0 and len(run.moves) == 0
+    assert run.manifest["failed_games"][0]["game"] == 5
+
+
+@pytest.mark.parametrize(("at_entry", "player"), [(True, 17), (True, -1), (True, "1"), (False, 17), (False, 3)])
+def test_a_player_outside_0_1_2_is_refused(at_entry, player):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(None)
+    with pytest.raises(PerfkitError, match=rf"player( of ply 0)? must be 0 \(unknown\), 1 or 2, got {player!r}"):
+        with tracer.game(0):
+            with tracer.move(player=player if at_entry else 1) as move:
+                move.action = 0
+                move.player = player
+    assert len(tracer.run().moves) == 0
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    (-5, r"the action of ply 0 must be an action of the game, 0 to 8, got -5"),
+    (9, r"0 to 8, got 9"),
+    (2.0, r"got 2\.0"),
+    ("3", r"got '3'"),
+    (None, r"got None"),
+])
+def test_a_bad_action_is_refused(action, message):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(None, actions=9)
+    with pytest.raises(PerfkitError, match=message), tracer.game(0), tracer.move(player=1) as move:
+        move.action = action
+    assert len(tracer.run().moves) == 0
+
+
+def test_a_move_without_an_action_and_a_move_outside_a_game_are_refused():
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(None)
+    with pytest.raises(PerfkitError, match=r"the move of ply 0 closed without an action: set `move.action`"):
+        with tracer.game(0), tracer.move(player=1):
+            pass
+    with pytest.raises(PerfkitError, match=r"tracer.move\(\) outside any game: open one first"), tracer.move():
+        pass
+    with pytest.raises(PerfkitError, match=r"tracer.move\(\) inside a move of game 1"), tracer.game(1):
+        with tracer.move() as move, tracer.move():
+            move.action = 0
+    run = tracer.run()
+    assert len(run.moves) == 0 and [f["game"] for f in run.manifest["failed_games"]] == [0, 1]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"device": "tpu"}, r"unknown device 'tpu'"),
+    ({"device": "cuda:x"}, r"unknown device 'cuda:x'"),
+    ({"device": "sim"}, r"a Tracer runs your network for real; device 'sim' is simulated: use cpu or cuda"),
+    ({"actions": "9"}, r"actions \(the game's action count\) must be a whole number >= 1, got '9'"),
+    ({"actions": 0}, r"got 0"),
+    ({"precision": "float8"}, r"unknown precision 'float8'"),
+])
+def test_tracer_settings_are_checked(tiny_net, kwargs, message):
+    from perfkit.instrument.trace import Tracer
+
+    with pytest.raises(PerfkitError, match=message):
+        Tracer(tiny_net, **kwargs)
+
+
+@pytest.mark.parametrize(("network", "message"), [
+    (lambda x: (["a"] * len(x), ["b"] * len(x)), r"the network's logits are shaped \[\]"),
+    (lambda x: (np.full((len(x), 9), "x"), np.zeros(len(x))), r"the network must return numbers"),
+    (lambda x: ("logits", "value"), r"the network's logits are shaped \[\]"),
+    (lambda x: "ab", r"the network's logits are shaped \[\]"),
+    (lambda x: (np.full((len(x), 9), np.nan), np.zeros(len(x))), r"the network answered NaN or infinite values"),
+    (lambda x: (np.zeros((len(x), 9)), np.full(len(x), np.inf)), r"the network answered NaN or infinite values"),
+])
+def test_a_network_answering_text_or_nan_is_a_perfkit_error(network, message):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(network, actions=9)
+    with pytest.raises(PerfkitError, match=message):
+        tracer.predict(np.zeros((3, 3, 3)))
+    assert len(tracer.recorder.calls_table()) == 0  # a refused answer is no call
+
+
+@pytest.mark.parametrize(("obs", "message"), [
+    (np.full((3, 3, 3), np.nan), r"the observations hold 27 NaN or infinite values"),
+    (np.full((3, 3, 3), "x"), r"the observations are of dtype <U1"),
+])
+def test_a_nan_or_text_observation_is_refused_by_the_tracer(tiny_net, obs, message):
+    from perfkit.instrument.trace import Tracer
+
+    with pytest.raises(PerfkitError, match=message):
+        Tracer(tiny_net).predict(obs)
+
+
+def test_a_call_from_an_engines_own_thread_counts_for_the_one_open_game(tiny_net):
+    from perfkit.instrument.trace import Tracer
+
+    tracer = Tracer(tiny_net, actions=9)
+
+    def from_another_thread():
+        t = threading.Thread(target=lambda: tracer.predict(np.zeros((3, 3, 3))))
+        t.start()
+        t.join()
+
+    with tracer:
+        with tracer.game(0):
+            from_another_thread()  # in the game, between moves: no move to count it for
+            for ply in range(2):
+                with tracer.move(player=1 + ply) as move:
+                    for _ in range(3):
+                        from_another_thread()
+                    move.action = ply
+    run = tracer.run()
+    assert run.moves["calls"].tolist() == [3.0, 3.0] and run.moves["boards"].tolist() == [3, 3]
+    assert run.summary["calls"] == 7
+
+
+@pytest.mark.parametrize(("strategy", "options"), MODES[:2], ids=MODE_IDS[:2])
+def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, options):
+    """One game at a time: every call counts for its move, as the good engine's do. Several games in
+    flight: whose call it is cannot be known, so it is refused, never counted for no move."""
+    from perfkit.engines.run import GamesFailed
+
+    if strategy == "naive":
+        run = play("foreign_thread", tiny_net, strategy, **options)
+        good = good_runs["naive"]
+        cols = ["game", "ply", "player", "move", "calls", "boards"]
+        assert run.moves[cols].equals(good.moves[cols])
+        assert run.moves["calls"].sum() == pytest.approx(run.summary["boards_asked"])
+        return
+    with pytest.raises(GamesFailed, match=r"a network call from a thread that opened no game, while several games"):
+        play("foreign_thread", tiny_net, strategy, **options)
+
+
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_an_engine_returning_a_bad_winner_fails_that_game(tiny_net, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed, match=r"^1 of 4 games failed: game 1: the winner must be 0 \(a draw\), 1 or 2, got 7; 3 finished$"):
+        play("bad_winner", tiny_net, strategy, **options)

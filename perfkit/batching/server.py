@@ -33,60 +33,12 @@ from typing import Any
 import numpy as np
 
 from perfkit.batching.queue import FIRE_REASONS, RowQueue, Waiting
-from perfkit.types import PerfkitError
+from perfkit.types import PerfkitError, check_answers, check_observations
 
 DEFAULT_MAX_WAIT_S = 0.002
 
 # (planes [B, *obs_shape], *, owners, queue_wait_s) -> (logits [B, A], values [B])
 Forward = Callable[..., tuple[np.ndarray, np.ndarray]]
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return f"[{', '.join(map(str, shape))}]"
-
-
-def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
-    """`obs` as an array of finite numbers, `[K, *obs_shape]` (`batch`) or `[*obs_shape]`; else a
-    PerfkitError naming what is wrong (a network given text, NaN or another shape answers
-    garbage, or fails far from the cause)."""
-    what, is_, holds = ("the observations", "are", "hold") if batch else ("the observation", "is", "holds")
-    if isinstance(obs, (str, bytes)):
-        raise PerfkitError(f"{what} {is_} a {type(obs).__name__}, not an array of numbers")
-    try:
-        arr = np.asarray(obs)
-    except Exception as exc:  # ragged lists, objects numpy cannot hold
-        raise PerfkitError(f"{what} {is_} not an array of numbers ({type(exc).__name__}: {exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise PerfkitError(f"{what} {is_} of dtype {arr.dtype} ({type(obs).__name__}), not numbers: send ints or floats")
-    if batch and (arr.ndim == 0 or len(arr) == 0):
-        raise PerfkitError(f"no observations to evaluate: an empty batch shaped {_shape(arr.shape)}")
-    shape = arr.shape[1:] if batch else arr.shape
-    if obs_shape is not None and tuple(shape) != tuple(obs_shape):
-        raise PerfkitError(f"{what} {is_} shaped {_shape(shape)}; this engine's observations are {_shape(obs_shape)}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = int(arr.size - np.isfinite(arr).sum())
-        raise PerfkitError(f"{what} {holds} {bad} NaN or infinite value{'s' * (bad != 1)}: the network would answer garbage")
-    return arr
-
-
-def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """A forward's `(logits [rows, A], values [rows])` as float64 arrays; else a PerfkitError."""
-    try:
-        logits, values = out
-        logits, values = np.asarray(logits, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    except Exception as exc:
-        raise PerfkitError(
-            f"the network must return numbers (logits [B, actions], values [B]), got {type(out).__name__}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    if logits.ndim != 2 or len(logits) != rows or values.size != rows:
-        raise PerfkitError(
-            f"the network answered logits {_shape(logits.shape)} and values {_shape(values.shape)} for {rows} "
-            f"observation{'s' * (rows != 1)}: it must answer one row each"
-        )
-    if not (np.isfinite(logits).all() and np.isfinite(values).all()):
-        raise PerfkitError("the network answered NaN or infinite values")
-    return logits, values.reshape(rows)
 
 
 def _failure(exc: BaseException) -> PerfkitError:

@@ -26,10 +26,10 @@ import torch
 from tqdm import tqdm
 
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
-from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer, check_observations
+from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer, why_failed
-from perfkit.types import PerfkitError
+from perfkit.types import PerfkitError, check_observations
 
 ENGINE_STRATEGIES = ("naive", "crossgame")
 DEFAULT_CONCURRENCY = 64
@@ -69,11 +69,22 @@ class GamesFailed(PerfkitError):
 
     def __init__(self, run: Run, failures: list[tuple[int, str]], games: int, *, kept_in=None) -> None:
         self.run, self.failures, self.games = run, sorted(failures), games
-        listed = "; ".join(f"game {g}: {why}" for g, why in self.failures[:3])
-        more = f"; and {len(self.failures) - 3} more (all in the run's manifest)" if len(self.failures) > 3 else ""
+        by_why: dict[str, list[int]] = {}  # one line: games failing alike are named together
+        for g, why in self.failures:
+            by_why.setdefault(why, []).append(g)
+        listed = "; ".join(f"{_games_named(ids)}: {why}" for why, ids in list(by_why.items())[:3])
+        more = f"; and {len(by_why) - 3} other reasons (all in the run's manifest)" if len(by_why) > 3 else ""
         finished = len(run.games)
         kept = f", kept in {kept_in}" if kept_in is not None and finished else ""
         super().__init__(f"{len(self.failures)} of {games} games failed: {listed}{more}; {finished} finished{kept}")
+
+
+def _games_named(ids: list[int]) -> str:
+    """"game 3", "games 1, 2, 5", "games 1, 2, 5 and 9 more"."""
+    if len(ids) == 1:
+        return f"game {ids[0]}"
+    shown = ", ".join(map(str, ids[:3]))
+    return f"games {shown}" + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
 
 
 class _Games:

@@ -21,6 +21,14 @@ is optional: calls made outside any move are still recorded in the calls table.
 Only what finished is recorded as such: a game whose block raises (anything: an exception,
 `sys.exit`, KeyboardInterrupt) is not stored, neither as a draw nor at all, and is listed in
 the run's manifest under `failed_games` with why; a move whose block raises is not stored.
+What cannot be true is refused with a PerfkitError (and the game then fails): a game inside
+a game, a game id used before, a winner other than 0 (draw), 1 or 2, a player other than 0
+(unknown), 1 or 2, a move outside any game, a move closed without an action >= 0.
+
+A call made from a thread that opened no game (an engine's own inference thread) belongs to
+the one game open when exactly one is (its open move, if any): one game at a time is then
+still accounted exactly. With several games open perfkit cannot tell whose call it is, and
+refuses it rather than count it for no move.
 """
 
 from __future__ import annotations
@@ -40,7 +48,10 @@ from perfkit.devices import get_device
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
-from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError
+from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError, check_answers, check_observations
+
+PLAYERS = (0, 1, 2)  # a move's player: 0 unknown, else 1 or 2
+WINNERS = (0, 1, 2)  # a game's winner: 0 a draw, else player 1 or 2
 
 
 @dataclass(eq=False)
@@ -63,12 +74,21 @@ class GameMark:
     winner: int = 0
     start_s: float = 0.0
     moves: list[MoveMark] = field(default_factory=list)
+    open_move: MoveMark | None = field(default=None, repr=False)  # the move being searched, if any
 
 
-def _as_numpy(x) -> np.ndarray:
+def _on_host(x):
+    """A tensor as a float64 numpy array (any dtype, any device); anything else as it is."""
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
+    return x
+
+
+def _whole(value, what: str, rule: str, ok: Callable[[int], bool]) -> int:
+    """`value` as an int if it is a whole number (not a bool) for which `ok` holds; else a PerfkitError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not ok(int(value)):
+        raise PerfkitError(f"{what} must be {rule}, got {value!r}")
+    return int(value)
 
 
 class Tracer:
@@ -105,11 +125,19 @@ class Tracer:
             raise PerfkitError(f"Tracer takes a network (a torch.nn.Module or a callable), got {type(network).__name__}")
         self.module = network
         self.name = name
-        self.actions = actions
+        self.actions = None if actions is None else _whole(
+            actions, "actions (the game's action count)", "a whole number >= 1", lambda v: v >= 1,
+        )
         self.recorder = Recorder(name)
         self.extra_manifest = dict(manifest or {})
         params = next(network.parameters(), None) if isinstance(network, torch.nn.Module) else None
-        self.device = torch.device(device) if device is not None else (params.device if params is not None else torch.device("cpu"))
+        if device is not None:
+            backend = get_device(device)  # a PerfkitError for a device perfkit does not know
+            if backend.simulated:
+                raise PerfkitError(f"a Tracer runs your network for real; device {device!r} is simulated: use cpu or cuda")
+            self.device = backend.torch_device
+        else:
+            self.device = params.device if params is not None else torch.device("cpu")
         self.dtype = resolve_precision(precision) if precision else (params.dtype if params is not None else torch.float32)
         if isinstance(network, torch.nn.Module):
             network.to(device=self.device, dtype=self.dtype).eval()
@@ -119,6 +147,8 @@ class Tracer:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._game_ids = itertools.count()
+        self._used_ids: set[int] = set()  # every game id marked so far: a (game, ply) row is one move
+        self._open_games: list[GameMark] = []  # games being played, in any thread
         self._sampler: GpuSampler | None = None
         self._gpu_status: str | None = None
         self.t0: float | None = None
@@ -160,20 +190,39 @@ class Tracer:
 
     @contextlib.contextmanager
     def game(self, game_id: int | None = None) -> Iterator[GameMark]:
-        """Mark a game played in this thread; set `.winner` on the mark before it closes."""
+        """Mark a game played in this thread; set `.winner` (0 draw, 1, 2) on the mark before it closes.
+
+        PerfkitError for a game inside a game, or a game id used before (a game's moves are its
+        (game, ply) rows: two games of one id would mix them).
+        """
+        if getattr(self._local, "game", None) is not None:
+            raise PerfkitError(
+                f"tracer.game() inside game {self._local.game.game} of the same thread: close a game before the next"
+            )
+        wanted = None if game_id is None else _whole(game_id, "a game id", "a whole number >= 0", lambda v: v >= 0)
         self.start()
-        mark = GameMark(game=next(self._game_ids) if game_id is None else int(game_id), start_s=time.time())
+        with self._lock:
+            if wanted is None:
+                wanted = next(i for i in self._game_ids if i not in self._used_ids)
+            elif wanted in self._used_ids:
+                raise PerfkitError(f"game {wanted} was marked before: each game needs an id of its own")
+            self._used_ids.add(wanted)
+            mark = GameMark(game=wanted, start_s=time.time())
+            self._open_games.append(mark)
         self._local.game = mark
         try:
             yield mark
+            mark.winner = _whole(mark.winner, "the winner", "0 (a draw), 1 or 2", lambda v: v in WINNERS)
         except BaseException as exc:  # an aborted game is not a finished one (a draw): never recorded as one
             with self._lock:
                 self.failed_games.append((mark.game, why_failed(exc)))
             raise
         finally:
             self._local.game = None
+            with self._lock:
+                self._open_games.remove(mark)
         end = time.time()
-        record = GameRecord(game=mark.game, winner=int(mark.winner), start_s=mark.start_s, end_s=end)
+        record = GameRecord(game=mark.game, winner=mark.winner, start_s=mark.start_s, end_s=end)
         record.moves = [
             MoveRecord(
                 game=mark.game, ply=m.ply, player=m.player, move=int(m.action), root_value=float("nan"),
@@ -186,20 +235,59 @@ class Tracer:
 
     @contextlib.contextmanager
     def move(self, player: int = 0) -> Iterator[MoveMark]:
-        """Mark one move's search in this thread; set `.action` on the mark to record the move."""
-        game = getattr(self._local, "game", None)
-        mark = MoveMark(game=game, ply=len(game.moves) if game else 0, player=player)
-        self._local.move = mark
+        """Mark one move's search in this thread's game; set `.action` (>= 0) on the mark before it closes.
+
+        `player`: 1 or 2 (0: unknown). PerfkitError for a move outside any game, a move inside
+        a move, or one closed without an action.
+        """
+        game = self._game_of_thread("tracer.move()")
+        if game is None:
+            raise PerfkitError("tracer.move() outside any game: open one first, `with tracer.game(game_id):`")
+        if getattr(self._local, "move", None) is not None or game.open_move is not None:
+            raise PerfkitError(f"tracer.move() inside a move of game {game.game}: close a move before the next")
+        player = _whole(player, "a move's player", "0 (unknown), 1 or 2", lambda v: v in PLAYERS)
+        mark = MoveMark(game=game, ply=len(game.moves), player=player)
+        self._local.move = game.open_move = mark
         try:
             yield mark
         finally:
-            self._local.move = None
-        if game is not None:  # only a move whose block ended normally was played
-            game.moves.append(mark)
+            self._local.move = game.open_move = None
+        mark.player = _whole(mark.player, f"the player of ply {mark.ply}", "0 (unknown), 1 or 2", lambda v: v in PLAYERS)
+        if mark.action == -1:
+            raise PerfkitError(f"the move of ply {mark.ply} closed without an action: set `move.action` in its block")
+        actions = self.actions
+        mark.action = _whole(
+            mark.action, f"the action of ply {mark.ply}",
+            "a whole number >= 0" if actions is None else f"an action of the game, 0 to {actions - 1}",
+            lambda v: v >= 0 and (actions is None or v < actions),
+        )
+        game.moves.append(mark)  # only a move whose block ended normally was played
+
+    def _game_of_thread(self, what: str) -> GameMark | None:
+        """The game open in the calling thread; in a thread that opened none (an engine's own
+        thread), the one game open if exactly one is, None if none is; PerfkitError if several are."""
+        game = getattr(self._local, "game", None)
+        if game is not None:
+            return game
+        with self._lock:
+            open_games = list(self._open_games)
+        if len(open_games) <= 1:
+            return open_games[0] if open_games else None
+        raise PerfkitError(
+            f"{what} from a thread that opened no game, while several games are open: perfkit cannot tell "
+            "whose it is; make it in the thread that opened the game, or play one game at a time (naive)"
+        )
 
     def current_move(self) -> MoveMark | None:
-        """The move open in the calling thread (None outside a move)."""
-        return getattr(self._local, "move", None)
+        """The move open in the calling thread (None outside a move); from an engine's own thread,
+        the open move of the one open game (see the module's docstring)."""
+        mark = getattr(self._local, "move", None)
+        if mark is not None:
+            return mark
+        if getattr(self._local, "game", None) is not None:
+            return None  # between the moves of this thread's game
+        game = self._game_of_thread("a network call")
+        return game.open_move if game is not None else None
 
     # --------------------------------------------------------------- calls
 
@@ -217,11 +305,14 @@ class Tracer:
         rows are charged to no move, as a cache in front charges its lookups itself).
         `asked`: the rows asked of a cache in front of the network, of which these B were not
         cached (recorded with the call; None: no cache).
+
+        PerfkitError for observations that are not finite numbers, and for an answer that is
+        not one finite row per observation (the call is then not recorded).
         """
         if self.module is None:
             raise PerfkitError("this Tracer has no network to call; pass one: Tracer(net)")
         start = time.perf_counter()
-        planes = np.asarray(planes)
+        planes = check_observations(planes)
         b = len(planes)
         h2d = d2h = None
         with torch.inference_mode():
@@ -243,11 +334,12 @@ class Tracer:
                 logits, values = self._forward(x, b)
                 fwd = time.perf_counter() - t1
         end = time.perf_counter()
+        answers = check_answers((_on_host(logits), _on_host(values)), b)
         self._record(b, owners, CallRecord(
             batch=b, n_policy=b, n_value=b, level=-1, encode_s=t1 - start, h2d_s=h2d, forward_s=fwd,
             d2h_s=d2h, queue_wait_s=queue_wait_s, start_s=start, end_s=end, asked=asked,
         ))
-        return _as_numpy(logits), _as_numpy(values)
+        return answers
 
     def _forward(self, x: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.module is None:
@@ -263,6 +355,8 @@ class Tracer:
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             ) from None
         self.check_output(logits, values, b)
+        if not (isinstance(logits, torch.Tensor) and isinstance(values, torch.Tensor)):  # numpy, lists of text...
+            logits, values = (torch.from_numpy(a) for a in check_answers((logits, values), b))
         return logits, values.reshape(b)
 
     def check_output(self, logits, values, b: int) -> None:
@@ -338,9 +432,9 @@ class Tracer:
 
     def _record(self, b: int, owners, record: CallRecord) -> None:
         self.start()
+        mark = self.current_move() if owners is None else None  # it may refuse: before anything is recorded
         self.recorder.on_call(record)
         if owners is None:
-            mark = self.current_move()
             if mark is not None:
                 with self._lock:
                     mark.calls += 1.0

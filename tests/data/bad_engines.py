@@ -131,11 +131,18 @@ class ForeignThread(Good):
 
     def ask(self, predict, game_id, ply, k):
         out: list = []
-        worker = threading.Thread(target=lambda: out.append(predict(self.observation(game_id, ply, k))))
+
+        def infer() -> None:
+            try:
+                out.append(predict(self.observation(game_id, ply, k)))
+            except BaseException as exc:  # handed back to the game's thread, as an engine would
+                out.append(exc)
+
+        worker = threading.Thread(target=infer)
         worker.start()
         worker.join()
-        if not out:
-            raise RuntimeError("the engine's inference thread failed")
+        if isinstance(out[0], BaseException):
+            raise out[0]
         return out[0]
 
 
