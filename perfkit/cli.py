@@ -216,6 +216,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.engine != "builtin":
         return cmd_bench_engine(args)
+    if args.game_timeout is not None:
+        raise PerfkitError("--game-timeout applies to an engine perfkit did not write (--engine); perfkit's own "
+                           "search always ends its games")
 
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     if args.strategy != "all":
@@ -268,7 +271,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     check_cache_flags(args)
     options = EngineOptions(
         games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
-        workers=args.process_workers or 0, cache=not args.no_cache,
+        workers=args.process_workers or 0, cache=not args.no_cache, game_timeout_s=args.game_timeout,
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
     )
@@ -295,6 +298,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
     )
     p.add_argument("--simulations", type=positive_int, default=50, help="engine: MCTS simulations per move (default 50)")
+    p.add_argument("--game-timeout", type=positive_seconds, default=None, metavar="S",
+                   help="engine: a game still playing after S seconds stops the run, naming it; the games that "
+                        "finished are kept (default: no limit)")
 
 
 def tune_settings(args: argparse.Namespace, settings):

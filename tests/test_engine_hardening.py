@@ -636,3 +636,63 @@ def test_an_engine_returning_a_bad_winner_fails_that_game(tiny_net, strategy, op
 
     with pytest.raises(GamesFailed, match=r"^1 of 4 games failed: game 1: the winner must be 0 \(a draw\), 1 or 2, got 7; 3 finished$"):
         play("bad_winner", tiny_net, strategy, **options)
+
+
+# --------------------------------------------------------------------------- a hung engine: --game-timeout
+
+@pytest.mark.parametrize("timeout", [0, -1.0, math.nan, "2", True])
+def test_a_bad_game_timeout_is_refused(timeout):
+    from perfkit.engines import EngineOptions
+
+    with pytest.raises(PerfkitError, match=r"game timeout must be a number of seconds > 0 \(or None: no limit\)"):
+        EngineOptions(game_timeout_s=timeout)
+
+
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tiny_net, good_runs, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed) as failed:
+        play("hangs", tiny_net, strategy, game_timeout_s=1.0, **options)
+    assert failed.value.timed_out == 1
+    assert str(failed.value).startswith("game 1 did not finish within 1 s (the game timeout): the run is stopped; ")
+    run = failed.value.run
+    assert 1 not in set(run.games["game"]) and len(run.games) >= 1
+    assert set(run.moves["game"]) == set(run.games["game"])  # the tables agree: one run
+    good = good_runs[MODE_IDS[MODES.index((strategy, options))]]
+    cols = ["game", "ply", "player", "move"]
+    kept = good.moves[good.moves["game"].isin(run.games["game"])][cols].reset_index(drop=True)
+    assert run.moves[cols].reset_index(drop=True).equals(kept)
+    assert run.manifest["failed_games"] == [{"game": 1, "error": "did not finish within 1 s (the game timeout)"}]
+
+
+@pytest.mark.parametrize("extra", [("--strategy", "naive"), ("--strategy", "crossgame", "--workers", "1")],
+                         ids=["naive", "crossgame-workers1"])
+def test_cli_game_timeout_stops_a_hung_engine_in_one_line(tmp_path, extra):
+    from perfkit.instrument.run import load_run
+
+    done = engine_bench(tmp_path, "hangs", "--game-timeout", "2", *extra, timeout_s=120)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("perfkit bench: error: game 1 did not finish within 2 s (the game timeout): the run is "
+                           "stopped; "), line
+    (kept,) = (tmp_path / "runs").iterdir()
+    assert line.endswith(f"kept in {kept}") and 1 not in set(load_run(kept).games["game"])
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--engine", "X", "--game-timeout", "0"], 2, "--game-timeout: must be a number > 0, got '0'"),
+    (["--engine", "X", "--game-timeout", "nan"], 2, "--game-timeout: must be a number > 0, got 'nan'"),
+    (["--game-timeout", "5"], 1, "--game-timeout applies to an engine perfkit did not write (--engine)"),
+])
+def test_cli_game_timeout_is_checked(tmp_path, capsys, args, code, message):
+    from perfkit.cli import main
+
+    args = [a.replace("X", f"{BAD_ENGINES}:good") for a in args]
+    try:
+        got = main(["bench", "--no-progress", "--games", "1", "--preset", "tiny", "--out", str(tmp_path / "runs"), *args])
+    except SystemExit as exit_:
+        got = exit_.code
+    err = capsys.readouterr().err
+    assert got == code and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()

@@ -79,6 +79,7 @@ def bench_engine(
     choice = choose_threads(device_type=dev.type, requested=threads, probe=_batch1_probe(net, engine.obs_shape, dtype))
     torch.set_num_threads(choice.threads)
     out_path = Path(out) if out is not None else None
+    made_out = out_path is not None and not out_path.exists()
     if out_path is not None:
         check_writable(out_path)
     engine_settings = engine.settings() if hasattr(engine, "settings") else {"engine": spec, "game": game}
@@ -113,5 +114,9 @@ def bench_engine(
         for run in kept:
             run.save(run_dir_for(out_path, f"{label}-{run.manifest['strategy']}", p.name))
     if failed is not None:
-        raise GamesFailed(failed.run, failed.failures, failed.games, kept_in=failed.run.path) from None
+        if made_out and not kept and out_path is not None:
+            out_path.rmdir()  # nothing finished: leave nothing behind
+        raise GamesFailed(
+            failed.run, failed.failures, failed.games, timed_out=failed.timed_out, kept_in=failed.run.path,
+        ) from None
     return runs

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ class EngineOptions:
     workers: int = 0  # crossgame: 0 plays in this process; W >= 1 plays in W processes feeding this one
     cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
+    game_timeout_s: float | None = None  # a game still playing after this stops the run (None: no limit)
 
     def __post_init__(self) -> None:
         if not isinstance(self.cache, bool):
@@ -61,22 +63,40 @@ class EngineOptions:
             raise PerfkitError(f"max batch must be a positive integer, got {self.max_batch!r}")
         if not self.max_wait_s >= 0:
             raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s!r}")
+        t = self.game_timeout_s
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
+            raise PerfkitError(f"game timeout must be a number of seconds > 0 (or None: no limit), got {t!r}")
 
 
 class GamesFailed(PerfkitError):
     """Games of a run did not finish. `run` is what did (each failure, with why, in its manifest's
-    `failed_games`); nothing of a failed game is recorded, neither as a draw nor at all."""
+    `failed_games`); nothing of a failed game is recorded, neither as a draw nor at all.
+    `timed_out`: the game that ran past the game timeout and stopped the run (None: none did)."""
 
-    def __init__(self, run: Run, failures: list[tuple[int, str]], games: int, *, kept_in=None) -> None:
-        self.run, self.failures, self.games = run, sorted(failures), games
-        by_why: dict[str, list[int]] = {}  # one line: games failing alike are named together
-        for g, why in self.failures:
-            by_why.setdefault(why, []).append(g)
-        listed = "; ".join(f"{_games_named(ids)}: {why}" for why, ids in list(by_why.items())[:3])
-        more = f"; and {len(by_why) - 3} other reasons (all in the run's manifest)" if len(by_why) > 3 else ""
+    def __init__(
+        self, run: Run, failures: list[tuple[int, str]], games: int, *, timed_out: int | None = None, kept_in=None,
+    ) -> None:
+        self.run, self.failures, self.games, self.timed_out = run, sorted(failures), games, timed_out
+        others = [(g, why) for g, why in self.failures if g != timed_out]
         finished = len(run.games)
         kept = f", kept in {kept_in}" if kept_in is not None and finished else ""
-        super().__init__(f"{len(self.failures)} of {games} games failed: {listed}{more}; {finished} finished{kept}")
+        if timed_out is None:
+            text = f"{len(others)} of {games} games failed: {_failures_line(others)}; {finished} finished{kept}"
+        else:  # the hung game leads: it is why the run stopped
+            why = dict(self.failures)[timed_out]
+            text = f"game {timed_out} {why}: the run is stopped; {finished} of {games} games finished{kept}"
+            if others:
+                text += f"; {len(others)} failed before: {_failures_line(others)}"
+        super().__init__(text)
+
+
+def _failures_line(failures: list[tuple[int, str]]) -> str:
+    """"game 1: why; games 2, 5: why": games failing alike are named together, three reasons at most."""
+    by_why: dict[str, list[int]] = {}
+    for g, why in failures:
+        by_why.setdefault(why, []).append(g)
+    listed = "; ".join(f"{_games_named(ids)}: {why}" for why, ids in list(by_why.items())[:3])
+    return listed + (f"; and {len(by_why) - 3} other reasons (all in the run's manifest)" if len(by_why) > 3 else "")
 
 
 def _games_named(ids: list[int]) -> str:
@@ -98,22 +118,44 @@ class _Games:
         self.ids = iter(ids)
         self.lock = threading.Lock()
         self.failures: list[tuple[int, str]] = []  # (game id, one line)
-        self.stopped = False  # set when the run stops: no game starts after it
+        self.playing: dict[int, float] = {}  # game id -> time.monotonic() when it started
+        self.stopped = False  # set when the run stops: no game starts after it, none fails after it
+        self.timed_out: int | None = None  # the game that ran past the game timeout
 
     def next_id(self) -> int | None:
         with self.lock:
-            return None if self.stopped else next(self.ids, None)
+            game_id = None if self.stopped else next(self.ids, None)
+            if game_id is not None:
+                self.playing[game_id] = time.monotonic()
+            return game_id
 
     def stop(self) -> None:
         with self.lock:
             self.stopped = True
 
+    def time_out(self, game_id: int, timeout_s: float) -> None:
+        """Stop the run: game `game_id` has played longer than `timeout_s`."""
+        with self.lock:
+            if self.timed_out is None:
+                self.timed_out = game_id
+                self.failures.append((game_id, f"did not finish within {timeout_s:g} s (the game timeout)"))
+            self.stopped = True
+
+    def overdue(self, timeout_s: float) -> int | None:
+        """The game playing for longer than `timeout_s` (the oldest), if one is."""
+        with self.lock:
+            if not self.playing:
+                return None
+            game_id, since = min(self.playing.items(), key=lambda kv: kv[1])
+        return game_id if time.monotonic() - since > timeout_s else None
+
     def play_all(self, predict) -> None:
         """Play games until none is left, each asking `predict` for its evaluations."""
         while (game_id := self.next_id()) is not None:
             why = play_one(self.engine, game_id, predict, self.tracer)
-            if why is not None:
-                with self.lock:
+            with self.lock:
+                self.playing.pop(game_id, None)
+                if why is not None and not self.stopped:  # after a stop: the run's fault, not the game's
                     self.failures.append((game_id, why))
             self.on_game(game_id, why)
 
@@ -133,8 +175,9 @@ def play_one(engine, game_id: int, predict, tracer: Tracer) -> str | None:
     return None
 
 
-def run_game_threads(targets: list[Callable[[], None]], games: _Games) -> None:
-    """Run each target (a loop over `games`) in a thread of its own and wait for them all.
+def run_game_threads(targets: list[Callable[[], None]], games: _Games, timeout_s: float | None = None) -> None:
+    """Run each target (a loop over `games`) in a thread of its own and wait for them all, or
+    until a game has played longer than `timeout_s` (then `games.timed_out` names it).
 
     Daemon threads: a game that never returns cannot keep the process alive. Ctrl-C here, in
     the waiting thread, stops handing out games and is raised.
@@ -144,7 +187,11 @@ def run_game_threads(targets: list[Callable[[], None]], games: _Games) -> None:
         t.start()
     try:
         for t in threads:
-            t.join()
+            while t.is_alive():
+                t.join(None if timeout_s is None else min(0.1, timeout_s / 4))
+                if timeout_s is not None and (late := games.overdue(timeout_s)) is not None:
+                    games.time_out(late, timeout_s)
+                    return
     except BaseException:
         games.stop()
         raise
@@ -200,13 +247,17 @@ def play_engine(
     with tracer:
         if strategy == "naive":
             predict = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
-            run_game_threads([lambda: games.play_all(predict)], games)
+            run_game_threads([lambda: games.play_all(predict)], games, options.game_timeout_s)
         else:
             stats = _crossgame(engine, games, options, recipe, cache)
+        if games.stopped:
+            tracer.close_games()  # a game still in flight is not recorded now: the tables stay one run
     bar.close()
-    run = _described(tracer.run(), strategy, options, cache, stats, games.failures)
-    if games.failures:
-        raise GamesFailed(run, games.failures, options.games)
+    with games.lock:
+        failures = list(games.failures)
+    run = _described(tracer.run(), strategy, options, cache, stats, failures)
+    if failures:
+        raise GamesFailed(run, failures, options.games, timed_out=games.timed_out)
     return run
 
 
@@ -263,9 +314,9 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
             stats["processes"] = play_with_workers(
                 engine, **recipe, games=options.games, concurrency=options.concurrency,
                 workers=options.workers, server=server, tracer=tracer, failures=games.failures,
-                on_game=games.on_game,
+                on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
             )
         else:
-            run_game_threads([client] * in_flight, games)
+            run_game_threads([client] * in_flight, games, options.game_timeout_s)
     stats.update(server.stats())
     return stats

@@ -59,6 +59,7 @@ class WorkerConfig:
     conn_fd: int
     shm_fd: int
     crash_after: int | None = None
+    game_timeout_s: float | None = None  # a game playing longer stops this worker, and the run
 
 
 # A worker runs this with `python -c`: a fresh interpreter, no torch or CUDA state forked.
@@ -105,9 +106,9 @@ def worker_main(cfg: WorkerConfig) -> int:
             games.play_all(predict)
 
     with server:
-        run_game_threads([play] * cfg.threads, games)
-    with send_lock:
-        conn.send(("done", games.failures))
+        run_game_threads([play] * cfg.threads, games, cfg.game_timeout_s)
+    with games.lock, send_lock:
+        conn.send(("done", list(games.failures), games.timed_out))
     rows.close()
     return 0
 
@@ -128,9 +129,12 @@ def _absolute(spec: str) -> str:
 
 def play_with_workers(
     engine, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
-    server: BatchServer, tracer, failures: list, on_game,
+    server: BatchServer, tracer, failures: list, on_game, game_timeout_s: float | None = None, on_timeout=None,
 ) -> dict:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.
+
+    A game playing longer than `game_timeout_s` stops its worker, which says so
+    (`on_timeout(game_id, game_timeout_s)`), and the run: the other workers are stopped.
 
     Long on purpose: starting the workers, their proxies and the cleanup that must stop every
     process and free every shared block whatever failed, are one try/finally.
@@ -143,7 +147,13 @@ def play_with_workers(
     threads: list[threading.Thread] = []
     blocks: list[SharedRows] = []
     died: list[str] = []
+    stopping = threading.Event()  # a game timed out: the workers are stopped on purpose
     done = [0] * workers
+
+    def stop_workers() -> None:
+        for p in procs:  # no game is waited for in vain
+            if p.poll() is None:
+                p.terminate()
 
     def proxy(i: int, conn, rows: SharedRows, proc) -> None:
         def on_message(msg) -> bool:
@@ -153,8 +163,15 @@ def play_with_workers(
                 on_game(msg[1].game, None)
                 return False
             if msg[0] == "done":
-                failures.extend(msg[1])
-                for game_id, why in msg[1]:
+                _, failed, timed_out = msg
+                if timed_out is not None:
+                    failed = [f for f in failed if f[0] != timed_out]  # on_timeout names it
+                    stopping.set()
+                    if on_timeout is not None:
+                        on_timeout(timed_out, game_timeout_s)
+                    stop_workers()
+                failures.extend(failed)
+                for game_id, why in failed:
                     on_game(game_id, why)
                 return True
             return False
@@ -162,15 +179,15 @@ def play_with_workers(
         try:
             serve_worker(conn, rows, server, on_message=on_message)
         except (EOFError, OSError):
+            if stopping.is_set():  # stopped by the run, not dead
+                return
             try:
                 code = proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
             how = f"exit code {code}" if code is None or code >= 0 else f"killed by signal {-code}"
             died.append(f"worker {i} died ({how}) after {done[i]} games")
-            for p in procs:  # stop the run: no game is waited for in vain
-                if p.poll() is None:
-                    p.terminate()
+            stop_workers()
         finally:
             conn.close()
 
@@ -186,7 +203,7 @@ def play_with_workers(
             cfg = WorkerConfig(
                 index=i, spec=_absolute(spec), game=game, simulations=simulations, seed=seed, game_ids=list(ids),
                 threads=threads_here, max_wait_s=server.max_wait_s, conn_fd=child.fileno(), shm_fd=rows.fd,
-                crash_after=_crash_hook(i),
+                crash_after=_crash_hook(i), game_timeout_s=game_timeout_s,
             )
             env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             try:

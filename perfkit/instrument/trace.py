@@ -149,6 +149,7 @@ class Tracer:
         self._game_ids = itertools.count()
         self._used_ids: set[int] = set()  # every game id marked so far: a (game, ply) row is one move
         self._open_games: list[GameMark] = []  # games being played, in any thread
+        self._games_closed = False  # close_games(): a game ending after it is not recorded
         self._sampler: GpuSampler | None = None
         self._gpu_status: str | None = None
         self.t0: float | None = None
@@ -231,7 +232,15 @@ class Tracer:
             )
             for m in mark.moves
         ]
-        self.recorder.on_game(record)
+        with self._lock:
+            if not self._games_closed:
+                self.recorder.on_game(record)
+
+    def close_games(self) -> None:
+        """Record no game from now on: a run stopped with games in flight (a game timeout) is
+        what had finished when it stopped, and its tables agree with each other."""
+        with self._lock:
+            self._games_closed = True
 
     @contextlib.contextmanager
     def move(self, player: int = 0) -> Iterator[MoveMark]:

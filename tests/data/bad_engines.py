@@ -21,6 +21,7 @@ import numpy as np
 OBS_SHAPE = (3, 3, 3)
 ACTIONS = 9
 BAD_GAME = 1
+HANG_S = 90.0  # how long `hangs` hangs: far longer than any game timeout a test sets
 
 
 class Good:
@@ -91,8 +92,12 @@ class Interrupts(_BadGame):
 class Hangs(_BadGame):
     def misbehave(self, predict, tracer, game_id, ply):
         with tracer.move(player=2):
-            while True:  # a search that never returns (sleeps: the test machine stays usable)
+            # A search that does not return: it sleeps (the machine stays usable), and gives up after
+            # HANG_S, so that a test process does not keep the thread for the rest of its session.
+            deadline = time.monotonic() + HANG_S
+            while time.monotonic() < deadline:
                 time.sleep(0.05)
+            raise RuntimeError(f"hung for {HANG_S} s")
 
 
 class _BadObservation(_BadGame):
