@@ -696,3 +696,47 @@ def test_cli_game_timeout_is_checked(tmp_path, capsys, args, code, message):
     err = capsys.readouterr().err
     assert got == code and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------------- a bad engine is one line, not a traceback
+
+@pytest.mark.parametrize(("engine", "message"), [
+    ("factory_raises", "its factory failed: ValueError: this factory cannot build an engine"),
+    ("factory_needs_args", "its factory needs depth, which perfkit does not pass"),
+    ("not_an_engine", "has no callable 'not_an_engine'"),
+    ("settings_raise", "settings() failed: RuntimeError: settings are broken"),
+    ("settings_list", "settings() must return a dict with str keys, got list"),
+    ("obs_shape_text", "obs_shape must be a tuple of positive whole numbers ([planes, rows, cols]), got 'abc'"),
+    ("actions_text", "actions must be a whole number from 1 to 1,000,000 (the game's action count), got '9'"),
+    ("actions_huge", "got 1000000000000"),
+    ("no_moves", "2 of 2 games failed: games 0, 1: the engine marked no move: play_game marks each one"),
+])
+def test_cli_a_bad_engine_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys, engine, message):
+    from perfkit.cli import main
+
+    code = within(120, lambda: main([
+        "bench", "--engine", f"{BAD_ENGINES}:{engine}", "--game", "tiny", "--games", "2", "--preset", "tiny",
+        "--strategy", "naive", "--threads", "1", "--no-progress", "--out", str(tmp_path / "runs"),
+    ]))
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists(), "nothing is left behind"
+
+
+@pytest.mark.parametrize(("attribute", "value", "message"), [
+    ("obs_shape", "abc", r"obs_shape must be a tuple of positive whole numbers"),
+    ("obs_shape", (3, 0, 3), r"got \(3, 0, 3\)"),
+    ("obs_shape", (3.0, 3, 3), r"got \(3\.0, 3, 3\)"),
+    ("obs_shape", (10_000, 10_000, 10_000), r"holds more than 10,000,000 numbers per observation"),
+    ("actions", "9", r"actions must be a whole number from 1 to 1,000,000"),
+    ("actions", 10**12, r"got 1000000000000"),
+    ("actions", 0, r"got 0"),
+    ("play_game", None, r"play_game must be a method, got NoneType"),
+])
+def test_play_engine_checks_the_engine_protocol(tiny_net, attribute, value, message):
+    from perfkit.engines import EngineOptions, play_engine
+
+    engine = bad_engine("good")
+    setattr(engine, attribute, value)
+    with pytest.raises(PerfkitError, match=message):
+        play_engine(engine, tiny_net, "naive", EngineOptions(games=1))

@@ -4,9 +4,14 @@ An engine is any object with:
 
 - `obs_shape` (the observation of one position, `[planes, rows, cols]`) and `actions`;
 - `play_game(game_id, predict, tracer) -> winner`: plays one game to the end, asking
-  `predict(obs) -> (logits [actions], value)` for one position at a time, and marking each
-  move with `with tracer.move(player) as move: ...; move.action = a`; returns 1, 2 or 0 (draw);
+  `predict(obs) -> (logits [actions], value)` for one position at a time (finite numbers of
+  shape `obs_shape`), and marking each move with `with tracer.move(player) as move: ...;
+  move.action = a`; returns 1, 2 or 0 (draw);
 - optionally `settings() -> dict` for the run's manifest.
+
+What breaks the protocol is one line (a PerfkitError): at once for the engine itself
+(`check_engine`), and for one game (it fails, is not recorded, and the others go on) for what
+a game does; see `perfkit.engines.run`.
 
 Built in: `openspiel-mcts` (OpenSpiel's Python `MCTSBot`). Your own: `--engine
 path/to/file.py:factory` or `--engine package.module:factory`, where
@@ -21,7 +26,8 @@ import importlib.util
 import inspect
 from pathlib import Path
 
-from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, play_engine
+from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, check_engine, play_engine
+from perfkit.instrument.trace import why_failed
 from perfkit.types import PerfkitError
 
 BUILTIN = "builtin"  # perfkit's own search (the seed's minimax), played by the strategies
@@ -53,8 +59,8 @@ def _factory(spec: str):
             module = importlib.import_module(where)
     except PerfkitError:
         raise
-    except Exception as exc:
-        raise PerfkitError(f"cannot load engine {spec!r}: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit on import, too
+        raise PerfkitError(f"cannot load engine {spec!r}: {why_failed(exc)}") from None
     factory = getattr(module, name, None)
     if not callable(factory):
         raise PerfkitError(f"engine {spec!r}: {where} has no callable {name!r}")
@@ -67,14 +73,30 @@ def make_engine(spec: str, *, game: str, simulations: int, seed: int = 0):
         raise PerfkitError("the builtin engine is perfkit's own search: run it with perfkit.bench")
     factory = _factory(spec)
     kwargs = {"game": game, "simulations": simulations, "seed": seed}
-    params = inspect.signature(factory).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    engine = factory(**kwargs)
-    missing = [a for a in ("obs_shape", "actions", "play_game") if not hasattr(engine, a)]
-    if missing:
-        raise PerfkitError(f"engine {spec!r} lacks {', '.join(missing)} (see perfkit.engines)")
-    return engine
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): pass everything
+        params = None
+    if params is not None:
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            kwargs = {k: v for k, v in kwargs.items() if k in params}
+        needed = [n for n, p in params.items()
+                  if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in kwargs]
+        if needed:
+            raise PerfkitError(
+                f"engine {spec!r}: its factory needs {', '.join(needed)}, which perfkit does not pass (it passes "
+                f"game=, simulations= and seed= where the factory takes them): give {'it' if len(needed) == 1 else 'them'} "
+                "a default"
+            )
+    try:
+        engine = factory(**kwargs)
+    except PerfkitError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise PerfkitError(f"engine {spec!r}: its factory failed: {why_failed(exc)}") from None
+    return check_engine(engine, spec)
 
 
-__all__ = ["BUILTIN", "ENGINES", "ENGINE_STRATEGIES", "EngineOptions", "make_engine", "play_engine"]
+__all__ = [
+    "BUILTIN", "ENGINES", "ENGINE_STRATEGIES", "EngineOptions", "GamesFailed", "check_engine", "make_engine", "play_engine",
+]

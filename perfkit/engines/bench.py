@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from perfkit.engines import make_engine
-from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, play_engine
+from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, engine_settings, play_engine
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import resolve_device, resolve_precision
 from perfkit.model.net import build_game_model
@@ -75,22 +75,28 @@ def bench_engine(
     dtype = resolve_precision(precision)
     dev = resolve_device(device)
     engine = make_engine(spec, game=game, simulations=simulations, seed=seed)
-    net = build_game_model(engine.obs_shape, engine.actions, preset=p, seed=seed).to(device=dev, dtype=dtype)
+    settings = engine_settings(engine, spec, game)
+    try:
+        net = build_game_model(engine.obs_shape, engine.actions, preset=p, seed=seed).to(device=dev, dtype=dtype)
+    except (RuntimeError, MemoryError) as exc:  # an allocation too large for this machine
+        raise PerfkitError(
+            f"cannot build the {p.name} network for engine {spec!r} (observations {list(engine.obs_shape)}, "
+            f"{engine.actions:,} actions): {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        ) from None
     choice = choose_threads(device_type=dev.type, requested=threads, probe=_batch1_probe(net, engine.obs_shape, dtype))
     torch.set_num_threads(choice.threads)
     out_path = Path(out) if out is not None else None
     made_out = out_path is not None and not out_path.exists()
     if out_path is not None:
         check_writable(out_path)
-    engine_settings = engine.settings() if hasattr(engine, "settings") else {"engine": spec, "game": game}
     manifest = {
         "settings": {"preset": p.name, "precision": precision, "seed": seed, "device": device,
-                     "threads": threads, **engine_settings, "engine": spec},
+                     "threads": threads, **settings, "engine": spec},
         "network": {"name": type(net).__name__, "board": "x".join(map(str, engine.obs_shape[1:])),
                     "blocks": p.blocks, "channels": p.channels, "obs_shape": list(engine.obs_shape),
                     "actions": engine.actions},
         "threads": choice.to_dict(),
-        "engine": engine_settings,
+        "engine": settings,
     }
     runs: list[Run] = []
     failed: GamesFailed | None = None

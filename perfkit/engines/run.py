@@ -17,12 +17,14 @@ was sent (`batch`) and what was asked (`asked`).
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -34,6 +36,41 @@ from perfkit.types import PerfkitError, check_observations
 
 ENGINE_STRATEGIES = ("naive", "crossgame")
 DEFAULT_CONCURRENCY = 64
+MAX_ACTIONS = 1_000_000  # a network's policy row; far above any board game's (Go 19x19: 362, chess: 4,672)
+MAX_OBS_NUMBERS = 10_000_000  # numbers in one observation (40 MB in float32)
+
+
+def check_engine(engine, spec: str | None = None):
+    """`engine` if it keeps the engine protocol (see perfkit.engines), else a PerfkitError saying what it lacks."""
+    name = f"engine {spec!r}" if spec else f"engine {type(engine).__name__}"
+    missing = [a for a in ("obs_shape", "actions", "play_game") if not hasattr(engine, a)]
+    if missing:
+        raise PerfkitError(f"{name} lacks {', '.join(missing)} (see perfkit.engines)")
+    if not callable(engine.play_game):
+        raise PerfkitError(f"{name}: play_game must be a method, got {type(engine.play_game).__name__}")
+    shape, actions = engine.obs_shape, engine.actions
+    dims = list(shape) if isinstance(shape, (tuple, list)) else None
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims):
+        raise PerfkitError(f"{name}: obs_shape must be a tuple of positive whole numbers ([planes, rows, cols]), got {shape!r}")
+    if math.prod(int(d) for d in dims) > MAX_OBS_NUMBERS:
+        raise PerfkitError(f"{name}: obs_shape {list(dims)} holds more than {MAX_OBS_NUMBERS:,} numbers per observation")
+    if isinstance(actions, bool) or not isinstance(actions, (int, np.integer)) or not 1 <= actions <= MAX_ACTIONS:
+        raise PerfkitError(f"{name}: actions must be a whole number from 1 to {MAX_ACTIONS:,} (the game's action count), "
+                           f"got {actions!r}")
+    return engine
+
+
+def engine_settings(engine, spec: str, game: str) -> dict:
+    """What `engine.settings()` says for the run's manifest (a dict), or a PerfkitError."""
+    if not hasattr(engine, "settings"):
+        return {"engine": spec, "game": game}
+    try:
+        settings = engine.settings()
+    except (Exception, SystemExit) as exc:
+        raise PerfkitError(f"engine {spec!r}: settings() failed: {why_failed(exc)}") from None
+    if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
+        raise PerfkitError(f"engine {spec!r}: settings() must return a dict with str keys, got {type(settings).__name__}")
+    return settings
 
 
 @dataclass(frozen=True)
@@ -170,6 +207,11 @@ def play_one(engine, game_id: int, predict, tracer: Tracer) -> str | None:
     try:
         with tracer.game(game_id) as game:
             game.winner = engine.play_game(game_id, predict, tracer)
+            if not game.moves:  # its games/s would project "0.0 days"
+                raise PerfkitError(
+                    "the engine marked no move: play_game marks each one, `with tracer.move(player) as move: ...; "
+                    "move.action = a`"
+                )
     except BaseException as exc:  # the engine's sys.exit(3) is this game's failure, not perfkit's exit code
         return why_failed(exc)
     return None
@@ -227,6 +269,7 @@ def play_engine(
     `options.workers`, each worker process rebuilds the engine from `recipe`: the keywords
     of `make_engine` (spec, game, simulations, seed).
     """
+    check_engine(engine)
     if options.workers and strategy == "crossgame" and recipe is None:
         raise PerfkitError("workers rebuild the engine: pass recipe={spec, game, simulations, seed} as make_engine takes them")
     if strategy not in ENGINE_STRATEGIES:
