@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from perfkit.instrument.nvml import GpuReader
+    from perfkit.devices.nvml import GpuReader
     from perfkit.types import Game
 
 

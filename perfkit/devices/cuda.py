@@ -53,7 +53,7 @@ class CudaDevice(Device):
         torch.cuda.empty_cache()
 
     def gpu_reader(self):
-        from perfkit.instrument.nvml import open_reader
+        from perfkit.devices.nvml import open_reader
 
         return open_reader("cuda", self.index)
 

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from perfkit.analysis.curve import Curve, CurvePoint, load_curve
 from perfkit.devices.base import Device, RunnerOutput
-from perfkit.types import PRESETS, PerfkitError
+from perfkit.types import PRESETS, Curve, CurvePoint, PerfkitError, load_curve
 
 PAPER_FILE = Path(__file__).resolve().parent.parent / "data" / "sim_h100.json"
 FREE_NAME = "sim: free network"
