@@ -188,30 +188,50 @@ def interleaved(probe: Callable[[int], float], counts: tuple[int, ...]) -> dict[
     return {t: float(np.median(s)) for t, s in samples.items()}
 
 
-def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
-    """A `probe(t)` for `choose_threads`: median seconds of batch-1 evaluator calls with t threads.
+def thread_probe(call: Callable[[], object], *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
+    """A `probe(t)` for `choose_threads`: median seconds of `call()` (one batch-1 network call) with t threads.
 
-    Leaves torch at t threads; `Workload.prepare` sets the chosen count afterwards.
+    The one thread probe: perfkit's evaluator (`batch1_probe`) and a user's engine network use it.
+    Leaves torch at t threads; the caller sets the chosen count afterwards.
     """
 
     def probe(threads: int) -> float:
         torch.set_num_threads(threads)
-        return time_calls(evaluator, 1, calls=calls, budget_s=budget_s)
+        return median_call_s(call, calls=calls, budget_s=budget_s)
 
     return probe
 
 
+def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
+    """`thread_probe` of batch-1 calls of `evaluator` (an empty board)."""
+    stones, to_move = blank_boards(evaluator, 1)
+    return thread_probe(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
+
+
+def blank_boards(evaluator, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """`batch` empty boards of the evaluator's game: (stones [B, ...], to_move [B])."""
+    if hasattr(evaluator, "blank"):  # blank(): any game's empty board
+        return evaluator.blank(batch)
+    return np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
+
+
 def time_calls(evaluator, batch: int, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
     """Median seconds of an evaluator call of `batch` empty boards (one untimed call first)."""
-    stones, to_move = evaluator.blank(batch) if hasattr(evaluator, "blank") else (  # blank(): any game's empty board
-        np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
-    )
-    evaluator(stones, to_move)  # untimed: a thread pool resized, caches warmed
+    stones, to_move = blank_boards(evaluator, batch)
+    return median_call_s(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
+
+
+def median_call_s(call: Callable[[], object], *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
+    """Median seconds of `call()`, after one untimed call (a thread pool resized, caches warmed).
+
+    Stops after `calls` calls, or earlier once `budget_s` has passed (an oversubscribed CPU).
+    """
+    call()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < calls and (not times or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
-        evaluator(stones, to_move)
+        call()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
