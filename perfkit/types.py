@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ class PerfkitError(Exception):
     """An error the user can fix; the CLI prints its message as one line and exits non-zero."""
 
 
-def did_you_mean(name: str, choices) -> str:
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the closest of `choices`, or "" when none is close."""
     import difflib
 
@@ -101,7 +102,7 @@ class Game(Protocol):
 
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
-    def describe(self) -> dict: ...  # what a manifest or checkpoint records of the game
+    def describe(self) -> dict[str, Any]: ...  # what a manifest or checkpoint records of the game
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class SearchConfig:
     def depth(self) -> int:
         return len(self.widths)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -260,7 +261,7 @@ class CurvePoint:
     def noisy(self) -> bool:
         return len(self.call_s) > 1 and self.iqr_s > NOISY_IQR * self.median_s
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "batch": self.batch,
             "call_s": list(self.call_s),
@@ -273,7 +274,7 @@ class CurvePoint:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> CurvePoint:
+    def from_dict(cls, d: dict[str, Any]) -> CurvePoint:
         return cls(
             batch=int(d["batch"]) if float(d["batch"]).is_integer() else float(d["batch"]),
             call_s=tuple(float(x) for x in d["call_s"]),
@@ -294,17 +295,17 @@ class Curve:
     device: str  # torch device, e.g. "cpu", "cuda:0"
     device_name: str  # e.g. "cpu", "NVIDIA H100 80GB HBM3"
     preset: str
-    network: dict  # board, blocks, channels
+    network: dict[str, Any]  # board, blocks, channels
     precision: str
     points: list[CurvePoint]
     stopped_by: str = ""  # why the sweep ended: "max batch", "time budget ...", "out of memory ..."
     label: str = MEASURED_LABEL  # whose numbers these are
     note: str = ""  # assumptions behind the numbers, shown with them
-    settings: dict = field(default_factory=dict)  # how it was measured
-    environment: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # how it was measured
+    environment: dict[str, Any] = field(default_factory=dict)
     measured_at: str | None = None
     path: Path | None = None  # where it was saved or loaded from
-    roofline: dict = field(default_factory=dict)  # flops_per_board, peak_flop_per_s (a matmul's), ... ({}: not measured)
+    roofline: dict[str, Any] = field(default_factory=dict)  # flops_per_board, peak_flop_per_s (a matmul's), ... ({}: not measured)
 
     def __post_init__(self) -> None:
         self.points = sorted(self.points, key=lambda p: p.batch)
@@ -322,7 +323,7 @@ class Curve:
         """The smallest batch size that reaches the peak throughput."""
         return max(self.points, key=lambda p: (p.boards_per_s, -p.batch)).batch
 
-    def latency_s(self, batch, *, part: str = "call"):
+    def latency_s(self, batch: float | np.ndarray, *, part: str = "call") -> Any:  # float, or [K] for [K] batches
         """Seconds per call of `batch` boards (scalar or array): "call" or its "forward" part."""
         if not self.points:
             raise PerfkitError("the curve has no points; measure it again with perfkit curve")
@@ -340,7 +341,7 @@ class Curve:
         out = np.where(b <= x[-1], np.interp(b, x, y), y[-1] + (b - x[-1]) / peak)
         return float(out) if out.ndim == 0 else out
 
-    def matches(self, *, device_name: str, network: dict, precision: str) -> bool:
+    def matches(self, *, device_name: str, network: dict[str, Any], precision: str) -> bool:
         """Same device kind, network shape and precision: its peak applies to that run."""
         keys = ("board", "blocks", "channels")
         return (
@@ -357,7 +358,7 @@ class Curve:
             f"{self.precision} on {self.device_name}"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": CURVE_KIND,
             "label": self.label,
@@ -378,7 +379,7 @@ class Curve:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Curve:
+    def from_dict(cls, d: dict[str, Any]) -> Curve:
         if d.get("kind") != CURVE_KIND:
             raise PerfkitError("not a perfkit curve (no \"kind\": \"perfkit-curve\"); make one with perfkit curve")
         return cls(
@@ -389,7 +390,7 @@ class Curve:
             roofline=d.get("roofline") or {},
         )
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the curve as JSON (atomically: a temporary file renamed into place)."""
         path = Path(path)
         try:
@@ -401,7 +402,7 @@ class Curve:
         return path
 
 
-def load_curve(path: str | os.PathLike) -> Curve:
+def load_curve(path: str | os.PathLike[str]) -> Curve:
     """The curve saved in `path`; PerfkitError (one line) if it can't be read or isn't one."""
     path = Path(path)
     try:

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str, game: st
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
-def network_key(network: Preset, game: str = "hex") -> dict:
+def network_key(network: Preset, game: str = "hex") -> dict[str, Any]:
     """What identifies a network for its curve: the preset's sizes and the game (a game other
     than Hex has its own board: board 0 stands for "the game's")."""
     return {"board": network.board if game == "hex" else 0, "blocks": network.blocks, "channels": network.channels,
@@ -63,7 +64,7 @@ def network_key(network: Preset, game: str = "hex") -> dict:
 
 
 def find_curve(
-    curves_dir: str | os.PathLike, *, device_name: str, network: Preset, precision: str, game: str = "hex"
+    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = "hex"
 ) -> tuple[Curve | None, str]:
     """The saved curve matching a run (same device name, network shape, precision), and why.
 
@@ -93,7 +94,7 @@ def find_curve(
     )
 
 
-def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict:
+def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict[str, Any]:
     """`efficiency` (self-play boards/s ÷ the curve's peak) and a status saying against what."""
     if curve is None:
         return {"efficiency": None, "efficiency_status": reason or "no curve"}
@@ -113,7 +114,7 @@ def default_batches(max_batch: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max_batch)) + 1)]
 
 
-def _positions(game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _positions(game: Any, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`batch` arbitrary compact rows (a conv net's cost does not depend on the stones)."""
     stones = rng.integers(0, 2, size=(batch, game.compact_width)).astype(game.compact_dtype)  # [B, D]
     to_move = (np.arange(batch) % 2 + 1).astype(np.int8)  # [B]
@@ -121,7 +122,7 @@ def _positions(game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 
 def measure_curve(
-    evaluator,
+    evaluator: Any,
     *,
     network: Preset,
     batches: Sequence[int] | None = None,
@@ -131,7 +132,7 @@ def measure_curve(
     min_repeat_s: float = 0.05,
     time_budget_s: float = 30.0,
     seed: int = 0,
-    environment: dict | None = None,
+    environment: dict[str, Any] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_point: Callable[[CurvePoint], None] | None = None,
 ) -> Curve:
@@ -221,7 +222,10 @@ def measure_curve(
     )
 
 
-def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, clock, *, deadline) -> CurvePoint:
+def _measure_point(
+    evaluator: Any, b: int, rng: np.random.Generator, forward: list[float], repeats: int, warmup: int,
+    min_repeat_s: float, clock: Callable[[], float], *, deadline: float,
+) -> CurvePoint:
     """One batch size: warm-up, then `repeats` timed repeats (fewer if the deadline passes)."""
     stones, to_move = _positions(evaluator.game, b, rng)
     t0 = clock()
@@ -248,7 +252,13 @@ def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, cl
     )
 
 
-def _free_device_memory(evaluator) -> None:
+def _free_device_memory(evaluator: object) -> None:
     backend = getattr(evaluator, "backend", None)
     if backend is not None:
         backend.free_memory()
+
+
+__all__ = [
+    "MEASURED_LABEL", "SIM_LABEL", "Curve", "CurvePoint", "curve_filename", "default_batches", "efficiency_fields",
+    "find_curve", "load_curve", "measure_curve", "network_key", "slug",
+]

@@ -6,7 +6,7 @@ import queue
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,7 +107,7 @@ class Device:
         """(NVML reader, None), or (None, "unavailable: <reason>")."""
         return None, f"unavailable: the run uses {self.name}, not an NVIDIA GPU"
 
-    def environment(self) -> dict:
+    def environment(self) -> dict[str, Any]:
         """The manifest's device fields."""
         return {"device": self.spec, "device_name": self.name, "simulated": self.simulated}
 

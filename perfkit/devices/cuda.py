@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from perfkit.devices.base import Device, Forward, RunnerOutput, Slots, TimedCall
-from perfkit.types import PerfkitError
+from perfkit.devices.nvml import GpuReader, open_reader
+from perfkit.types import Game, PerfkitError
 
 
 class EventClock:
@@ -65,7 +66,7 @@ class CudaDevice(Device):
     def name(self) -> str:
         return torch.cuda.get_device_name(self.torch_device)
 
-    def runner(self, model, game, dtype) -> CudaRunner:
+    def runner(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> CudaRunner:
         return CudaRunner(model, game, dtype, self.torch_device)
 
     def synchronize(self) -> None:
@@ -88,9 +89,7 @@ class CudaDevice(Device):
     def free_memory(self) -> None:
         torch.cuda.empty_cache()
 
-    def gpu_reader(self):
-        from perfkit.devices.nvml import open_reader
-
+    def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return open_reader("cuda", self.index)
 
 
@@ -122,7 +121,9 @@ class CudaRunner:
     encode overlap the other's forward pass and copy back, instead of waiting behind them.
     """
 
-    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype, device: torch.device, *, slots: int = 2) -> None:
+    def __init__(
+        self, model: torch.nn.Module, game: Game, dtype: torch.dtype, device: torch.device, *, slots: int = 2
+    ) -> None:
         self.model, self.game, self.dtype, self.device = model, game, dtype, device
         row_dtype = torch.from_numpy(np.empty(0, game.compact_dtype)).dtype  # int8 for Hex
         out_dtype = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype  # numpy has no bfloat16

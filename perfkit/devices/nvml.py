@@ -8,7 +8,7 @@ driver, library or GPU, opening a reader says why ("unavailable: <reason>").
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Unavailable(Exception):
@@ -46,7 +46,7 @@ class NvmlReader:
         visible: CUDA_VISIBLE_DEVICES; None reads the environment.
     """
 
-    def __init__(self, index: int = 0, *, nvml=None, uuid: str | None = None, visible: str | None = None) -> None:
+    def __init__(self, index: int = 0, *, nvml: Any = None, uuid: str | None = None, visible: str | None = None) -> None:
         if nvml is None:
             try:
                 import pynvml
@@ -65,7 +65,7 @@ class NvmlReader:
         except nvml.NVMLError as exc:
             raise Unavailable(f"NVML has no device for cuda:{index}: {exc}") from None
 
-    def _handle(self, index: int, uuid: str | None, visible: str | None):
+    def _handle(self, index: int, uuid: str | None, visible: str | None) -> Any:
         """The NVML handle of torch's cuda:index: by UUID when torch knows it, else by position."""
         if uuid is None:
             uuid = _torch_uuid(index)
@@ -97,7 +97,7 @@ def _torch_uuid(index: int) -> str | None:
         return None
 
 
-def open_reader(device_type: str, index: int | None, *, nvml=None) -> tuple[GpuReader | None, str | None]:
+def open_reader(device_type: str, index: int | None, *, nvml: Any = None) -> tuple[GpuReader | None, str | None]:
     """(reader, None) for a CUDA device NVML can read, else (None, "unavailable: <reason>")."""
     if device_type != "cuda":
         return None, "unavailable: the run uses the CPU, not an NVIDIA GPU"

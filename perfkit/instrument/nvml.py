@@ -85,7 +85,7 @@ class GpuSampler:
     def __enter__(self) -> GpuSampler:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def table(self) -> pd.DataFrame:

@@ -110,7 +110,6 @@ class Tracer:
         if isinstance(network, torch.nn.Module):
             network.to(device=self.device, dtype=self.dtype).eval()
         self.backend = get_device(self.device)
-        self.cuda = self.backend.kind == "cuda"
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = threading.local()
         self._lock = threading.Lock()
