@@ -1,9 +1,13 @@
 """perfkit: measure and remove the inference bottleneck of AlphaZero-style self-play."""
 
+# Before any import: a module importing `from perfkit import __version__` may load while this
+# file is still importing (pyproject.toml's version says the same).
+__version__ = "0.1.0"
+
 from perfkit.analysis.curve import Curve, load_curve, measure_curve
 from perfkit.analysis.projection import project, replay, seed_calibration
 from perfkit.batching.server import BatchServer
-from perfkit.bench import BenchSettings, Workload, __version__, bench, recorder_overhead, run_strategy
+from perfkit.bench import BenchSettings, Workload, bench, recorder_overhead, run_strategy
 from perfkit.engines import EngineOptions, make_engine, play_engine
 from perfkit.engines.bench import bench_engine
 from perfkit.game import Positions, from_moves, play

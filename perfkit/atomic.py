@@ -33,7 +33,7 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
+def replacing(path: str | os.PathLike[str], *, durable: bool = False) -> Iterator[Path]:
     """A temporary path to write (a file, or a folder made in the block), renamed onto `path`
     when the block ends; removed, leaving `path` as it was, when the block or the rename fails.
 
@@ -62,7 +62,7 @@ def replacing(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Pat
         fsync_dir(path.parent)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str, *, durable: bool = False) -> Path:
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, durable: bool = False) -> Path:
     """Replace the file `path` with `data` (str is written as UTF-8); returns the path.
 
     Raises OSError (the target's folder must exist); `path` is left as it was on failure.

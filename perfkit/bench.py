@@ -62,8 +62,6 @@ from perfkit.threads import (
 )
 from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
 
-__version__ = "0.1.0"
-
 # Summary keys a strategy's `stats()` provides (crossgame with worker processes).
 WORKER_KEYS = ("batch_fill", "worker_idle_share", "requests_sent", "requests_answered")
 

@@ -712,7 +712,7 @@ def cmd_gpu_results(args: argparse.Namespace) -> int:
         curve_budget_s=args.curve_budget, curve_max_batch=args.curve_max_batch, tune_budget_s=args.tune_budget,
         projection_games=args.projection_games, threads=args.threads, seed=args.seed,
     )
-    path = gpu_results(options)
+    path = gpu_results(options, run_command=main)
     print(f"wrote {path} (README.md lists the command behind each file)")
     return 0
 

@@ -136,16 +136,16 @@ def fast_path_flags(device, half: str) -> list[str]:
     return ["--inflight", "2", "--groups", "2"] + ([] if device.simulated else ["--cuda-graphs", "--autocast", half])
 
 
-def run_step(step: Step, out: Path, *, stdout_file: str, log: Callable[[str], None]) -> str:
-    """Run `step` through the CLI, save its stdout as `stdout_file`, note the files it made."""
-    from perfkit.cli import main
-
+def run_step(
+    step: Step, out: Path, *, stdout_file: str, log: Callable[[str], None], run_command: Callable[[list[str]], int]
+) -> str:
+    """Run `step` with `run_command` (the CLI's own), save its stdout as `stdout_file`, note the files it made."""
     before = files_under(out)
     log(f"gpu-results: {step.name}: {step.command}")
     buffer = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(buffer):
-        code = main(step.argv)
+        code = run_command(step.argv)
     step.seconds = time.perf_counter() - t0
     if code != 0:
         raise PerfkitError(f"step '{step.name}' failed (its error is above); {out} holds the files written before it")
@@ -224,8 +224,14 @@ def write_tables(out: Path) -> tuple[list[dict], str]:
     return shares, status
 
 
-def gpu_results(options: GpuResultsOptions, *, log: Callable[[str], None] | None = None) -> Path:
-    """Write the results folder; returns its path. PerfkitError (one line) on bad input, before writing."""
+def gpu_results(
+    options: GpuResultsOptions, *, run_command: Callable[[list[str]], int], log: Callable[[str], None] | None = None
+) -> Path:
+    """Write the results folder; returns its path. PerfkitError (one line) on bad input, before writing.
+
+    `run_command(argv) -> exit code` runs one perfkit command: `perfkit.cli.main`, handed in by
+    the CLI (this module sits below it), so each file is made by the command its README names.
+    """
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     device, out = check_options(options)
     started = time.perf_counter()
@@ -235,19 +241,19 @@ def gpu_results(options: GpuResultsOptions, *, log: Callable[[str], None] | None
     out.mkdir(parents=True, exist_ok=True)
     env = environment_fields(device)
     write_atomic(out / "environment.json", json.dumps(env, indent=2, default=str) + "\n")
-    run_step(steps[0], out, stdout_file="curves/curve-float32.txt", log=say)
-    run_step(steps[1], out, stdout_file=f"curves/curve-{steps[1].argv[-1]}.txt", log=say)
-    run_step(steps[2], out, stdout_file="bench-all.json", log=say)
-    run_step(steps[3], out, stdout_file="tuned-crossgame.json", log=say)
-    run_step(steps[4], out, stdout_file="fast-paths.json", log=say)
+    run_step(steps[0], out, stdout_file="curves/curve-float32.txt", log=say, run_command=run_command)
+    run_step(steps[1], out, stdout_file=f"curves/curve-{steps[1].argv[-1]}.txt", log=say, run_command=run_command)
+    run_step(steps[2], out, stdout_file="bench-all.json", log=say, run_command=run_command)
+    run_step(steps[3], out, stdout_file="tuned-crossgame.json", log=say, run_command=run_command)
+    run_step(steps[4], out, stdout_file="fast-paths.json", log=say, run_command=run_command)
 
     tuned_run = json.loads((out / "tuned-crossgame.json").read_text())["runs"][0]["run_dir"]  # what project reads
     project = Step("projection", ["project", tuned_run, "--games", str(options.projection_games), "--json"])
-    run_step(project, out, stdout_file=projection_file(options.projection_games), log=say)
+    run_step(project, out, stdout_file=projection_file(options.projection_games), log=say, run_command=run_command)
     title = f"perfkit GPU results: {device.name}" + (" (SIMULATED)" if device.simulated else "")
     report = Step("report", ["report", str(out / "runs"), str(out / "tuned"), str(out / "fast"), "-o", str(out / "report.html"),
                              "--title", title])
-    run_step(report, out, stdout_file="report.txt", log=say)
+    run_step(report, out, stdout_file="report.txt", log=say, run_command=run_command)
     steps += [project, report]
 
     shares, gpu_status = write_tables(out)

@@ -29,9 +29,15 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from perfkit.types import Curve
 
 OVERSUBSCRIBED = 1.5  # batch-1 slower than this many times the 1-thread call: don't use more threads
 FAR_SLOWER = 3.0  # a run's batch-1 calls this many times the expectation: warn
@@ -75,7 +81,7 @@ class ThreadChoice:
             return 1, f"{name} makes calls of a few boards, which more threads only slow down; {self.threads} for crossgame"
         return self.threads, self.reason
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["batch1_s"] = {str(k): v for k, v in self.batch1_s.items()}  # JSON object keys are strings
         return d
@@ -188,30 +194,54 @@ def interleaved(probe: Callable[[int], float], counts: tuple[int, ...]) -> dict[
     return {t: float(np.median(s)) for t, s in samples.items()}
 
 
-def batch1_probe(evaluator, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
-    """A `probe(t)` for `choose_threads`: median seconds of batch-1 evaluator calls with t threads.
+def thread_probe(call: Callable[[], object], *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
+    """A `probe(t)` for `choose_threads`: median seconds of `call()` (one batch-1 network call) with t threads.
 
-    Leaves torch at t threads; `Workload.prepare` sets the chosen count afterwards.
+    The one thread probe: perfkit's evaluator (`batch1_probe`) and a user's engine network use it.
+    Leaves torch at t threads; the caller sets the chosen count afterwards.
     """
 
     def probe(threads: int) -> float:
         torch.set_num_threads(threads)
-        return time_calls(evaluator, 1, calls=calls, budget_s=budget_s)
+        return median_call_s(call, calls=calls, budget_s=budget_s)
 
     return probe
 
 
-def time_calls(evaluator, batch: int, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
+def batch1_probe(evaluator: Any, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
+    """`thread_probe` of batch-1 calls of `evaluator` (an empty board)."""
+    stones, to_move = blank_boards(evaluator, 1)
+    return thread_probe(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
+
+
+def blank_boards(evaluator: Any, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """`batch` empty boards of the evaluator's game: (stones [B, ...], to_move [B]).
+
+    `evaluator`: an `Evaluator` (its `blank` knows any game), or an evaluate callable of Hex boards (`n`).
+    """
+    if hasattr(evaluator, "blank"):
+        stones, to_move = evaluator.blank(batch)
+        return stones, to_move
+    return np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
+
+
+def time_calls(evaluator: Any, batch: int, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
     """Median seconds of an evaluator call of `batch` empty boards (one untimed call first)."""
-    stones, to_move = evaluator.blank(batch) if hasattr(evaluator, "blank") else (  # blank(): any game's empty board
-        np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
-    )
-    evaluator(stones, to_move)  # untimed: a thread pool resized, caches warmed
+    stones, to_move = blank_boards(evaluator, batch)
+    return median_call_s(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
+
+
+def median_call_s(call: Callable[[], object], *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
+    """Median seconds of `call()`, after one untimed call (a thread pool resized, caches warmed).
+
+    Stops after `calls` calls, or earlier once `budget_s` has passed (an oversubscribed CPU).
+    """
+    call()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < calls and (not times or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
-        evaluator(stones, to_move)
+        call()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
@@ -238,7 +268,7 @@ def oversubscription_warning(
     )
 
 
-def curve_oversubscription(curve, expected_s: float | None) -> str | None:
+def curve_oversubscription(curve: Curve, expected_s: float | None) -> str | None:
     """A warning when a curve's batch-1 point is far slower than the probe, or than a bigger batch's call."""
     by_batch = {p.batch: p.median_s for p in curve.points}
     one = by_batch.get(1)
@@ -250,7 +280,7 @@ def curve_oversubscription(curve, expected_s: float | None) -> str | None:
     return warning
 
 
-def big_call_warning(calls, big_call_s: float | None) -> str | None:
+def big_call_warning(calls: pd.DataFrame | None, big_call_s: float | None) -> str | None:
     """Oversubscription seen in a run's big calls (crossgame makes no batch-1 calls).
 
     Compares the run's cost per board in calls of at least `BIG_BATCH` boards with the probe's

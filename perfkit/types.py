@@ -8,11 +8,16 @@ a strategy turns them into network calls, the recorder stores `CallRecord`s and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from perfkit.atomic import write_atomic
 
 
 class PerfkitError(Exception):
@@ -70,7 +75,7 @@ def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
     return logits, values.reshape(rows)
 
 
-def did_you_mean(name: str, choices) -> str:
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the closest of `choices`, or "" when none is close."""
     import difflib
 
@@ -148,7 +153,7 @@ class Game(Protocol):
 
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
-    def describe(self) -> dict: ...  # what a manifest or checkpoint records of the game
+    def describe(self) -> dict[str, Any]: ...  # what a manifest or checkpoint records of the game
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ class SearchConfig:
     def depth(self) -> int:
         return len(self.widths)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -265,3 +270,207 @@ class CallRecord:
     start_s: float  # wall clock (time.perf_counter) at the call's start
     end_s: float
     asked: int | None = None  # boards the search asked for, `batch` of them sent (None: no cache in front)
+
+
+# ---------------------------------------------------------------- the curve
+# What one network call costs by batch size on one device (`perfkit curve` measures it,
+# perfkit.analysis.curve). A contract: the sim device runs on one, efficiency divides by its
+# peak, the projection replays a run's calls on one.
+
+CURVE_KIND = "perfkit-curve"
+MEASURED_LABEL = "measured by perfkit curve"
+NOISY_IQR = 0.10  # IQR / median above this flags a point as noisy
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One batch size: raw samples of the per-call cost, one per repeat (seconds)."""
+
+    batch: int | float  # boards per call (a calibration point may be a mean, e.g. the seed's 57.3)
+    call_s: tuple[float, ...]  # [repeats] whole evaluator call, per call
+    forward_s: tuple[float, ...] = ()  # [repeats] the forward part of the same calls (may be empty)
+    calls_per_repeat: int = 1  # calls timed together in one repeat
+
+    @property
+    def median_s(self) -> float:
+        return float(np.median(self.call_s))
+
+    @property
+    def iqr_s(self) -> float:
+        q1, q3 = np.percentile(self.call_s, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def forward_median_s(self) -> float | None:
+        return float(np.median(self.forward_s)) if self.forward_s else None
+
+    @property
+    def boards_per_s(self) -> float:
+        return self.batch / self.median_s
+
+    @property
+    def noisy(self) -> bool:
+        return len(self.call_s) > 1 and self.iqr_s > NOISY_IQR * self.median_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "call_s": list(self.call_s),
+            "forward_s": list(self.forward_s),
+            "calls_per_repeat": self.calls_per_repeat,
+            "median_s": self.median_s,
+            "iqr_s": self.iqr_s,
+            "boards_per_s": self.boards_per_s,
+            "noisy": self.noisy,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CurvePoint:
+        return cls(
+            batch=int(d["batch"]) if float(d["batch"]).is_integer() else float(d["batch"]),
+            call_s=tuple(float(x) for x in d["call_s"]),
+            forward_s=tuple(float(x) for x in d.get("forward_s", ())),
+            calls_per_repeat=int(d.get("calls_per_repeat", 1)),
+        )
+
+
+@dataclass
+class Curve:
+    """Per-call cost by batch size of one network on one device, with its label.
+
+    The latency model (`latency_s`) interpolates linearly between the measured batch sizes,
+    keeps the smallest point's cost below it, and beyond the largest adds the extra boards
+    at the peak throughput (a call can't process boards faster than the device's peak).
+    """
+
+    device: str  # torch device, e.g. "cpu", "cuda:0"
+    device_name: str  # e.g. "cpu", "NVIDIA H100 80GB HBM3"
+    preset: str
+    network: dict[str, Any]  # board, blocks, channels
+    precision: str
+    points: list[CurvePoint]
+    stopped_by: str = ""  # why the sweep ended: "max batch", "time budget ...", "out of memory ..."
+    label: str = MEASURED_LABEL  # whose numbers these are
+    note: str = ""  # assumptions behind the numbers, shown with them
+    settings: dict[str, Any] = field(default_factory=dict)  # how it was measured
+    environment: dict[str, Any] = field(default_factory=dict)
+    measured_at: str | None = None
+    path: Path | None = None  # where it was saved or loaded from
+    roofline: dict[str, Any] = field(default_factory=dict)  # flops_per_board, peak_flop_per_s (a matmul's), ... ({}: not measured)
+
+    def __post_init__(self) -> None:
+        self.points = sorted(self.points, key=lambda p: p.batch)
+
+    @property
+    def batches(self) -> np.ndarray:  # [P]
+        return np.array([p.batch for p in self.points], dtype=float)
+
+    @property
+    def peak_boards_per_s(self) -> float:
+        return max(p.boards_per_s for p in self.points)
+
+    @property
+    def best_batch(self) -> int | float:
+        """The smallest batch size that reaches the peak throughput."""
+        return max(self.points, key=lambda p: (p.boards_per_s, -p.batch)).batch
+
+    def latency_s(self, batch: float | np.ndarray, *, part: str = "call") -> Any:  # float, or [K] for [K] batches
+        """Seconds per call of `batch` boards (scalar or array): "call" or its "forward" part."""
+        if not self.points:
+            raise PerfkitError("the curve has no points; measure it again with perfkit curve")
+        if part == "call":
+            y = np.array([p.median_s for p in self.points])
+        elif part == "forward":
+            if any(not p.forward_s for p in self.points):
+                raise PerfkitError(f"curve '{self.label}' has no forward-pass samples")
+            y = np.array([p.forward_median_s for p in self.points])
+        else:
+            raise ValueError(f"part must be 'call' or 'forward', got {part!r}")
+        x = self.batches
+        b = np.asarray(batch, dtype=float)
+        peak = float(np.max(x / y))
+        out = np.where(b <= x[-1], np.interp(b, x, y), y[-1] + (b - x[-1]) / peak)
+        return float(out) if out.ndim == 0 else out
+
+    def matches(self, *, device_name: str, network: dict[str, Any], precision: str) -> bool:
+        """Same device kind, network shape and precision: its peak applies to that run."""
+        keys = ("board", "blocks", "channels")
+        return (
+            self.device_name == device_name
+            and self.precision == precision
+            and self.network.get("game", "hex") == network.get("game", "hex")
+            and all(int(self.network.get(k, -1)) == int(network.get(k, -2)) for k in keys)
+        )
+
+    def describe(self) -> str:
+        net = self.network
+        return (
+            f"{self.preset} (board {net.get('board')}, {net.get('blocks')} blocks, {net.get('channels')} channels), "
+            f"{self.precision} on {self.device_name}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": CURVE_KIND,
+            "label": self.label,
+            "note": self.note,
+            "device": self.device,
+            "device_name": self.device_name,
+            "preset": self.preset,
+            "network": dict(self.network),
+            "precision": self.precision,
+            "peak_boards_per_s": self.peak_boards_per_s,
+            "best_batch": self.best_batch,
+            "stopped_by": self.stopped_by,
+            "settings": self.settings,
+            "environment": self.environment,
+            "measured_at": self.measured_at,
+            "roofline": self.roofline,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Curve:
+        if d.get("kind") != CURVE_KIND:
+            raise PerfkitError("not a perfkit curve (no \"kind\": \"perfkit-curve\"); make one with perfkit curve")
+        return cls(
+            device=d["device"], device_name=d["device_name"], preset=d["preset"], network=d["network"],
+            precision=d["precision"], points=[CurvePoint.from_dict(p) for p in d["points"]],
+            stopped_by=d.get("stopped_by", ""), label=d.get("label", MEASURED_LABEL), note=d.get("note", ""),
+            settings=d.get("settings", {}), environment=d.get("environment", {}), measured_at=d.get("measured_at"),
+            roofline=d.get("roofline") or {},
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the curve as JSON (atomically: a temporary file renamed into place)."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, json.dumps(self.to_dict(), indent=2))
+        except OSError as exc:
+            raise PerfkitError(f"cannot write curve {path}: {exc.strerror or exc}") from None
+        self.path = path
+        return path
+
+
+def load_curve(path: str | os.PathLike[str]) -> Curve:
+    """The curve saved in `path`; PerfkitError (one line) if it can't be read or isn't one."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PerfkitError(f"curve file {path} does not exist; make one with perfkit curve") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PerfkitError(f"cannot read curve file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:
+        raise PerfkitError(f"curve file {path} is not valid JSON: {exc}") from None
+    try:
+        curve = Curve.from_dict(data) if isinstance(data, dict) else Curve.from_dict({})
+    except PerfkitError as exc:
+        raise PerfkitError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PerfkitError(f"curve file {path} is damaged (bad or missing {exc}); measure it again") from None
+    if not curve.points:
+        raise PerfkitError(f"curve file {path} has no points; measure it again with perfkit curve")
+    curve.path = path
+    return curve

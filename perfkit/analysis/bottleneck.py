@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from perfkit.analysis.curve import Curve
 
 DEVICE_BOUND_SHARE = 0.85  # device busy at least this share of the wall time: it bounds the run
@@ -28,7 +30,7 @@ def batch_efficiency(mean_batch: float, curve: Curve | None) -> float | None:
     return float(mean_batch / latency / curve.peak_boards_per_s)
 
 
-def bottleneck_fields(summary: dict, curve: Curve | None) -> dict:
+def bottleneck_fields(summary: dict[str, Any], curve: Curve | None) -> dict[str, Any]:
     """`bottleneck`, its reason with the figures, `device_busy_share` and `batch_efficiency`."""
     forward, transfer = summary.get("forward_share"), summary.get("transfer_share")
     if forward is None:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +35,9 @@ def spread(values: Sequence[float]) -> float | None:
     return float((max(values) - min(values)) / np.median(values))
 
 
-def repeat_fields(repeats: Sequence[Run]) -> dict:
+def repeat_fields(repeats: Sequence[Run]) -> dict[str, Any]:
     """Summary fields of R repeats of one strategy: each rate's median, its spread, and why it's unstable."""
-    out: dict = {"repeats": len(repeats)}
+    out: dict[str, Any] = {"repeats": len(repeats)}
     for key in REPEATED:
         values = [r.summary.get(key) for r in repeats]
         present = [v for v in values if v is not None]
@@ -138,7 +139,7 @@ class Comparison:
         return [d for d in self.diffs if d.regression(pct)]
 
 
-def load_side(path: str | os.PathLike) -> dict[str, list[Run]]:
+def load_side(path: str | os.PathLike[str]) -> dict[str, list[Run]]:
     """Strategy -> its runs: a run directory (with its repeats), or a folder of run directories."""
     path = Path(path)
     if (path / MANIFEST).is_file():
@@ -173,7 +174,7 @@ def strategy_order(name: str) -> tuple[int, str]:
     return (names.index(name) if name in names else len(names), name)
 
 
-def workload_key(run: Run) -> tuple:
+def workload_key(run: Run) -> tuple[Any, ...]:
     """What must match for two runs to measure the same thing: preset, board, game, engine, precision, device."""
     s = run.manifest.get("settings", {})
     env = run.manifest.get("environment", {})
@@ -181,13 +182,13 @@ def workload_key(run: Run) -> tuple:
             env.get("device_name"))
 
 
-def describe_key(key: tuple) -> str:
+def describe_key(key: tuple[Any, ...]) -> str:
     preset, board, game, engine, precision, device = key
     parts = [str(preset)] + ([f"board {board}"] if board else []) + [str(game)]
     return " ".join(parts + ([f"engine {engine}"] if engine else []) + [str(precision), f"on {device}"])
 
 
-def compare(a: str | os.PathLike, b: str | os.PathLike) -> Comparison:
+def compare(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> Comparison:
     """Compare the rates of the runs at `a` (the baseline) with those at `b`, strategy by strategy."""
     side_a, side_b = load_side(a), load_side(b)
     common = sorted((name for name in side_a if name in side_b), key=strategy_order)

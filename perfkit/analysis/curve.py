@@ -13,24 +13,19 @@ is flagged as noisy.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from perfkit.atomic import write_atomic
-from perfkit.types import CallRecord, PerfkitError, Preset
+from perfkit.types import MEASURED_LABEL, CallRecord, Curve, CurvePoint, PerfkitError, Preset, load_curve
 
-CURVE_KIND = "perfkit-curve"
-MEASURED_LABEL = "measured by perfkit curve"
 SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
-NOISY_IQR = 0.10  # IQR / median above this flags a point as noisy
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -39,200 +34,6 @@ def _is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One batch size: raw samples of the per-call cost, one per repeat (seconds)."""
-
-    batch: int | float  # boards per call (a calibration point may be a mean, e.g. the seed's 57.3)
-    call_s: tuple[float, ...]  # [repeats] whole evaluator call, per call
-    forward_s: tuple[float, ...] = ()  # [repeats] the forward part of the same calls (may be empty)
-    calls_per_repeat: int = 1  # calls timed together in one repeat
-
-    @property
-    def median_s(self) -> float:
-        return float(np.median(self.call_s))
-
-    @property
-    def iqr_s(self) -> float:
-        q1, q3 = np.percentile(self.call_s, [25, 75])
-        return float(q3 - q1)
-
-    @property
-    def forward_median_s(self) -> float | None:
-        return float(np.median(self.forward_s)) if self.forward_s else None
-
-    @property
-    def boards_per_s(self) -> float:
-        return self.batch / self.median_s
-
-    @property
-    def noisy(self) -> bool:
-        return len(self.call_s) > 1 and self.iqr_s > NOISY_IQR * self.median_s
-
-    def to_dict(self) -> dict:
-        return {
-            "batch": self.batch,
-            "call_s": list(self.call_s),
-            "forward_s": list(self.forward_s),
-            "calls_per_repeat": self.calls_per_repeat,
-            "median_s": self.median_s,
-            "iqr_s": self.iqr_s,
-            "boards_per_s": self.boards_per_s,
-            "noisy": self.noisy,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CurvePoint:
-        return cls(
-            batch=int(d["batch"]) if float(d["batch"]).is_integer() else float(d["batch"]),
-            call_s=tuple(float(x) for x in d["call_s"]),
-            forward_s=tuple(float(x) for x in d.get("forward_s", ())),
-            calls_per_repeat=int(d.get("calls_per_repeat", 1)),
-        )
-
-
-@dataclass
-class Curve:
-    """Per-call cost by batch size of one network on one device, with its label.
-
-    The latency model (`latency_s`) interpolates linearly between the measured batch sizes,
-    keeps the smallest point's cost below it, and beyond the largest adds the extra boards
-    at the peak throughput (a call can't process boards faster than the device's peak).
-    """
-
-    device: str  # torch device, e.g. "cpu", "cuda:0"
-    device_name: str  # e.g. "cpu", "NVIDIA H100 80GB HBM3"
-    preset: str
-    network: dict  # board, blocks, channels
-    precision: str
-    points: list[CurvePoint]
-    stopped_by: str = ""  # why the sweep ended: "max batch", "time budget ...", "out of memory ..."
-    label: str = MEASURED_LABEL  # whose numbers these are
-    note: str = ""  # assumptions behind the numbers, shown with them
-    settings: dict = field(default_factory=dict)  # how it was measured
-    environment: dict = field(default_factory=dict)
-    measured_at: str | None = None
-    path: Path | None = None  # where it was saved or loaded from
-    roofline: dict = field(default_factory=dict)  # flops_per_board, peak_flop_per_s (a matmul's), ... ({}: not measured)
-
-    def __post_init__(self) -> None:
-        self.points = sorted(self.points, key=lambda p: p.batch)
-
-    @property
-    def batches(self) -> np.ndarray:  # [P]
-        return np.array([p.batch for p in self.points], dtype=float)
-
-    @property
-    def peak_boards_per_s(self) -> float:
-        return max(p.boards_per_s for p in self.points)
-
-    @property
-    def best_batch(self) -> int | float:
-        """The smallest batch size that reaches the peak throughput."""
-        return max(self.points, key=lambda p: (p.boards_per_s, -p.batch)).batch
-
-    def latency_s(self, batch, *, part: str = "call"):
-        """Seconds per call of `batch` boards (scalar or array): "call" or its "forward" part."""
-        if not self.points:
-            raise PerfkitError("the curve has no points; measure it again with perfkit curve")
-        if part == "call":
-            y = np.array([p.median_s for p in self.points])
-        elif part == "forward":
-            if any(not p.forward_s for p in self.points):
-                raise PerfkitError(f"curve '{self.label}' has no forward-pass samples")
-            y = np.array([p.forward_median_s for p in self.points])
-        else:
-            raise ValueError(f"part must be 'call' or 'forward', got {part!r}")
-        x = self.batches
-        b = np.asarray(batch, dtype=float)
-        peak = float(np.max(x / y))
-        out = np.where(b <= x[-1], np.interp(b, x, y), y[-1] + (b - x[-1]) / peak)
-        return float(out) if out.ndim == 0 else out
-
-    def matches(self, *, device_name: str, network: dict, precision: str) -> bool:
-        """Same device kind, network shape and precision: its peak applies to that run."""
-        keys = ("board", "blocks", "channels")
-        return (
-            self.device_name == device_name
-            and self.precision == precision
-            and self.network.get("game", "hex") == network.get("game", "hex")
-            and all(int(self.network.get(k, -1)) == int(network.get(k, -2)) for k in keys)
-        )
-
-    def describe(self) -> str:
-        net = self.network
-        return (
-            f"{self.preset} (board {net.get('board')}, {net.get('blocks')} blocks, {net.get('channels')} channels), "
-            f"{self.precision} on {self.device_name}"
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": CURVE_KIND,
-            "label": self.label,
-            "note": self.note,
-            "device": self.device,
-            "device_name": self.device_name,
-            "preset": self.preset,
-            "network": dict(self.network),
-            "precision": self.precision,
-            "peak_boards_per_s": self.peak_boards_per_s,
-            "best_batch": self.best_batch,
-            "stopped_by": self.stopped_by,
-            "settings": self.settings,
-            "environment": self.environment,
-            "measured_at": self.measured_at,
-            "roofline": self.roofline,
-            "points": [p.to_dict() for p in self.points],
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Curve:
-        if d.get("kind") != CURVE_KIND:
-            raise PerfkitError("not a perfkit curve (no \"kind\": \"perfkit-curve\"); make one with perfkit curve")
-        return cls(
-            device=d["device"], device_name=d["device_name"], preset=d["preset"], network=d["network"],
-            precision=d["precision"], points=[CurvePoint.from_dict(p) for p in d["points"]],
-            stopped_by=d.get("stopped_by", ""), label=d.get("label", MEASURED_LABEL), note=d.get("note", ""),
-            settings=d.get("settings", {}), environment=d.get("environment", {}), measured_at=d.get("measured_at"),
-            roofline=d.get("roofline") or {},
-        )
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the curve as JSON (atomically: a temporary file renamed into place)."""
-        path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps(self.to_dict(), indent=2))
-        except OSError as exc:
-            raise PerfkitError(f"cannot write curve {path}: {exc.strerror or exc}") from None
-        self.path = path
-        return path
-
-
-def load_curve(path: str | os.PathLike) -> Curve:
-    """The curve saved in `path`; PerfkitError (one line) if it can't be read or isn't one."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PerfkitError(f"curve file {path} does not exist; make one with perfkit curve") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PerfkitError(f"cannot read curve file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    except ValueError as exc:
-        raise PerfkitError(f"curve file {path} is not valid JSON: {exc}") from None
-    try:
-        curve = Curve.from_dict(data) if isinstance(data, dict) else Curve.from_dict({})
-    except PerfkitError as exc:
-        raise PerfkitError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PerfkitError(f"curve file {path} is damaged (bad or missing {exc}); measure it again") from None
-    if not curve.points:
-        raise PerfkitError(f"curve file {path} has no points; measure it again with perfkit curve")
-    curve.path = path
-    return curve
 
 
 def slug(text: str) -> str:
@@ -255,7 +56,7 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str, game: st
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
-def network_key(network: Preset, game: str = "hex") -> dict:
+def network_key(network: Preset, game: str = "hex") -> dict[str, Any]:
     """What identifies a network for its curve: the preset's sizes and the game (a game other
     than Hex has its own board: board 0 stands for "the game's")."""
     return {"board": network.board if game == "hex" else 0, "blocks": network.blocks, "channels": network.channels,
@@ -263,7 +64,7 @@ def network_key(network: Preset, game: str = "hex") -> dict:
 
 
 def find_curve(
-    curves_dir: str | os.PathLike, *, device_name: str, network: Preset, precision: str, game: str = "hex"
+    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = "hex"
 ) -> tuple[Curve | None, str]:
     """The saved curve matching a run (same device name, network shape, precision), and why.
 
@@ -293,7 +94,7 @@ def find_curve(
     )
 
 
-def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict:
+def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict[str, Any]:
     """`efficiency` (self-play boards/s ÷ the curve's peak) and a status saying against what."""
     if curve is None:
         return {"efficiency": None, "efficiency_status": reason or "no curve"}
@@ -313,7 +114,7 @@ def default_batches(max_batch: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max_batch)) + 1)]
 
 
-def _positions(game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _positions(game: Any, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`batch` arbitrary compact rows (a conv net's cost does not depend on the stones)."""
     stones = rng.integers(0, 2, size=(batch, game.compact_width)).astype(game.compact_dtype)  # [B, D]
     to_move = (np.arange(batch) % 2 + 1).astype(np.int8)  # [B]
@@ -321,7 +122,7 @@ def _positions(game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 
 def measure_curve(
-    evaluator,
+    evaluator: Any,
     *,
     network: Preset,
     batches: Sequence[int] | None = None,
@@ -331,7 +132,7 @@ def measure_curve(
     min_repeat_s: float = 0.05,
     time_budget_s: float = 30.0,
     seed: int = 0,
-    environment: dict | None = None,
+    environment: dict[str, Any] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_point: Callable[[CurvePoint], None] | None = None,
 ) -> Curve:
@@ -421,7 +222,10 @@ def measure_curve(
     )
 
 
-def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, clock, *, deadline) -> CurvePoint:
+def _measure_point(
+    evaluator: Any, b: int, rng: np.random.Generator, forward: list[float], repeats: int, warmup: int,
+    min_repeat_s: float, clock: Callable[[], float], *, deadline: float,
+) -> CurvePoint:
     """One batch size: warm-up, then `repeats` timed repeats (fewer if the deadline passes)."""
     stones, to_move = _positions(evaluator.game, b, rng)
     t0 = clock()
@@ -448,7 +252,13 @@ def _measure_point(evaluator, b, rng, forward, repeats, warmup, min_repeat_s, cl
     )
 
 
-def _free_device_memory(evaluator) -> None:
+def _free_device_memory(evaluator: object) -> None:
     backend = getattr(evaluator, "backend", None)
     if backend is not None:
         backend.free_memory()
+
+
+__all__ = [
+    "MEASURED_LABEL", "SIM_LABEL", "Curve", "CurvePoint", "curve_filename", "default_batches", "efficiency_fields",
+    "find_curve", "load_curve", "measure_curve", "network_key", "slug",
+]

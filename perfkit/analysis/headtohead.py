@@ -27,17 +27,18 @@ import math
 import time
 from collections.abc import Callable
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
-from perfkit.types import PerfkitError
+from perfkit.types import Game, PerfkitError, SearchConfig
 
 Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]  # stones, to_move -> logits, values
 DEFAULT_H2H_GAMES = 16  # 8 pairs: ~12 s on `small` with bfloat16, one CPU thread (data/results/2026-11-25-head-to-head)
 CONFIDENCE = 0.95
 
 
-def check_h2h_games(games) -> int:
+def check_h2h_games(games: object) -> int:
     """`games` as an even whole number >= 2 (pairs of games, colours swapped), else one clear line."""
     if isinstance(games, bool) or not isinstance(games, (int, np.integer)) or games < 2 or games % 2:
         raise PerfkitError(
@@ -71,8 +72,9 @@ def wilson_interval(score: float, n: int, confidence: float = CONFIDENCE) -> tup
 
 
 def play_head_to_head(
-    game, approximate: Evaluate, reference: Evaluate, *, search, seed: int, games: int, concurrency: int = 16
-) -> dict:
+    game: Game, approximate: Evaluate, reference: Evaluate, *, search: SearchConfig, seed: int, games: int,
+    concurrency: int = 16,
+) -> dict[str, Any]:
     """`games` games (pairs, colours swapped) between `approximate` and `reference`; see the module doc.
 
     Returns the report stored as the quality report's `head_to_head`: games, pairs, wins, draws,
@@ -110,7 +112,7 @@ def play_head_to_head(
     }
 
 
-def describe_head_to_head(path: str, h2h: dict | None) -> str | None:
+def describe_head_to_head(path: str, h2h: dict[str, Any] | None) -> str | None:
     """One line for the console and the report: the win rate, its interval, the games."""
     if not h2h:
         return None

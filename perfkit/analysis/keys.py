@@ -25,7 +25,7 @@ def __getattr__(name: str) -> dict[str, tuple[str, str]]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def json_type_ok(value, spec: str) -> bool:
+def json_type_ok(value: object, spec: str) -> bool:
     """Whether a decoded JSON value has the type `spec` ("float|null", ...) says."""
     kinds = spec.split("|")
     if value is None:

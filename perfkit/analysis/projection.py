@@ -17,6 +17,8 @@ Two projections, always labelled with whose numbers they are:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from perfkit.analysis.curve import Curve, CurvePoint
@@ -72,7 +74,7 @@ def _simulated(run: Run) -> bool:
     return bool(env.get("simulated")) or str(env.get("device", "")).startswith("sim")
 
 
-def measured_projection(run: Run, *, games: int = PROJECTION_GAMES, devices: int = 1) -> dict:
+def measured_projection(run: Run, *, games: int = PROJECTION_GAMES, devices: int = 1) -> dict[str, Any]:
     """Days for `games` on `devices` devices at the run's measured rate, with its interval."""
     s = run.summary
     days = days_for(games, s.get("games_per_s"), devices)
@@ -90,7 +92,7 @@ def measured_projection(run: Run, *, games: int = PROJECTION_GAMES, devices: int
     }
 
 
-def replay(run: Run, curve: Curve, *, games: int = PROJECTION_GAMES, devices: int = 1) -> dict:
+def replay(run: Run, curve: Curve, *, games: int = PROJECTION_GAMES, devices: int = 1) -> dict[str, Any]:
     """The run's call trace against `curve`: predicted network time, wall time and days.
 
     Returns measured and predicted Σ call time (and Σ forward time where the curve has
@@ -143,7 +145,7 @@ def replay(run: Run, curve: Curve, *, games: int = PROJECTION_GAMES, devices: in
     }
 
 
-def seed_reported(*, games: int = PROJECTION_GAMES, devices: int = 1) -> dict:
+def seed_reported(*, games: int = PROJECTION_GAMES, devices: int = 1) -> dict[str, Any]:
     """The seed's own 24.1 days for 500k games, scaled linearly to `games` and `devices`."""
     ref = seed_reference()
     days = ref["baseline"]["days_500k"] * games / PROJECTION_GAMES / devices
@@ -157,7 +159,7 @@ def seed_reported(*, games: int = PROJECTION_GAMES, devices: int = 1) -> dict:
     }
 
 
-def project(run: Run, *, games: int = PROJECTION_GAMES, devices: int = 1, curve: Curve | None = None) -> dict:
+def project(run: Run, *, games: int = PROJECTION_GAMES, devices: int = 1, curve: Curve | None = None) -> dict[str, Any]:
     """Everything `perfkit project` shows: measured days, the what-if (with a curve), the seed's."""
     days_for(games, 1.0, devices)  # validates games and devices
     return {

@@ -28,12 +28,13 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from perfkit.analysis.headtohead import DEFAULT_H2H_GAMES, describe_head_to_head, play_head_to_head
-from perfkit.types import PerfkitError
+from perfkit.types import Game, PerfkitError, SearchConfig
 
 Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]  # rows, to_move -> logits, values
 DEFAULT_POSITIONS = 1000  # the issue's floor for a move agreement worth quoting
@@ -52,7 +53,7 @@ class Positions:
         return len(self.to_move)
 
 
-def game_positions(game, reference: Evaluate, *, search, seed: int, positions: int, concurrency: int = 16) -> Positions:
+def game_positions(game: Game, reference: Evaluate, *, search: SearchConfig, seed: int, positions: int, concurrency: int = 16) -> Positions:
     """The first `positions` non-terminal positions of games the reference plays (game ids 0, 1, ...).
 
     `reference` is put behind an exact evaluation cache unless it is one already."""
@@ -101,7 +102,7 @@ def evaluate_in_batches(evaluate: Evaluate, positions: Positions, batch: int = 2
     return np.concatenate(logits), np.concatenate(values)
 
 
-def agreement(candidate: Evaluate, reference: Evaluate, positions: Positions) -> dict:
+def agreement(candidate: Evaluate, reference: Evaluate, positions: Positions) -> dict[str, Any]:
     """Move agreement and value errors of `candidate` against `reference` on `positions`."""
     ref_logits, ref_values = evaluate_in_batches(reference, positions)
     logits, values = evaluate_in_batches(candidate, positions)
@@ -144,13 +145,13 @@ def path_label(precision: str, compiled: bool, *, autocast: str | None = None, c
     return "+".join(parts) or None
 
 
-def settings_path_label(settings) -> str | None:
-    """`path_label` of a run's settings (a BenchSettings)."""
+def settings_path_label(settings: Any) -> str | None:
+    """`path_label` of a run's settings (a BenchSettings; Any: bench sits above analysis)."""
     return path_label(settings.precision, getattr(settings, "compile", False),
                       autocast=getattr(settings, "autocast", None), cuda_graphs=getattr(settings, "cuda_graphs", False))
 
 
-def reference_model(settings, game) -> torch.nn.Module:
+def reference_model(settings: Any, game: Game) -> torch.nn.Module:
     """The run's network rebuilt from its settings (seed or checkpoint), as built: no fold, no compile."""
     from perfkit.game.hex import HexGame
     from perfkit.model.net import build_game_model, build_model, load_checkpoint
@@ -164,9 +165,9 @@ def reference_model(settings, game) -> torch.nn.Module:
 
 
 def measure_quality(
-    workload, *, positions: int = DEFAULT_POSITIONS, h2h_games: int = DEFAULT_H2H_GAMES, speed_batch: int = 256,
+    workload: Any, *, positions: int = DEFAULT_POSITIONS, h2h_games: int = DEFAULT_H2H_GAMES, speed_batch: int = 256,
     repeats: int = 5,
-) -> dict:
+) -> dict[str, Any]:
     """The quality report of a bench workload's approximate path (see the module docstring).
 
     Returns the dict stored as the run manifest's `quality`; `seconds` is what measuring took.
@@ -212,7 +213,7 @@ def measure_quality(
     return report
 
 
-def quality_fields(report: dict | None) -> dict:
+def quality_fields(report: dict[str, Any] | None) -> dict[str, Any]:
     """The summary's quality keys (None where the run took the exact path)."""
     report = report or {}
     h2h = report.get("head_to_head") or {}
@@ -230,7 +231,7 @@ def quality_fields(report: dict | None) -> dict:
     }
 
 
-def describe_quality(report: dict | None) -> str | None:
+def describe_quality(report: dict[str, Any] | None) -> str | None:
     """One line for the console and the report: the path's agreement, errors and speed-up."""
     if not report:
         return None
@@ -242,7 +243,7 @@ def describe_quality(report: dict | None) -> str | None:
     )
 
 
-def quality_lines(report: dict | None) -> list[str]:
+def quality_lines(report: dict[str, Any] | None) -> list[str]:
     """The lines the console and the HTML report show for an approximate path: its agreement and
     speed-up, then its head-to-head (none on the exact path; no head-to-head line in a report
     saved before there was one)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 
-def seed_reference() -> dict:
+def seed_reference() -> dict[str, Any]:
     """The seed's reported figures (perfkit/data/seed_reference.json, shipped in the package), with their label."""
     try:
         text = resources.files("perfkit").joinpath("data/seed_reference.json").read_text()
@@ -15,4 +16,5 @@ def seed_reference() -> dict:
         # An editable install can present perfkit as a namespace package, which
         # importlib.resources cannot read on Python 3.11; the file sits beside the code anyway.
         text = (Path(__file__).resolve().parents[1] / "data" / "seed_reference.json").read_text()
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data

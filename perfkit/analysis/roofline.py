@@ -10,13 +10,16 @@ dtype on the same device: the best of two sizes, each its fastest repeat (a peak
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from perfkit.types import Curve
 
-def flops_per_board(model: nn.Module, obs_shape: tuple[int, ...], *, batch: int = 8, dtype=torch.float32) -> float:
+
+def flops_per_board(model: nn.Module, obs_shape: tuple[int, ...], *, batch: int = 8, dtype: torch.dtype = torch.float32) -> float:
     """FLOPs of one board's forward pass, counted over a batch of `batch` boards on the CPU."""
     planes = torch.zeros((batch, *obs_shape), dtype=dtype)
     params = next(model.parameters(), None)
@@ -29,7 +32,7 @@ def flops_per_board(model: nn.Module, obs_shape: tuple[int, ...], *, batch: int 
 
 def matmul_peak(
     device: torch.device, dtype: torch.dtype, *, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5
-) -> dict:
+) -> dict[str, Any]:
     """The best FLOP/s of square matrix multiplies of each of `sizes` on `device` in `dtype`.
 
     A peak is a best case: each size's fastest of `repeats` timed calls (one warm-up each), and
@@ -58,14 +61,14 @@ def matmul_peak(
     return best
 
 
-def roofline_fields(flops: float, boards_per_s: float | None, peak_flop_per_s: float | None) -> dict:
+def roofline_fields(flops: float, boards_per_s: float | None, peak_flop_per_s: float | None) -> dict[str, Any]:
     """Achieved FLOP/s at `boards_per_s` and its share of the peak (`mfu`); None where unknown."""
     achieved = None if boards_per_s is None else flops * boards_per_s
     mfu = achieved / peak_flop_per_s if achieved is not None and peak_flop_per_s else None
     return {"flops_per_board": flops, "achieved_flop_per_s": achieved, "peak_flop_per_s": peak_flop_per_s, "mfu": mfu}
 
 
-def mfu_fields(boards_per_s: float, curve, reason: str = "") -> dict:
+def mfu_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict[str, Any]:
     """`mfu` of a self-play run: boards/s × the curve's FLOPs per board ÷ the curve's matmul peak.
 
     The roofline is the one `perfkit curve` measured and stored in the curve file (same device,

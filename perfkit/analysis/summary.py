@@ -6,6 +6,7 @@ Renderers (console, HTML, notebooks) only format these numbers; they compute not
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ def batch1_median_s(calls: pd.DataFrame) -> float | None:
 
 def summarize(
     *, calls: pd.DataFrame, moves: pd.DataFrame, games: pd.DataFrame, wall_s: float, wall_start: float
-) -> dict:
+) -> dict[str, Any]:
     """The summary metrics of one run; None where a metric does not apply (e.g. transfers on CPU)."""
     n_games, n_moves = len(games), len(moves)
     n_calls = len(calls)
@@ -90,7 +91,7 @@ def summarize(
 def projection(
     games_per_s: float, n_games: int, boards: int, calls: pd.DataFrame, wall_start: float, wall_s: float,
     target_games: int = PROJECTION_GAMES,
-) -> dict:
+) -> dict[str, Any]:
     """Days for `target_games` at the run's rate, with an interval from per-window rates."""
     if games_per_s <= 0 or n_games == 0:
         return {"projected_days_500k": None, "projected_days_500k_low": None, "projected_days_500k_high": None}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from perfkit.analysis import metrics
 from perfkit.instrument.run import Run
+from perfkit.types import Curve
 
 # Why a network call was made, in the order the search asks (SPEC §1.3).
 PURPOSES = (
@@ -26,7 +28,7 @@ PURPOSES = (
 )
 
 def strategy(run: Run) -> str:
-    return run.manifest.get("strategy", "?")
+    return str(run.manifest.get("strategy", "?"))
 
 
 def concurrency(run: Run) -> int:
@@ -60,7 +62,7 @@ def where_measured(run: Run) -> str:
 
 
 def preset_name(run: Run) -> str:
-    return run.manifest.get("settings", {}).get("preset", "?")
+    return str(run.manifest.get("settings", {}).get("preset", "?"))
 
 
 def unique_labels(runs: Sequence[Run]) -> list[str]:
@@ -92,7 +94,7 @@ def summary_frame(runs: Sequence[Run], columns: dict[str, str] | None = None) ->
     return pd.DataFrame(rows).set_index("run")
 
 
-def comparable_key(run: Run) -> tuple:
+def comparable_key(run: Run) -> tuple[Any, ...]:
     """Runs with equal keys played the same workload on the same device."""
     m = run.manifest
     s = m.get("settings", {})
@@ -109,7 +111,7 @@ def speedups(runs: Sequence[Run]) -> list[float | None]:
     median over its repeats) comes first; a run without one is compared with a naive run
     of the same workload and device among `runs`. `bench` stores what this returns.
     """
-    naive: dict[tuple, float] = {}
+    naive: dict[tuple[Any, ...], float] = {}
     for run in runs:
         if strategy(run) == "naive" and run.summary.get("moves_per_s"):
             naive.setdefault(comparable_key(run), run.summary["moves_per_s"])
@@ -122,7 +124,7 @@ def speedups(runs: Sequence[Run]) -> list[float | None]:
     return out
 
 
-def compared_summaries(runs: Sequence[Run]) -> list[dict]:
+def compared_summaries(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """Each run's stored summary with its speed-up vs naive among `runs` (`speedups`): what the tables show."""
     return [dict(run.summary, speedup_vs_naive=x) for run, x in zip(runs, speedups(runs), strict=True)]
 
@@ -145,7 +147,7 @@ class SameGames:
 
 def same_games(runs: Sequence[Run]) -> list[SameGames]:
     """The same-games verdict of each workload among `runs` played by two runs or more (`comparable_key`)."""
-    groups: dict[tuple, list[Run]] = {}
+    groups: dict[tuple[Any, ...], list[Run]] = {}
     for run in runs:
         groups.setdefault(comparable_key(run), []).append(run)
     out = []
@@ -264,7 +266,7 @@ def gpu_timeline(run: Run) -> pd.DataFrame:
     return out
 
 
-def curve_frame(curve) -> pd.DataFrame:
+def curve_frame(curve: Curve) -> pd.DataFrame:
     """A `perfkit curve` (`perfkit.analysis.curve.Curve`) as a table: per batch size, ms per
     call (median, IQR), forward ms, boards/s and the noisy flag."""
     return pd.DataFrame([
@@ -280,7 +282,7 @@ def curve_frame(curve) -> pd.DataFrame:
     ], columns=["batch", "call_ms", "iqr_ms", "forward_ms", "boards_per_s", "noisy"])
 
 
-def whatif_bars(runs: Sequence[Run], curve) -> list[dict]:
+def whatif_bars(runs: Sequence[Run], curve: Curve) -> list[dict[str, Any]]:
     """Projection bars replaying each run's call trace against `curve` (see `projection.replay`).
 
     Runs whose network or precision the curve does not fit are left out (a measured curve
@@ -309,7 +311,7 @@ def whatif_bars(runs: Sequence[Run], curve) -> list[dict]:
 
 
 def projection_bars(
-    runs: Sequence[Run], *, reference: dict | None = None, whatif: Sequence[dict] = ()
+    runs: Sequence[Run], *, reference: dict[str, Any] | None = None, whatif: Sequence[dict[str, Any]] = ()
 ) -> pd.DataFrame:
     """The bars of the projection chart: days for 500k games, labelled with whose number it is.
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from perfkit.instrument.nvml import GpuReader
+    from perfkit.devices.nvml import GpuReader
     from perfkit.types import Game
 
 
@@ -25,6 +26,11 @@ class RunnerOutput(NamedTuple):
     forward_s: float
     d2h_s: float | None
 
+
+# A traced network's call: planes [B, ...] on the device -> (logits [B, A], values [B]).
+Forward = Callable[["torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
+# (logits [B, A], values [B] on the host, h2d_s, forward_s, d2h_s); None: no such phase here.
+TimedCall = tuple["torch.Tensor", "torch.Tensor", "float | None", float, "float | None"]
 
 T = TypeVar("T")
 
@@ -85,6 +91,15 @@ class Device:
     def synchronize(self) -> None:
         """Wait until queued work is done (before a clock is read)."""
 
+    def timed_call(self, x: torch.Tensor, forward: Forward) -> TimedCall:
+        """`forward(x)` for a network perfkit traces, with its phases timed by this device's clock.
+
+        Here the network runs where `x` is: no transfer (None, never an invented figure).
+        """
+        t0 = time.perf_counter()
+        logits, values = forward(x)
+        return logits, values, None, time.perf_counter() - t0, None
+
     def free_memory(self) -> None:
         """Return cached memory after an out-of-memory error, so that smaller batches fit."""
 
@@ -92,7 +107,7 @@ class Device:
         """(NVML reader, None), or (None, "unavailable: <reason>")."""
         return None, f"unavailable: the run uses {self.name}, not an NVIDIA GPU"
 
-    def environment(self) -> dict:
+    def environment(self) -> dict[str, Any]:
         """The manifest's device fields."""
         return {"device": self.spec, "device_name": self.name, "simulated": self.simulated}
 

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from perfkit.devices.base import Device, RunnerOutput
+from perfkit.devices.nvml import GpuReader
+from perfkit.types import Game
 
 
 class CpuDevice(Device):
@@ -22,17 +24,17 @@ class CpuDevice(Device):
     def name(self) -> str:
         return "cpu"
 
-    def runner(self, model, game, dtype) -> CpuRunner:
+    def runner(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> CpuRunner:
         return CpuRunner(model, game, dtype)
 
-    def gpu_reader(self):
+    def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return None, "unavailable: the run uses the CPU, not an NVIDIA GPU"
 
 
 class CpuRunner:
     """Encode, forward, float64 numpy out; encode and forward timed with perf_counter."""
 
-    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype) -> None:
+    def __init__(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> None:
         self.model, self.game, self.dtype = model, game, dtype
 
     @torch.inference_mode()

@@ -10,8 +10,31 @@ import time
 import numpy as np
 import torch
 
-from perfkit.devices.base import Device, RunnerOutput, Slots
-from perfkit.types import PerfkitError
+from perfkit.devices.base import Device, Forward, RunnerOutput, Slots, TimedCall
+from perfkit.devices.nvml import GpuReader, open_reader
+from perfkit.types import Game, PerfkitError
+
+
+class EventClock:
+    """Consecutive phases of the work queued on the current CUDA stream, timed by CUDA events.
+
+    perfkit's one device-timing path (the runner's calls, a traced network's calls): a wall
+    clock around asynchronous copies and kernels would time their queueing, not their work.
+    """
+
+    def __init__(self, phases: int) -> None:
+        self._events = [torch.cuda.Event(enable_timing=True) for _ in range(phases + 1)]
+        self._marked = 0
+
+    def mark(self) -> None:
+        """Here one phase ends and the next begins (the first mark starts the first phase)."""
+        self._events[self._marked].record()
+        self._marked += 1
+
+    def seconds(self) -> list[float]:
+        """Each phase's seconds, in order; waits for the last phase to finish."""
+        self._events[-1].synchronize()
+        return [a.elapsed_time(b) / 1e3 for a, b in zip(self._events, self._events[1:], strict=False)]
 
 
 class CudaDevice(Device):
@@ -43,18 +66,30 @@ class CudaDevice(Device):
     def name(self) -> str:
         return torch.cuda.get_device_name(self.torch_device)
 
-    def runner(self, model, game, dtype) -> CudaRunner:
+    def runner(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> CudaRunner:
         return CudaRunner(model, game, dtype, self.torch_device)
 
     def synchronize(self) -> None:
         torch.cuda.synchronize(self.torch_device)
 
+    def timed_call(self, x: torch.Tensor, forward: Forward) -> TimedCall:
+        """A pinned copy of `x` in, `forward`, the outputs copied back, each timed by CUDA events."""
+        clock = EventClock(phases=3)  # h2d, forward, d2h
+        x = x.pin_memory()
+        clock.mark()
+        x = x.to(self.torch_device, non_blocking=True)
+        clock.mark()
+        logits, values = forward(x)
+        clock.mark()
+        logits, values = logits.to("cpu"), values.to("cpu")
+        clock.mark()
+        h2d, fwd, d2h = clock.seconds()
+        return logits, values, h2d, fwd, d2h
+
     def free_memory(self) -> None:
         torch.cuda.empty_cache()
 
-    def gpu_reader(self):
-        from perfkit.instrument.nvml import open_reader
-
+    def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return open_reader("cuda", self.index)
 
 
@@ -86,7 +121,9 @@ class CudaRunner:
     encode overlap the other's forward pass and copy back, instead of waiting behind them.
     """
 
-    def __init__(self, model: torch.nn.Module, game, dtype: torch.dtype, device: torch.device, *, slots: int = 2) -> None:
+    def __init__(
+        self, model: torch.nn.Module, game: Game, dtype: torch.dtype, device: torch.device, *, slots: int = 2
+    ) -> None:
         self.model, self.game, self.dtype, self.device = model, game, dtype, device
         row_dtype = torch.from_numpy(np.empty(0, game.compact_dtype)).dtype  # int8 for Hex
         out_dtype = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype  # numpy has no bfloat16
@@ -109,22 +146,21 @@ class CudaRunner:
         slot.pinned_logits = _grow(slot.pinned_logits, b * actions)
         slot.pinned_values = _grow(slot.pinned_values, b)
         host_prep_s = time.perf_counter() - t0
-        ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
+        clock = EventClock(phases=4)  # h2d, encode, forward, d2h
         with torch.cuda.stream(slot.stream):
-            ev[0].record()
+            clock.mark()
             dev = host.to(self.device, non_blocking=True)
-            ev[1].record()
+            clock.mark()
             planes = self.game.encode(dev[:, :cells], dev[:, cells].to(torch.int8), self.dtype)
-            ev[2].record()
+            clock.mark()
             logits, values = self.model(planes)
-            ev[3].record()
+            clock.mark()
             out_logits = slot.pinned_logits[: b * actions].view(b, actions)
             out_values = slot.pinned_values[:b]
             out_logits.copy_(logits.reshape(b, actions), non_blocking=True)
             out_values.copy_(values.reshape(b), non_blocking=True)
-            ev[4].record()
-        ev[4].synchronize()
-        h2d, enc, fwd, d2h = (ev[i].elapsed_time(ev[i + 1]) / 1e3 for i in range(4))
+            clock.mark()
+        h2d, enc, fwd, d2h = clock.seconds()
         return RunnerOutput(
             out_logits.numpy().astype(np.float64), out_values.numpy().astype(np.float64),
             host_prep_s + enc, h2d, fwd, d2h,

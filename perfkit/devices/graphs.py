@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,14 +87,15 @@ class Graphed(nn.Module):
     def captured(self) -> tuple[int, ...]:
         return tuple(sorted(self.replays))
 
-    def forward(self, planes: torch.Tensor):
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = planes.shape[0]
         size = bucket_for(self.buckets, b)
         with self._lock:
             replay = self._replay(size, planes) if size is not None else None
             if replay is None or size is None:
                 self.calls["eager"] += 1
-                return self.inner(planes)
+                logits, values = self.inner(planes)
+                return logits, values
             self.calls["graph"] += 1
             if size != b:
                 planes = torch.cat([planes, planes.new_zeros((size - b, *planes.shape[1:]))])
@@ -122,7 +124,7 @@ class Graphed(nn.Module):
             for size in self.buckets:
                 self._replay(size, example)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the manifest stores: buckets, which run as graphs, which fell back and why, calls."""
         return {
             "buckets": list(self.buckets), "captured": list(self.captured),
@@ -154,7 +156,7 @@ def capture_cuda(model: nn.Module, size: int, example: torch.Tensor) -> Forward:
     done = torch.cuda.Event()
     done.record()
 
-    def replay(planes: torch.Tensor):
+    def replay(planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stream = torch.cuda.current_stream(planes.device)
         stream.wait_event(done)  # the previous replay has read the inputs and its outputs were cloned
         static_in.copy_(planes, non_blocking=True)
@@ -166,10 +168,10 @@ def capture_cuda(model: nn.Module, size: int, example: torch.Tensor) -> Forward:
     return replay
 
 
-_pools: dict[torch.device, object] = {}
+_pools: dict[torch.device, Any] = {}  # torch's pool handles
 
 
-def _pool(device: torch.device):
+def _pool(device: torch.device) -> Any:
     """One memory pool per device, shared by every bucket's graph (their buffers are reused in turn)."""
     if device not in _pools:
         _pools[device] = torch.cuda.graph_pool_handle()

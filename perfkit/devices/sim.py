@@ -21,13 +21,14 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from perfkit.analysis.curve import Curve, CurvePoint, load_curve
 from perfkit.devices.base import Device, RunnerOutput
-from perfkit.types import PRESETS, PerfkitError
+from perfkit.devices.nvml import GpuReader
+from perfkit.types import PRESETS, Curve, CurvePoint, Game, PerfkitError, load_curve
 
 PAPER_FILE = Path(__file__).resolve().parent.parent / "data" / "sim_h100.json"
 FREE_NAME = "sim: free network"
@@ -35,9 +36,10 @@ STANDIN_RANK = 8  # the stand-in network's hidden width: cheap, yet position dep
 
 
 @lru_cache(maxsize=1)
-def paper_spec() -> dict:
+def paper_spec() -> dict[str, Any]:
     """The shipped paper derivation (assumptions and FLOPs per board of each preset)."""
-    return json.loads(PAPER_FILE.read_text())
+    spec: dict[str, Any] = json.loads(PAPER_FILE.read_text())
+    return spec
 
 
 def flops_per_board(obs_shape: tuple[int, int, int], actions: int, blocks: int, channels: int) -> int:
@@ -130,17 +132,18 @@ class SimDevice(Device):
     @property
     def name(self) -> str:
         if self.source == "paper":
-            return paper_spec()["device_name"]
+            return str(paper_spec()["device_name"])
         if self.source == "free":
             return FREE_NAME
         return f"sim: {Path(self.source).stem}"
 
-    def runner(self, model, game, dtype) -> SimRunner:
+    def runner(self, model: torch.nn.Module, game: Game, dtype: torch.dtype) -> SimRunner:
         if self.source == "paper" and self.curve is None:
-            while not hasattr(model, "blocks") and hasattr(model, "inner"):
-                model = model.inner  # a wrapper of the network (fold.ChannelsLast): its shapes are the inner one's
+            net: Any = model
+            while not hasattr(net, "blocks") and hasattr(net, "inner"):
+                net = net.inner  # a wrapper of the network (fold.ChannelsLast): its shapes are the inner one's
             obs_shape, actions, blocks, channels = (
-                getattr(model, k, None) for k in ("obs_shape", "actions", "blocks", "channels"))
+                getattr(net, k, None) for k in ("obs_shape", "actions", "blocks", "channels"))
             if obs_shape is None or actions is None or blocks is None or channels is None:
                 raise PerfkitError(
                     "--device sim derives its paper curve from perfkit's ResNet shapes; this model has none: "
@@ -164,10 +167,10 @@ class SimDevice(Device):
         if delay > 0:
             time.sleep(delay)  # releases the GIL: the CPU side goes on meanwhile
 
-    def gpu_reader(self):
+    def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return None, "unavailable: simulated device (sim), no GPU to sample"
 
-    def environment(self) -> dict:
+    def environment(self) -> dict[str, Any]:
         curve = self.curve
         return {
             **super().environment(),
@@ -181,7 +184,7 @@ class SimDevice(Device):
 class SimRunner:
     """Stand-in outputs (timed as host work), then the curve's latency on the device queue."""
 
-    def __init__(self, device: SimDevice, game) -> None:
+    def __init__(self, device: SimDevice, game: Game) -> None:
         self.device, self.game = device, game
         rng = np.random.default_rng(0)
         width = game.compact_width + 1

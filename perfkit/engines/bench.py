@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from perfkit.engines import make_engine
@@ -14,26 +13,19 @@ from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, e
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import resolve_device, resolve_precision
 from perfkit.model.net import build_game_model
-from perfkit.threads import choose_threads
+from perfkit.threads import choose_threads, thread_probe
 from perfkit.types import PerfkitError, get_preset
 
 
-def _batch1_probe(net: torch.nn.Module, obs_shape, dtype, calls: int = 3):
-    """probe(t): median seconds of a batch-1 forward with t torch threads (for `choose_threads`)."""
+def _batch1_call(net: torch.nn.Module, obs_shape, dtype) -> Callable[[], object]:
+    """One batch-1 forward of `net` on an empty observation [1, *obs_shape] (what `thread_probe` times)."""
     x = torch.zeros((1, *obs_shape), dtype=dtype)
 
     @torch.inference_mode()
-    def probe(threads: int) -> float:
-        torch.set_num_threads(threads)
-        net(x)
-        times = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            net(x)
-            times.append(time.perf_counter() - t0)
-        return float(np.median(times))
+    def call() -> object:
+        return net(x)
 
-    return probe
+    return call
 
 
 def bench_engine(
@@ -83,7 +75,7 @@ def bench_engine(
             f"cannot build the {p.name} network for engine {spec!r} (observations {list(engine.obs_shape)}, "
             f"{engine.actions:,} actions): {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
         ) from None
-    choice = choose_threads(device_type=dev.type, requested=threads, probe=_batch1_probe(net, engine.obs_shape, dtype))
+    choice = choose_threads(device_type=dev.type, requested=threads, probe=thread_probe(_batch1_call(net, engine.obs_shape, dtype)))
     torch.set_num_threads(choice.threads)
     out_path = Path(out) if out is not None else None
     made_out = out_path is not None and not out_path.exists()

@@ -9,11 +9,11 @@ server shared by every game in flight (`crossgame`).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
+from perfkit.batching.cache import ExactLRU
 from perfkit.game.openspiel import game_info, load_game, observation, winner
 from perfkit.types import PerfkitError
 
@@ -37,24 +37,21 @@ class NetEvaluator:
 
     def __init__(self, predict: Predict, obs_shape: tuple[int, ...], *, cache_size: int = 2**14) -> None:
         self.predict, self.obs_shape, self.cache_size = predict, obs_shape, cache_size
-        self._cache: OrderedDict[bytes, tuple[float, dict[int, float]]] = OrderedDict()
+        self._cache = ExactLRU(entries=cache_size)  # the one LRU of every exact cache
 
     def _inference(self, state) -> tuple[float, dict[int, float]]:
         obs = observation(state, self.obs_shape)
         key = obs.tobytes() + np.asarray(state.legal_actions_mask(), np.int8).tobytes()
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        logits, value = self.predict(obs)
+
+        def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            logits, value = self.predict(obs)
+            return np.asarray(logits, np.float64)[None], np.array([value], np.float64)  # [1, A], [1]
+
+        logits, values = self._cache.answer([key], send)
         legal = state.legal_actions()
-        masked = np.asarray(logits, np.float64)[legal]
+        masked = logits[0][legal]
         p = np.exp(masked - masked.max())
-        result = (float(value), dict(zip(legal, p / p.sum(), strict=True)))
-        self._cache[key] = result
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return result
+        return float(values[0]), dict(zip(legal, p / p.sum(), strict=True))
 
     def evaluate(self, state) -> np.ndarray:
         """Returns for both players: the value is for the side to move."""

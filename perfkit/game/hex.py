@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from perfkit.types import MAX_BOARD, MIN_BOARD, PerfkitError
+
+if TYPE_CHECKING:
+    import torch  # only where planes are made: worker processes never load it
 
 EMPTY, PLAYER1, PLAYER2 = 0, 1, 2
 BOTH_EDGES = 0b11
@@ -232,7 +236,7 @@ class HexGame:
     def concat(self, parts: list[Positions]) -> Positions:
         return Positions.concat(parts, self.n)
 
-    def encode(self, stones, to_move, dtype):
+    def encode(self, stones: torch.Tensor, to_move: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2):
         player-1 stones, player-2 stones, ones when player 1 is to move."""
         import torch
@@ -242,5 +246,5 @@ class HexGame:
         side = (to_move == 1).reshape(b, 1, 1, 1).expand(b, 1, n, n)
         return torch.cat([board == 1, board == 2, side], dim=1).to(dtype)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"game": "hex", "board": self.n, "obs_shape": list(self.obs_shape), "actions": self.actions}

@@ -10,16 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from perfkit.types import PerfkitError, did_you_mean
 
+if TYPE_CHECKING:
+    import torch
+
 EXAMPLES = ("connect_four", "othello", "hex(board_size=11)", "go(board_size=9)", "tic_tac_toe")
 
 
-def pyspiel_module():
+def pyspiel_module() -> Any:  # OpenSpiel ships no type information
     """`pyspiel`, or a PerfkitError saying how to install it."""
     try:
         import pyspiel
@@ -42,7 +47,7 @@ class GameInfo:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def _quiet_stderr() -> Iterator[None]:
     """File descriptor 2 to /dev/null for the block (C++ writes there directly)."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -55,7 +60,7 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def load_game(name: str):
+def load_game(name: str) -> Any:  # a pyspiel.Game
     """The OpenSpiel game `name` (parameters as OpenSpiel writes them), checked for perfkit.
 
     Raises PerfkitError for an unknown game or one perfkit's engines cannot play (chance,
@@ -103,7 +108,7 @@ def load_game(name: str):
     return game
 
 
-def game_info(game) -> GameInfo:
+def game_info(game: Any) -> GameInfo:
     """Shapes of a loaded OpenSpiel game."""
     name = str(game)
     return GameInfo(
@@ -112,12 +117,12 @@ def game_info(game) -> GameInfo:
     )
 
 
-def observation(state, shape: tuple[int, ...]) -> np.ndarray:
+def observation(state: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The observation tensor of `state` for the side to move, shaped [*obs_shape] float32."""
     return np.asarray(state.observation_tensor(), dtype=np.float32).reshape(shape)
 
 
-def winner(state) -> int:
+def winner(state: Any) -> int:
     """1 or 2 (perfkit's players: OpenSpiel's 0 and 1), or 0 for a draw, of a terminal state."""
     returns = state.returns()
     if returns[0] > returns[1]:
@@ -133,7 +138,7 @@ class StatePositions:
     Observations (the compact rows) are taken lazily, only when the network is asked.
     """
 
-    def __init__(self, game: OpenSpielGame, states: list) -> None:
+    def __init__(self, game: OpenSpielGame, states: list[Any]) -> None:  # pyspiel.State each
         self.game, self.states = game, states
         terminal = [s.is_terminal() for s in states]
         self._terminal = np.array(terminal, bool)
@@ -165,10 +170,10 @@ class StatePositions:
                 out[i] = np.asarray(s.legal_actions_mask(), bool)
         return out
 
-    def take(self, index) -> StatePositions:
+    def take(self, index: np.ndarray) -> StatePositions:
         return StatePositions(self.game, [self.states[i] for i in np.asarray(index, np.int64)])
 
-    def play(self, actions) -> StatePositions:
+    def play(self, actions: np.ndarray) -> StatePositions:
         out = []
         for s, a in zip(self.states, np.asarray(actions, np.int64), strict=True):
             if s.is_terminal() or not 0 <= a < self.game.actions or not s.legal_actions_mask()[a]:
@@ -205,9 +210,9 @@ class OpenSpielGame:
     def concat(self, parts: list[StatePositions]) -> StatePositions:
         return StatePositions(self, [s for p in parts for s in p.states])
 
-    def encode(self, stones, to_move, dtype):
+    def encode(self, stones: torch.Tensor, to_move: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Planes [B, *obs_shape] from the flattened observations (already the mover's view)."""
         return stones.reshape(stones.shape[0], *self.obs_shape).to(dtype)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"game": self.name, "obs_shape": list(self.obs_shape), "actions": self.actions}

@@ -7,6 +7,7 @@ import platform
 import resource
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ def device_name(device: Device | torch.device | str) -> str:
     return get_device(device).name
 
 
-def environment_of(device: Device | torch.device | str) -> dict:
+def environment_of(device: Device | torch.device | str) -> dict[str, Any]:
     """Device (name, simulated or not), library versions, cores, threads and commit, for a run's manifest."""
     import pandas
 

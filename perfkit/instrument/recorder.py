@@ -6,6 +6,7 @@ import dataclasses
 import operator
 import threading
 import time
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -49,7 +50,7 @@ class Recorder:
         clock: the clock that times the recorder's own work; injectable for tests.
     """
 
-    def __init__(self, strategy: str = "", *, record_calls: bool = True, clock=time.perf_counter) -> None:
+    def __init__(self, strategy: str = "", *, record_calls: bool = True, clock: Callable[[], float] = time.perf_counter) -> None:
         self.strategy = strategy
         self.record_calls = record_calls
         self.clock = clock

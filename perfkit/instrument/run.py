@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ MANIFEST = "manifest.json"
 class Run:
     """One strategy's run: plain data, the only thing renderers read."""
 
-    manifest: dict
+    manifest: dict[str, Any]
     calls: pd.DataFrame
     moves: pd.DataFrame
     games: pd.DataFrame
@@ -33,10 +34,11 @@ class Run:
     path: Path | None = None
 
     @property
-    def summary(self) -> dict:
-        return self.manifest.get("summary", {})
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = self.manifest.get("summary", {})
+        return summary
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the run to `path` (must not exist yet) atomically; returns the path."""
         path = Path(path)
         if path.exists():
@@ -54,13 +56,13 @@ class Run:
         return path
 
 
-def _json_default(obj):
+def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def load_run(path: str | os.PathLike) -> Run:
+def load_run(path: str | os.PathLike[str]) -> Run:
     """The run stored in `path`, exactly as written; PerfkitError if it isn't a run directory.
 
     The manifest and the tables are checked against their schema (MANIFEST_FIELDS,
@@ -100,7 +102,7 @@ TABLE_COLUMNS = {
 }
 
 
-def check_manifest(manifest) -> dict:
+def check_manifest(manifest: object) -> dict[str, Any]:
     """ValueError saying what is wrong unless `manifest` has a run manifest's keys and types."""
     if not isinstance(manifest, dict):
         raise ValueError(f"{MANIFEST} holds a {type(manifest).__name__}, not a run manifest object")

@@ -142,7 +142,6 @@ class Tracer:
         if isinstance(network, torch.nn.Module):
             network.to(device=self.device, dtype=self.dtype).eval()
         self.backend = get_device(self.device)
-        self.cuda = self.backend.kind == "cuda"
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -327,21 +326,8 @@ class Tracer:
         with torch.inference_mode():
             x = torch.from_numpy(planes).to(self.dtype)
             t1 = time.perf_counter()
-            if self.cuda:
-                x = x.pin_memory()
-                ev = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
-                ev[0].record()
-                x = x.to(self.device, non_blocking=True)
-                ev[1].record()
-                logits, values = self._forward(x, b)
-                ev[2].record()
-                logits, values = logits.to("cpu"), values.to("cpu")
-                ev[3].record()
-                ev[3].synchronize()
-                h2d, fwd, d2h = (ev[i].elapsed_time(ev[i + 1]) / 1e3 for i in range(3))
-            else:
-                logits, values = self._forward(x, b)
-                fwd = time.perf_counter() - t1
+            # CUDA: a pinned copy in and the outputs back, timed by CUDA events (perfkit.devices).
+            logits, values, h2d, fwd, d2h = self.backend.timed_call(x, lambda planes: self._forward(planes, b))
         end = time.perf_counter()
         answers = check_answers((_on_host(logits), _on_host(values)), b)
         self._record(b, owners, CallRecord(

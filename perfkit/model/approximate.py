@@ -27,7 +27,7 @@ APPROXIMATE_PRECISIONS = ("bfloat16", "float16")
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def check_precision_supported(device: torch.device, dtype: torch.dtype, model: nn.Module, obs_shape) -> None:
+def check_precision_supported(device: torch.device, dtype: torch.dtype, model: nn.Module, obs_shape: tuple[int, ...]) -> None:
     """PerfkitError (one line) unless `model` runs in `dtype` on `device`; float32/float64 always do.
 
     A reduced precision is probed with one forward pass of a copy of the network on 2 blank
@@ -58,7 +58,7 @@ class Autocast(nn.Module):
         super().__init__()
         self.inner, self.device_type, self.dtype = model, device_type, dtype
 
-    def forward(self, planes: torch.Tensor):
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # cache_enabled=False: required inside a CUDA graph capture (--cuda-graphs), and each call
         # enters autocast anew, so its weight-cast cache would not outlive a call anyway.
         with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=False):
@@ -66,7 +66,7 @@ class Autocast(nn.Module):
         return logits.float(), values.float()
 
 
-def autocast_network(model: nn.Module, obs_shape, *, device: torch.device, precision: str, name: str) -> Autocast:
+def autocast_network(model: nn.Module, obs_shape: tuple[int, ...], *, device: torch.device, precision: str, name: str) -> Autocast:
     """`model` under autocast in `name` (float16 or bfloat16), probed now on 2 blank boards.
 
     PerfkitError (one line) for another name, for a run whose precision is not float32 (autocast
@@ -109,7 +109,7 @@ class Bucketed(nn.Module):
         self.compile_s: dict[int, float] = {}
         self.compiled = torch.compile(model, dynamic=False, backend=backend)
 
-    def forward(self, planes: torch.Tensor):
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = planes.shape[0]
         size = bucket(b)
         if size != b:
@@ -126,7 +126,7 @@ class Bucketed(nn.Module):
 
 
 def compile_network(
-    model: nn.Module, obs_shape, *, device: torch.device, dtype: torch.dtype, backend: str = "inductor"
+    model: nn.Module, obs_shape: tuple[int, ...], *, device: torch.device, dtype: torch.dtype, backend: str = "inductor"
 ) -> Bucketed:
     """`model` compiled with batch buckets, checked by compiling batch 1 now.
 
@@ -149,7 +149,7 @@ def compile_network(
     return wrapped
 
 
-def precompile(model: nn.Module, obs_shape, *, up_to: int, device: torch.device, dtype: torch.dtype) -> float:
+def precompile(model: nn.Module, obs_shape: tuple[int, ...], *, up_to: int, device: torch.device, dtype: torch.dtype) -> float:
     """Compile every bucket up to `up_to` boards now (outside the timed run); returns the seconds it took."""
     if not isinstance(model, Bucketed):
         return 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ class Evaluator:
         model: torch.nn.Module,
         *,
         n: int | None = None,
-        game=None,
+        game: Any = None,  # a perfkit Game; Any: HexGame does not satisfy types.Game yet (concat's list, read-only fields)
         device: Device | torch.device | str = "cpu",
         precision: str = "float32",
         on_call: Callable[[CallRecord], None] | None = None,

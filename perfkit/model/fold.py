@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import torch
 from torch import nn
@@ -67,8 +68,9 @@ class ChannelsLast(nn.Module):
         super().__init__()
         self.inner = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks memory_format; Module.to takes it
 
-    def forward(self, planes: torch.Tensor):
-        return self.inner(planes.contiguous(memory_format=torch.channels_last))
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, values = self.inner(planes.contiguous(memory_format=torch.channels_last))
+        return logits, values
 
 
 def in_format(model: nn.Module, memory_format: str) -> nn.Module:
@@ -107,7 +109,7 @@ def choose_memory_format(
 def prepare_network(
     model: nn.Module, obs_shape: tuple[int, ...], *, device: torch.device, dtype: torch.dtype,
     memory_format: str = "auto",
-) -> tuple[nn.Module, dict]:
+) -> tuple[nn.Module, dict[str, Any]]:
     """The exact fast network: BatchNorm folded, in the memory format measured fastest (`auto`)
     or the one given. Returns (the network, what was done: folded count, format, timings)."""
     folded, count = fold_batchnorm(model, dtype=dtype)

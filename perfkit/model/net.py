@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
 from torch import nn
 
-from perfkit.types import PRESETS, PerfkitError, Preset, get_preset
+from perfkit.types import PRESETS, Game, PerfkitError, Preset, get_preset
 
 CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
 
@@ -101,7 +101,7 @@ def build_model(preset: Preset | str, *, seed: int = 0) -> HexNet:
 
 
 def build_game_model(
-    obs_shape, actions: int, *, preset: Preset | str = "small", seed: int = 0, game: str | None = None
+    obs_shape: Sequence[int], actions: int, *, preset: Preset | str = "small", seed: int = 0, game: str | None = None
 ) -> ResNet:
     """A residual net for a game's observation shape and action count, with the preset's
     blocks and channels (its board size is the game's), weights drawn from `seed`; `game`
@@ -119,7 +119,7 @@ def build_game_model(
     return model
 
 
-def save_checkpoint(model: ResNet, path: str | os.PathLike) -> None:
+def save_checkpoint(model: ResNet, path: str | os.PathLike[str]) -> None:
     """Write `model`'s weights, sizes and game to `path` (loadable by `load_checkpoint`)."""
     if not isinstance(model, ResNet):
         raise PerfkitError(f"save_checkpoint takes a perfkit network (HexNet or ResNet), got {type(model).__name__}")
@@ -130,7 +130,7 @@ def save_checkpoint(model: ResNet, path: str | os.PathLike) -> None:
         raise PerfkitError(f"cannot write checkpoint {path}: {reason}") from None
 
 
-def _save(model: ResNet, path: str | os.PathLike) -> None:
+def _save(model: ResNet, path: str | os.PathLike[str]) -> None:
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
@@ -146,7 +146,7 @@ def _save(model: ResNet, path: str | os.PathLike) -> None:
     )
 
 
-def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> ResNet:
+def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game | None = None) -> ResNet:
     """The network stored at `path`, checked against `preset` and `game` (default: Hex on the
     preset's board); PerfkitError if it can't be used."""
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
@@ -184,6 +184,7 @@ def load_checkpoint(path: str | os.PathLike, preset: Preset, *, game=None) -> Re
             )
         model: ResNet = HexNet(*sizes)
     else:
+        assert game is not None  # without a game the network is Hex's
         shape, actions = tuple(data.get("obs_shape") or ()), data.get("actions")
         if shape != tuple(game.obs_shape) or actions != game.actions:
             raise PerfkitError(

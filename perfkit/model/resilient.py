@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class Resilient:
         self.failures = 0  # failed calls, all sizes
         self.splits = 0  # batches split in two after a failure
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # `n`, `device`, `precision`... of the wrapped Evaluator stay visible.
         if name == "evaluate":
             raise AttributeError(name)
@@ -92,7 +93,7 @@ class Resilient:
         n_policy: int | None = None,
         n_value: int | None = None,
         level: int = -1,
-        **extra,  # passed through unchanged (e.g. the evaluator's queue_wait_s)
+        **extra: Any,  # passed through unchanged (e.g. the evaluator's queue_wait_s)
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, N*N] float64, [B] float64
         b = len(to_move)
         if self.cap is not None and b > self.cap:
@@ -119,7 +120,10 @@ class Resilient:
         self.cap = half if self.cap is None else min(self.cap, half)
         return self._in_parts(stones, to_move, n_policy, n_value, level, extra, half)
 
-    def _in_parts(self, stones, to_move, n_policy, n_value, level, extra, size: int):
+    def _in_parts(
+        self, stones: np.ndarray, to_move: np.ndarray, n_policy: int | None, n_value: int | None, level: int,
+        extra: dict[str, Any], size: int,
+    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A], [B] float64
         b = len(to_move)
         logits, values = [], []
         for lo in range(0, b, size):
