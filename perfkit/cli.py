@@ -377,7 +377,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     from perfkit.selfplay import Interrupted, SelfplaySettings, selfplay, verify_selfplay
 
     if args.verify is not None:
-        report = verify_selfplay(args.verify)
+        report = verify_selfplay(args.verify, games=args.games)
         for problem in report["problems"]:
             print(f"perfkit selfplay: {problem}", file=sys.stderr)
         missing = "" if report["missing_games"] is None else \
@@ -385,7 +385,10 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2) if args.json else
               f"{report['out']}: {report['games']} games in {report['good_shards']} good shards of {report['shards']} "
               f"({report['ranges']} id ranges){missing}"
-              + ("" if report["ok"] else "; the shards above would be set aside on resume, their games played again"))
+              + ("" if report["good_shards"] == report["shards"] else
+                 "; the shards above would be set aside on resume, their games played again")
+              + ("" if report["good_shards"] < report["shards"] or report["ok"] else
+                 "; shards hold games beyond the request (above): no run of this directory asked for them"))
         return 0 if report["ok"] else EXIT_ERROR
     if args.games is None or args.out is None:
         raise PerfkitError("--games and --out are required (or --verify DIR to check a directory)")
@@ -418,7 +421,8 @@ def add_selfplay_parser(sub) -> None:
     p.add_argument("--games", type=positive_int, default=None, help="games the directory should hold (ids 0..N-1)")
     p.add_argument("--out", type=out_dir, default=None, help="self-play directory; rerun the same command to resume")
     p.add_argument("--verify", metavar="DIR", default=None,
-                   help="check every shard of DIR (run, ids, checksum) without writing; exit 1 if any is bad")
+                   help="check every shard of DIR (run, ids, checksum, ids below --games or the last request) "
+                        "without writing; exit 1 if any is bad")
     p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
     add_workload_args(p)
     p.add_argument("--shard-games", type=positive_int, default=1024, help="games per shard (default 1024)")
