@@ -516,29 +516,56 @@ def play_repeats(
     crossgame, permove, naive, ...). Speed-ups are taken within a repeat. Each strategy's run
     is the repeat closest to the median moves/s, with the median and spread of every rate
     over the repeats in its summary (`repeat_fields`); every repeat is saved under
-    `<run dir>/repeats/<i>/`.
+    `<run dir>/repeats/<i>/` as soon as it is played, so Ctrl-C keeps the finished repeats
+    (and each strategy's run over them), as an interrupted `--strategy all` keeps its strategies.
     """
     played: dict[str, list[Run]] = {name: [] for name in strategies}
     curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
-    for i in range(repeat):
-        order = strategies if i % 2 == 0 else strategies[::-1]
-        this_repeat = [run_strategy(name, workload, progress=progress) for name in order]
+    label = run_label_of(workload.settings)
+    paths = {name: run_dir_for(out_path, name, label) for name in strategies} if out_path is not None else {}
+
+    def keep(this_repeat: list[Run]) -> None:  # idempotent: a repeat interrupted while kept is kept once
+        fresh = [run for run in this_repeat if not any(run is r for r in played[run.manifest["strategy"]])]
         add_comparisons(this_repeat)
-        add_efficiency(this_repeat, workload, curves_dir)
-        for run in this_repeat:
-            played[run.manifest["strategy"]].append(run)
+        add_efficiency(fresh, workload, curves_dir)
+        for run in fresh:
+            name = run.manifest["strategy"]
+            if name in paths:
+                run.save(paths[name] / "repeats" / str(len(played[name]) + 1))
+            played[name].append(run)
+
+    this_repeat: list[Run] = []
+    try:
+        for i in range(repeat):
+            this_repeat = []
+            for name in strategies if i % 2 == 0 else strategies[::-1]:
+                this_repeat.append(run_strategy(name, workload, progress=progress))
+            keep(this_repeat)
+    except KeyboardInterrupt:
+        keep(this_repeat)  # the strategies that finished in the interrupted repeat count too
+        runs = repeat_runs(played, repeat=repeat, paths=paths)
+        if runs:
+            kept = ", ".join(f"{r.manifest['strategy']} ({r.summary['repeats']} of {repeat} repeats) in {r.path}"
+                             for r in runs)
+            print(f"interrupted; kept the repeats that finished: {kept}", file=sys.stderr, flush=True)
+        raise
+    return repeat_runs(played, repeat=repeat, paths=paths)
+
+
+def repeat_runs(played: dict[str, list[Run]], *, repeat: int, paths: dict[str, Path]) -> list[Run]:
+    """Each strategy's run over its repeats (see play_repeats), saved in its run dir beside `repeats/`."""
     runs = []
-    for name in strategies:
-        repeats = played[name]
+    for name, repeats in played.items():
+        if not repeats:
+            continue  # interrupted before its first repeat ended
         middle = repeats[closest_to_median([r.summary["moves_per_s"] for r in repeats])]
         manifest = {**middle.manifest, "summary": {**middle.summary, **repeat_fields(repeats)}}
-        manifest["repeats"] = {"count": repeat, "order": "interleaved, alternating direction", "dir": "repeats/<i>"}
-        runs.append(dataclasses.replace(middle, manifest=manifest, path=None))  # a copy: the repeat is saved as is
-    if out_path is not None:
-        for name, run in zip(strategies, runs, strict=True):
-            path = run.save(run_dir_for(out_path, name, run_label_of(workload.settings)))
-            for i, rep in enumerate(played[name], start=1):
-                rep.save(path / "repeats" / str(i))
+        manifest["repeats"] = {"count": len(repeats), "requested": repeat,
+                               "order": "interleaved, alternating direction", "dir": "repeats/<i>"}
+        run = dataclasses.replace(middle, manifest=manifest, path=None)  # a copy: the repeat is saved as is
+        if name in paths:
+            run.save(paths[name], into_existing=True)
+        runs.append(run)
     return runs
 
 

@@ -8,17 +8,24 @@ wait for an outcome.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from perfkit.bench import BenchSettings
 from perfkit.cli import main
+from perfkit.instrument.run import load_run
 from perfkit.selfplay import SelfplayDir, SelfplaySettings, selfplay, verify_selfplay
 from perfkit.selfplay.store import IDENTITY_DEFAULTS
 from perfkit.types import PerfkitError
 
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 SELFPLAY = ["--preset", "tiny", "--precision", "float64", "--shard-games", "4", "--concurrency", "4",
             "--no-progress"]
 
@@ -89,3 +96,38 @@ def test_verify_is_not_ok_for_game_ids_beyond_the_request(tmp_path, capsys):
 
 def _ids(shard) -> set[int]:
     return set(pq.read_table(shard, columns=["game"]).column("game").to_pylist())
+
+
+# -- item 4: an interrupted `bench --repeat` keeps the finished repeats ---------------------------
+
+
+def test_interrupted_bench_repeat_keeps_the_finished_repeats(tmp_path):
+    out = tmp_path / "runs"
+    argv = [sys.executable, "-m", "perfkit", "bench", "--strategy", "naive", "--repeat", "1000", "--games", "1",
+            "--preset", "tiny", "--precision", "float64", "--device", "cpu", "--threads", "1", "--no-progress",
+            "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("*/repeats/2/manifest.json")):  # two repeats saved: the run is under way
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no repeat was saved within 240 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "perfkit bench: interrupted"
+    assert "interrupted; kept the repeats that finished: naive (" in err
+    (run_dir,) = [p for p in out.iterdir() if p.name != "curves"]
+    kept = sorted(int(p.name) for p in (run_dir / "repeats").iterdir())
+    assert len(kept) >= 2 and kept == list(range(1, len(kept) + 1))  # no gap, no half-written repeat
+    for i in kept:
+        assert len(load_run(run_dir / "repeats" / str(i)).games) == 1
+    run = load_run(run_dir)
+    assert run.summary["repeats"] == len(kept)
+    assert run.manifest["repeats"]["count"] == len(kept) and run.manifest["repeats"]["requested"] == 1000
+    assert not [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".whole"))]

@@ -36,18 +36,28 @@ class Run:
     def summary(self) -> dict:
         return self.manifest.get("summary", {})
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the run to `path` (must not exist yet) atomically; returns the path."""
+    def save(self, path: str | os.PathLike, *, into_existing: bool = False) -> Path:
+        """Write the run to `path` (must not exist yet) atomically; returns the path.
+
+        into_existing: `path` may already be a folder without a run in it (one that holds the
+        run's saved `repeats/`): the run is written beside it, then its files are moved in with
+        manifest.json last, so the folder reads as a run only once the run is whole.
+        """
         path = Path(path)
-        if path.exists():
+        if path.exists() and not (into_existing and path.is_dir() and not (path / MANIFEST).exists()):
             raise PerfkitError(f"run directory {path} already exists; choose another --out")
         path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as tmp:
+        target = path.with_name(f"{path.name}.whole") if path.exists() else path
+        with replacing(target) as tmp:
             tmp.mkdir()
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             text = json.dumps(self.manifest, indent=2, default=_json_default)
             (tmp / MANIFEST).write_text(text)
+        if target != path:
+            for name in [f"{t}.parquet" for t in TABLES] + [MANIFEST]:
+                os.replace(target / name, path / name)
+            target.rmdir()
         # What was written is what load_run returns (tuples become lists, numpy scalars numbers).
         self.manifest = json.loads(text)
         self.path = path
