@@ -515,6 +515,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
     roofline = curve_roofline(workload, curve.peak_boards_per_s)
     curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
     curve.save(path)
+    unusable = curve.efficiency_problem()
+    if unusable:
+        print(f"perfkit curve: warning: {unusable}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(path)}, indent=2))
     else:
@@ -613,7 +616,7 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--max-batch", type=positive_int, default=65_536, help="largest batch size to try (default 65536)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per batch size (default 5)")
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls per batch size (default 2)")
-    p.add_argument("--time-budget", type=non_negative_float, default=30.0, help="seconds for the sweep (default 30)")
+    p.add_argument("--time-budget", type=positive_seconds, default=30.0, help="seconds for the sweep (default 30)")
     p.add_argument("--out", type=out_dir, default="runs/curves", help="directory for the curve (default runs/curves)")
     p.add_argument("-o", "--output", default=None, help="curve file (default OUT/<device>-<preset>-<precision>.json)")
     p.add_argument("--json", action="store_true", help="print the curve as JSON on stdout")
