@@ -538,13 +538,13 @@ def save_runs(items: list[tuple[Run, Path]], *, into_existing: bool = False) -> 
         return
     strategies = list(dict.fromkeys(r.manifest["strategy"] for r, _, _ in failed))
     names = " and ".join(strategies) + (" runs" if len(strategies) > 1 else " run")
-    _, path, exc = failed[0]
+    _, path, first = failed[0]
     saved = [f"{r.manifest['strategy']} in {r.path}" for r, _ in items if r.path is not None]
     kept = f"saved: {', '.join(saved)}" if saved else "the runs saved before it are kept"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if first.errno in (errno.ENOSPC, errno.EDQUOT):
         raise SaveFailed(f"disk full: no space left to save the {names} in {path.parent}; {kept}; "
                          "free space and run bench again")
-    raise SaveFailed(f"cannot save the {names} in {path}: {exc.strerror or exc}; {kept}")
+    raise SaveFailed(f"cannot save the {names} in {path}: {first.strerror or first}; {kept}")
 
 
 def play_repeats(

@@ -781,20 +781,23 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    if not (sys.argv[1:] if argv is None else argv):
-        print(parser.format_help())  # `perfkit` alone: its commands
-        return EXIT_USAGE
-    args, extras = parser.parse_known_args(argv)
-    if extras:
-        reject_unknown_flags(parser, args, extras)
-    try:
+    given = sys.argv[1:] if argv is None else argv
+    command = f"perfkit {given[0]}" if given and not given[0].startswith("-") else "perfkit"
+    try:  # Ctrl-C at any moment, torch's multi-second import included (the package imports it lazily)
+        parser = build_parser()
+        if not given:
+            print(parser.format_help())  # `perfkit` alone: its commands
+            return EXIT_USAGE
+        args, extras = parser.parse_known_args(argv)
+        command = f"perfkit {args.command}"
+        if extras:
+            reject_unknown_flags(parser, args, extras)
         return args.func(args)
     except PerfkitError as exc:
-        print(f"perfkit {args.command}: error: {suggest_name(str(exc))}", file=sys.stderr)
+        print(f"{command}: error: {suggest_name(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"perfkit {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -301,3 +301,53 @@ def test_compare_on_a_manifest_with_a_string_rate_is_one_line(three_runs, tmp_pa
     assert code == 1 and stdout == ""
     assert err == [f"perfkit compare: error: run directory {bad} is damaged: manifest.json summary moves_per_s "
                    "is 'fast' (str), not float"]
+
+
+# -- tracebacks that must be one line --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("game", ["go(board_size=1)", "go(board_size=100)"])
+def test_an_openspiel_game_that_cannot_start_is_one_line_and_leaves_nothing(tmp_path, capsys, game):
+    pytest.importorskip("pyspiel")
+    out = tmp_path / "D"
+    for argv in (["bench", "--strategy", "naive", *BENCH, "--out", str(tmp_path / "runs")],
+                 ["selfplay", "--games", "2", "--out", str(out), *SELFPLAY]):
+        code, stdout, err = run_main([*argv, "--game", game], capsys)
+        assert code == 1 and stdout == "" and len(err) == 1, err
+        assert err[0].startswith(f"perfkit {argv[0]}: error: OpenSpiel cannot start game {game!r} (")
+    assert list(tmp_path.iterdir()) == []  # no settings.json, progress.json or runs/ left behind
+    with pytest.raises(PerfkitError, match="OpenSpiel cannot start game"):
+        BenchSettings(preset="tiny", game=game)  # refused before any network is built
+
+
+FAKE_TORCH = """
+import os, pathlib, time
+pathlib.Path(os.environ["TORCH_IMPORT_STARTED"]).write_text("")
+time.sleep(120)  # a slow import: SIGINT arrives in the middle of it
+"""
+
+
+@pytest.mark.parametrize("how", [["-m", "perfkit"], ["-c", "import sys; from perfkit.cli import main; sys.exit(main())"]])
+def test_ctrl_c_while_torch_imports_is_exit_130_and_one_line(tmp_path, how):
+    """`perfkit` imports torch only inside main(), where Ctrl-C is one line; a stand-in torch waits to be stopped."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(FAKE_TORCH)
+    started = tmp_path / "started"
+    env = {**ONE_THREAD, "TORCH_IMPORT_STARTED": str(started),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, *how, "bench", "--preset", "tiny", "--out", str(tmp_path / "runs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "torch's import never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and err.strip().splitlines() == ["perfkit bench: interrupted"], err
+    assert not (tmp_path / "runs").exists()
