@@ -474,7 +474,6 @@ def cmd_curve(args: argparse.Namespace) -> int:
     from perfkit.analysis.curve import curve_filename, measure_curve
     from perfkit.bench import BenchSettings, Workload, environment
     from perfkit.profile import _check_writable_file
-    from perfkit.report.console import render_curve
     from perfkit.threads import curve_oversubscription
 
     settings = BenchSettings(
@@ -515,19 +514,26 @@ def cmd_curve(args: argparse.Namespace) -> int:
     roofline = curve_roofline(workload, curve.peak_boards_per_s)
     curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
     curve.save(path)
+    print_curve(curve, roofline, as_json=args.json)
+    return 0
+
+
+def print_curve(curve, roofline: dict, *, as_json: bool) -> None:
+    """A saved curve on stdout (table or JSON), and on stderr why it gives no efficiency, if it gives none."""
+    from perfkit.report.console import render_curve
+
     unusable = curve.efficiency_problem()
     if unusable:
         print(f"perfkit curve: warning: {unusable}", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(path)}, indent=2))
-    else:
-        print(render_curve(curve))
-        print(
-            f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
-            f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
-            f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
-        )
-    return 0
+    if as_json:
+        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(curve.path)}, indent=2))
+        return
+    print(render_curve(curve))
+    print(
+        f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
+        f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
+        f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
+    )
 
 
 def curve_precompile(args: argparse.Namespace, evaluator) -> str:

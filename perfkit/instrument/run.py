@@ -50,6 +50,8 @@ class Run:
             raise PerfkitError(f"run directory {path} already exists; choose another --out")
         created = [p for p in (path.parent, *path.parent.parents) if not p.exists()][::-1]
         target = path.with_name(f"{path.name}.whole") if path.exists() else path
+        if target != path and target.is_dir():
+            shutil.rmtree(target)  # left by a save a crash cut short: never a whole run
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with replacing(target) as tmp:
