@@ -1,23 +1,35 @@
-"""perfkit: measure and remove the inference bottleneck of AlphaZero-style self-play."""
+"""perfkit: measure and remove the inference bottleneck of AlphaZero-style self-play.
 
-# Before any import: a module importing `from perfkit import __version__` may load while this
-# file is still importing (pyproject.toml's version says the same).
-__version__ = "0.1.0"
+The names below are imported when first used (PEP 562), not with the package: `perfkit` on
+the command line then starts without torch, so its own handler sees a Ctrl-C during torch's
+import (exit 130, one line) instead of a traceback before `main` runs.
+"""
 
-from perfkit.analysis.curve import Curve, load_curve, measure_curve
-from perfkit.analysis.projection import project, replay, seed_calibration
-from perfkit.batching.server import BatchServer
-from perfkit.bench import BenchSettings, Workload, bench, recorder_overhead, run_strategy
-from perfkit.engines import EngineOptions, make_engine, play_engine
-from perfkit.engines.bench import bench_engine
-from perfkit.game import Positions, from_moves, play
-from perfkit.instrument import GpuSampler, Recorder, Run, load_run
-from perfkit.instrument.trace import Tracer, trace
-from perfkit.model import Evaluator, HexNet, build_model, load_checkpoint, save_checkpoint
-from perfkit.search import search
-from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
-from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
-from perfkit.types import PRESETS, GameRecord, MoveRecord, PerfkitError, SearchConfig, get_preset
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+__version__ = "0.1.0"  # pyproject.toml's version says the same
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(('Curve', 'load_curve', 'measure_curve'), "perfkit.analysis.curve"),
+    **dict.fromkeys(('project', 'replay', 'seed_calibration'), "perfkit.analysis.projection"),
+    **dict.fromkeys(('BatchServer',), "perfkit.batching.server"),
+    **dict.fromkeys(('BenchSettings', 'Workload', 'bench', 'recorder_overhead', 'run_strategy'), "perfkit.bench"),
+    **dict.fromkeys(('EngineOptions', 'make_engine', 'play_engine'), "perfkit.engines"),
+    **dict.fromkeys(('bench_engine',), "perfkit.engines.bench"),
+    **dict.fromkeys(('Positions', 'from_moves', 'play'), "perfkit.game"),
+    **dict.fromkeys(('GpuSampler', 'Recorder', 'Run', 'load_run'), "perfkit.instrument"),
+    **dict.fromkeys(('Tracer', 'trace'), "perfkit.instrument.trace"),
+    **dict.fromkeys(('Evaluator', 'HexNet', 'build_model', 'load_checkpoint', 'save_checkpoint'), "perfkit.model"),
+    **dict.fromkeys(('search',), "perfkit.search"),
+    **dict.fromkeys(('SelfplaySettings', 'load_selfplay', 'selfplay'), "perfkit.selfplay"),
+    **dict.fromkeys(('STRATEGIES', 'CrossGameOptions', 'Engine', 'make_strategy'), "perfkit.strategies"),
+    **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'SearchConfig', 'get_preset'), "perfkit.types"),
+}
 
 __all__ = [
     "__version__",
@@ -73,3 +85,36 @@ def load_ipython_extension(ipython) -> None:
     from perfkit.report.magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def __getattr__(name: str):
+    """A public name, or a subpackage (`perfkit.strategies`), imported on first use."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # the next lookup is a plain attribute
+        return value
+    if not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package, whose public functions keep their names against the submodules named alike
+    (`perfkit.bench`, `.selfplay`, `.search`): importing such a submodule binds it on the package,
+    which an eager `from perfkit.bench import bench` used to overwrite with the function."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -5,7 +5,9 @@ The notebooks call these same functions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import os
 import sys
 import time
@@ -38,7 +40,7 @@ from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
-from perfkit.instrument.run import Run
+from perfkit.instrument.run import Run, remove_empty
 from perfkit.model.approximate import (
     AUTOCAST_DTYPES,
     autocast_network,
@@ -465,8 +467,20 @@ def bench(
     if progress and workload.threads is not None:
         print(workload.threads.describe(), file=sys.stderr, flush=True)
     out_path = Path(out) if out is not None else None
-    if out_path is not None:
-        check_writable(out_path)
+    created = [p for p in (out_path, *out_path.parents) if not p.exists()][::-1] if out_path is not None else []
+    try:
+        if out_path is not None:
+            check_writable(out_path)
+        return play_and_save(strategies, workload, out_path=out_path, progress=progress, curves=curves, repeat=repeat)
+    finally:
+        remove_empty(created)  # a bench that saved nothing (a full disk, an early stop) leaves no empty runs/
+
+
+def play_and_save(
+    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves, repeat: int
+) -> list[Run]:
+    """bench's games once the workload is ready: the quality of an approximate path, then the strategies."""
+    settings = workload.settings
     if settings_path_label(settings):
         if progress:
             print(f"measuring {settings_path_label(settings)} against the float64 reference on "
@@ -500,9 +514,35 @@ def finish_runs(runs: list[Run], workload: Workload, *, out_path: Path | None, c
     curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
     add_efficiency(runs, workload, curves_dir)
     if out_path is not None:
-        for run in runs:
-            run.save(run_dir_for(out_path, run.manifest["strategy"], run_label_of(workload.settings)))
+        save_runs([(run, run_dir_for(out_path, run.manifest["strategy"], run_label_of(workload.settings)))
+                   for run in runs])
     return runs
+
+
+class SaveFailed(PerfkitError):
+    """A measured run could not be written (a full disk, a folder gone read-only): what fitted is kept."""
+
+
+def save_runs(items: list[tuple[Run, Path]], *, into_existing: bool = False) -> None:
+    """Save each run at its path; one that does not fit is left out and the others are still tried
+    (a smaller one may fit). SaveFailed, one line, once all were tried."""
+    failed: list[tuple[Run, Path, OSError]] = []
+    for run, path in items:
+        try:
+            run.save(path, into_existing=into_existing)
+        except OSError as exc:
+            failed.append((run, path, exc))
+    if not failed:
+        return
+    strategies = list(dict.fromkeys(r.manifest["strategy"] for r, _, _ in failed))
+    names = " and ".join(strategies) + (" runs" if len(strategies) > 1 else " run")
+    _, path, first = failed[0]
+    saved = [f"{r.manifest['strategy']} in {r.path}" for r, _ in items if r.path is not None]
+    kept = f"saved: {', '.join(saved)}" if saved else "the runs saved before it are kept"
+    if first.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise SaveFailed(f"disk full: no space left to save the {names} in {path.parent}; {kept}; "
+                         "free space and run bench again")
+    raise SaveFailed(f"cannot save the {names} in {path}: {first.strerror or first}; {kept}")
 
 
 def play_repeats(
@@ -514,29 +554,59 @@ def play_repeats(
     crossgame, permove, naive, ...). Speed-ups are taken within a repeat. Each strategy's run
     is the repeat closest to the median moves/s, with the median and spread of every rate
     over the repeats in its summary (`repeat_fields`); every repeat is saved under
-    `<run dir>/repeats/<i>/`.
+    `<run dir>/repeats/<i>/` as soon as it is played, so Ctrl-C keeps the finished repeats
+    (and each strategy's run over them), as an interrupted `--strategy all` keeps its strategies.
     """
     played: dict[str, list[Run]] = {name: [] for name in strategies}
     curves_dir = Path(curves) if curves is not None else (out_path or Path("runs")) / "curves"
-    for i in range(repeat):
-        order = strategies if i % 2 == 0 else strategies[::-1]
-        this_repeat = [run_strategy(name, workload, progress=progress) for name in order]
+    label = run_label_of(workload.settings)
+    paths = {name: run_dir_for(out_path, name, label) for name in strategies} if out_path is not None else {}
+
+    def keep(this_repeat: list[Run]) -> None:  # idempotent: a repeat interrupted while kept is kept once
+        fresh = [run for run in this_repeat if not any(run is r for r in played[run.manifest["strategy"]])]
         add_comparisons(this_repeat)
-        add_efficiency(this_repeat, workload, curves_dir)
-        for run in this_repeat:
-            played[run.manifest["strategy"]].append(run)
+        add_efficiency(fresh, workload, curves_dir)
+        for run in fresh:
+            name = run.manifest["strategy"]
+            if name in paths:
+                save_runs([(run, paths[name] / "repeats" / str(len(played[name]) + 1))])
+            played[name].append(run)
+
+    this_repeat: list[Run] = []
+    try:
+        for i in range(repeat):
+            this_repeat = []
+            for name in strategies if i % 2 == 0 else strategies[::-1]:
+                this_repeat.append(run_strategy(name, workload, progress=progress))
+            keep(this_repeat)
+    except SaveFailed:
+        with contextlib.suppress(SaveFailed):  # the first failure is the one to report
+            repeat_runs(played, repeat=repeat, paths=paths)  # each strategy's run over the repeats saved
+        raise
+    except KeyboardInterrupt:
+        keep(this_repeat)  # the strategies that finished in the interrupted repeat count too
+        runs = repeat_runs(played, repeat=repeat, paths=paths)
+        if runs:
+            kept = ", ".join(f"{r.manifest['strategy']} ({r.summary['repeats']} of {repeat} repeats) in {r.path}"
+                             for r in runs)
+            print(f"interrupted; kept the repeats that finished: {kept}", file=sys.stderr, flush=True)
+        raise
+    return repeat_runs(played, repeat=repeat, paths=paths)
+
+
+def repeat_runs(played: dict[str, list[Run]], *, repeat: int, paths: dict[str, Path]) -> list[Run]:
+    """Each strategy's run over its repeats (see play_repeats), saved in its run dir beside `repeats/`."""
     runs = []
-    for name in strategies:
-        repeats = played[name]
+    for repeats in played.values():
+        if not repeats:
+            continue  # interrupted before its first repeat ended
         middle = repeats[closest_to_median([r.summary["moves_per_s"] for r in repeats])]
         manifest = {**middle.manifest, "summary": {**middle.summary, **repeat_fields(repeats)}}
-        manifest["repeats"] = {"count": repeat, "order": "interleaved, alternating direction", "dir": "repeats/<i>"}
+        manifest["repeats"] = {"count": len(repeats), "requested": repeat,
+                               "order": "interleaved, alternating direction", "dir": "repeats/<i>"}
         runs.append(dataclasses.replace(middle, manifest=manifest, path=None))  # a copy: the repeat is saved as is
-    if out_path is not None:
-        for name, run in zip(strategies, runs, strict=True):
-            path = run.save(run_dir_for(out_path, name, run_label_of(workload.settings)))
-            for i, rep in enumerate(played[name], start=1):
-                rep.save(path / "repeats" / str(i))
+    save_runs([(run, paths[run.manifest["strategy"]]) for run in runs if run.manifest["strategy"] in paths],
+              into_existing=True)
     return runs
 
 
@@ -563,11 +633,14 @@ def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> Non
             precision=s.precision, game=s.game,
         )
     for run in runs:
-        run.summary.update(efficiency_fields(run.summary["boards_per_s"], curve, reason))
+        # A measured curve cut short of the run's calls is no limit (sim's curve is the device itself).
+        problem = "" if curve is None or sim_curve is not None else curve.efficiency_problem(run.summary.get("mean_batch"))
+        limit = None if problem else curve
+        run.summary.update(efficiency_fields(run.summary["boards_per_s"], limit, problem or reason))
         run.summary.update(mfu_fields(run.summary["boards_per_s"], curve, reason))
         if sim_curve is not None:
             run.summary.update(mfu=None, mfu_status="sim: a simulated device has no arithmetic peak")
-        run.summary.update(bottleneck_fields(run.summary, curve))
+        run.summary.update(bottleneck_fields(run.summary, limit))
         threads = run.manifest["environment"].get("torch_threads")
         curve_threads = curve.environment.get("torch_threads") if curve is not None else None
         if curve_threads is not None and run.manifest["environment"].get("device") == "cpu" and curve_threads != threads:

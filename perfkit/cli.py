@@ -383,7 +383,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     from perfkit.selfplay import Interrupted, SelfplaySettings, selfplay, verify_selfplay
 
     if args.verify is not None:
-        report = verify_selfplay(args.verify)
+        report = verify_selfplay(args.verify, games=args.games)
         for problem in report["problems"]:
             print(f"perfkit selfplay: {problem}", file=sys.stderr)
         missing = "" if report["missing_games"] is None else \
@@ -391,7 +391,10 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2) if args.json else
               f"{report['out']}: {report['games']} games in {report['good_shards']} good shards of {report['shards']} "
               f"({report['ranges']} id ranges){missing}"
-              + ("" if report["ok"] else "; the shards above would be set aside on resume, their games played again"))
+              + ("" if report["good_shards"] == report["shards"] else
+                 "; the shards above would be set aside on resume, their games played again")
+              + ("" if report["good_shards"] < report["shards"] or report["ok"] else
+                 "; shards hold games beyond the request (above): no run of this directory asked for them"))
         return 0 if report["ok"] else EXIT_ERROR
     if args.games is None or args.out is None:
         raise PerfkitError("--games and --out are required (or --verify DIR to check a directory)")
@@ -424,7 +427,8 @@ def add_selfplay_parser(sub) -> None:
     p.add_argument("--games", type=positive_int, default=None, help="games the directory should hold (ids 0..N-1)")
     p.add_argument("--out", type=out_dir, default=None, help="self-play directory; rerun the same command to resume")
     p.add_argument("--verify", metavar="DIR", default=None,
-                   help="check every shard of DIR (run, ids, checksum) without writing; exit 1 if any is bad")
+                   help="check every shard of DIR (run, ids, checksum, ids below --games or the last request) "
+                        "without writing; exit 1 if any is bad")
     p.add_argument("--strategy", default="crossgame", help="naive, permove or crossgame (default)")
     add_workload_args(p)
     p.add_argument("--shard-games", type=positive_int, default=1024, help="games per shard (default 1024)")
@@ -476,7 +480,6 @@ def cmd_curve(args: argparse.Namespace) -> int:
     from perfkit.analysis.curve import curve_filename, measure_curve
     from perfkit.bench import BenchSettings, Workload, environment
     from perfkit.profile import _check_writable_file
-    from perfkit.report.console import render_curve
     from perfkit.threads import curve_oversubscription
 
     settings = BenchSettings(
@@ -517,16 +520,26 @@ def cmd_curve(args: argparse.Namespace) -> int:
     roofline = curve_roofline(workload, curve.peak_boards_per_s)
     curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
     curve.save(path)
-    if args.json:
-        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(path)}, indent=2))
-    else:
-        print(render_curve(curve))
-        print(
-            f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
-            f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
-            f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
-        )
+    print_curve(curve, roofline, as_json=args.json)
     return 0
+
+
+def print_curve(curve, roofline: dict, *, as_json: bool) -> None:
+    """A saved curve on stdout (table or JSON), and on stderr why it gives no efficiency, if it gives none."""
+    from perfkit.report.console import render_curve
+
+    unusable = curve.efficiency_problem()
+    if unusable:
+        print(f"perfkit curve: warning: {unusable}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(curve.path)}, indent=2))
+        return
+    print(render_curve(curve))
+    print(
+        f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
+        f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
+        f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
+    )
 
 
 def curve_precompile(args: argparse.Namespace, evaluator) -> str:
@@ -615,7 +628,7 @@ def add_measurement_commands(sub) -> None:
     p.add_argument("--max-batch", type=positive_int, default=65_536, help="largest batch size to try (default 65536)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per batch size (default 5)")
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls per batch size (default 2)")
-    p.add_argument("--time-budget", type=non_negative_float, default=30.0, help="seconds for the sweep (default 30)")
+    p.add_argument("--time-budget", type=positive_seconds, default=30.0, help="seconds for the sweep (default 30)")
     p.add_argument("--out", type=out_dir, default="runs/curves", help="directory for the curve (default runs/curves)")
     p.add_argument("-o", "--output", default=None, help="curve file (default OUT/<device>-<preset>-<precision>.json)")
     p.add_argument("--json", action="store_true", help="print the curve as JSON on stdout")
@@ -780,20 +793,23 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    if not (sys.argv[1:] if argv is None else argv):
-        print(parser.format_help())  # `perfkit` alone: its commands
-        return EXIT_USAGE
-    args, extras = parser.parse_known_args(argv)
-    if extras:
-        reject_unknown_flags(parser, args, extras)
-    try:
+    given = sys.argv[1:] if argv is None else argv
+    command = f"perfkit {given[0]}" if given and not given[0].startswith("-") else "perfkit"
+    try:  # Ctrl-C at any moment, torch's multi-second import included (the package imports it lazily)
+        parser = build_parser()
+        if not given:
+            print(parser.format_help())  # `perfkit` alone: its commands
+            return EXIT_USAGE
+        args, extras = parser.parse_known_args(argv)
+        command = f"perfkit {args.command}"
+        if extras:
+            reject_unknown_flags(parser, args, extras)
         return args.func(args)
     except PerfkitError as exc:
-        print(f"perfkit {args.command}: error: {suggest_name(str(exc))}", file=sys.stderr)
+        print(f"{command}: error: {suggest_name(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"perfkit {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

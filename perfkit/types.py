@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -280,6 +281,9 @@ class CallRecord:
 CURVE_KIND = "perfkit-curve"
 MEASURED_LABEL = "measured by perfkit curve"
 NOISY_IQR = 0.10  # IQR / median above this flags a point as noisy
+# A curve of fewer batch sizes shows no peak: one point (a tiny --time-budget) is the cost of batch 1,
+# and a run's efficiency against it read 1016%. Such a curve is saved but not divided by.
+MIN_EFFICIENCY_POINTS = 2
 
 
 @dataclass(frozen=True)
@@ -392,6 +396,23 @@ class Curve:
         out = np.where(b <= x[-1], np.interp(b, x, y), y[-1] + (b - x[-1]) / peak)
         return float(out) if out.ndim == 0 else out
 
+    def efficiency_problem(self, mean_batch: float | None = None) -> str:
+        """Why this curve's peak is no limit for a run of `mean_batch` boards per call ("" if it is).
+
+        Its peak is the device's only where the sweep measured calls as big as the run's: a sweep
+        cut short (by its time budget) peaks at a small batch that a batched run outruns.
+        """
+        largest = self.points[-1].batch if self.points else 0
+        why = f" (stopped by {self.stopped_by})" if self.stopped_by else ""
+        fix = "measure it again with a larger --time-budget"
+        if len(self.points) < MIN_EFFICIENCY_POINTS:
+            return (f"curve {self.path or self.describe()} has {len(self.points)} batch size{why}, fewer than "
+                    f"{MIN_EFFICIENCY_POINTS}: it shows no peak, so no efficiency is computed; {fix}")
+        if mean_batch is not None and mean_batch > largest:
+            return (f"curve {self.path or self.describe()} stops at batch {largest}{why}, below this run's mean batch "
+                    f"of {mean_batch:,.1f}: its peak is not this run's limit, so no efficiency is computed; {fix}")
+        return ""
+
     def matches(self, *, device_name: str, network: dict[str, Any], precision: str) -> bool:
         """Same device kind, network shape and precision: its peak applies to that run."""
         keys = ("board", "blocks", "channels")
@@ -472,5 +493,14 @@ def load_curve(path: str | os.PathLike[str]) -> Curve:
         raise PerfkitError(f"curve file {path} is damaged (bad or missing {exc}); measure it again") from None
     if not curve.points:
         raise PerfkitError(f"curve file {path} has no points; measure it again with perfkit curve")
+    for point in curve.points:  # an empty or NaN call_s would make every number drawn from it NaN
+        if not point.call_s or not all(math.isfinite(x) and x >= 0 for x in point.call_s):
+            raise PerfkitError(
+                f"curve file {path}: the point at batch {point.batch} has "
+                f"{'no call_s samples' if not point.call_s else 'a call_s that is not a finite time >= 0'}; "
+                "measure it again with perfkit curve"
+            )
+        if not (math.isfinite(point.batch) and point.batch > 0):
+            raise PerfkitError(f"curve file {path}: batch sizes must be positive numbers, got {point.batch}")
     curve.path = path
     return curve

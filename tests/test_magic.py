@@ -53,3 +53,19 @@ def test_magic_names_a_missing_network_in_one_line(shell, capsys):
     shell.run_cell_magic("perfkit", "nothing_here", "pass")
     out = capsys.readouterr().out
     assert "perfkit: error: %%perfkit: no variable 'nothing_here'" in out
+
+
+@pytest.mark.parametrize(
+    ("save", "message"),
+    [('"/x', "usage: %%perfkit NET"), ("/proc/x", "%%perfkit --save /proc/x: cannot "),
+     ("{file}", "already exists; name a new directory"), ("{file}/run", "%%perfkit --save ")],
+)
+def test_magic_save_to_a_bad_place_is_one_line(shell, tmp_path, capsys, save, message):
+    (tmp_path / "file").write_text("")
+    save = save.format(file=tmp_path / "file")
+    shell.run_cell("ran = []")
+    shell.run_cell_magic("perfkit", f"net --no-charts --save {save}", "ran.append(1)")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("perfkit: error: ") and message in out[0]
+    assert "Traceback" not in capsys.readouterr().err
+    assert shell.user_ns["ran"] == []  # refused before the cell ran

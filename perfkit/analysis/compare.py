@@ -10,13 +10,14 @@ slower than A by more than the asked percentage *and* the two intervals do not o
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from perfkit.analysis.runs import load_runs, log_to_stderr
 from perfkit.analysis.summary import window_rates
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.types import PerfkitError
@@ -139,8 +140,16 @@ class Comparison:
         return [d for d in self.diffs if d.regression(pct)]
 
 
-def load_side(path: str | os.PathLike[str]) -> dict[str, list[Run]]:
-    """Strategy -> its runs: a run directory (with its repeats), or a folder of run directories."""
+def repeats_of(run_dir: Path) -> list[Path]:
+    """The manifests of a run directory's saved repeats, in repeat order."""
+    found = [m for m in (run_dir / REPEATS_DIR).glob(f"*/{MANIFEST}") if m.parent.name.isdigit()]
+    return sorted(found, key=lambda m: int(m.parent.name))
+
+
+def load_side(path: str | os.PathLike[str], *, log: Callable[[str], None] = log_to_stderr) -> dict[str, list[Run]]:
+    """Strategy -> its runs: a run directory (with its repeats), or a folder of run directories.
+
+    A damaged run among others is skipped with a line to `log` (`perfkit.analysis.runs.load_runs`)."""
     path = Path(path)
     if (path / MANIFEST).is_file():
         dirs = [path]
@@ -152,10 +161,10 @@ def load_side(path: str | os.PathLike[str]) -> dict[str, list[Run]]:
         load_run(path)  # raises the "not a run directory" error
         dirs = []
     side: dict[str, list[Run]] = {}
-    for d in dirs:
-        repeats = sorted((d / REPEATS_DIR).glob(f"*/{MANIFEST}"), key=lambda m: int(m.parent.name))
-        runs = [load_run(m.parent) for m in repeats] or [load_run(d)]
-        side.setdefault(runs[0].manifest["strategy"], []).extend(runs)
+    # A run with repeats stands for them; a damaged one (run or repeat) is skipped with a line.
+    paths = [r for d in dirs for r in ([m.parent for m in repeats_of(d)] or [d])]
+    for run in load_runs(paths, log=log):
+        side.setdefault(run.manifest["strategy"], []).append(run)
     for name, runs in side.items():  # a strategy's runs are pooled as repeats: they must measure one workload
         keys = sorted({workload_key(r) for r in runs}, key=str)
         if len(keys) > 1:
@@ -188,9 +197,11 @@ def describe_key(key: tuple[Any, ...]) -> str:
     return " ".join(parts + ([f"engine {engine}"] if engine else []) + [str(precision), f"on {device}"])
 
 
-def compare(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> Comparison:
-    """Compare the rates of the runs at `a` (the baseline) with those at `b`, strategy by strategy."""
-    side_a, side_b = load_side(a), load_side(b)
+def compare(a: str | os.PathLike[str], b: str | os.PathLike[str], *, log: Callable[[str], None] = log_to_stderr) -> Comparison:
+    """Compare the rates of the runs at `a` (the baseline) with those at `b`, strategy by strategy.
+
+    A damaged run on either side is skipped with a line to `log`."""
+    side_a, side_b = load_side(a, log=log), load_side(b, log=log)
     common = sorted((name for name in side_a if name in side_b), key=strategy_order)
     if not common:
         raise PerfkitError(

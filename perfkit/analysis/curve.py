@@ -95,7 +95,9 @@ def find_curve(
 
 
 def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict[str, Any]:
-    """`efficiency` (self-play boards/s ÷ the curve's peak) and a status saying against what."""
+    """`efficiency` (self-play boards/s ÷ the curve's peak) and a status saying against what.
+
+    The caller checks that the curve is a limit for the run (`Curve.efficiency_problem`)."""
     if curve is None:
         return {"efficiency": None, "efficiency_status": reason or "no curve"}
     where = f" ({curve.path})" if curve.path else ""
@@ -157,6 +159,8 @@ def measure_curve(
     """
     if repeats < 1 or warmup < 1:
         raise PerfkitError(f"repeats and warmup must be >= 1, got {repeats} and {warmup}")
+    if isinstance(time_budget_s, bool) or not isinstance(time_budget_s, (int, float)) or not time_budget_s > 0:
+        raise PerfkitError(f"time budget must be a number of seconds > 0, got {time_budget_s!r}")
     if max_batch < 1:
         raise PerfkitError(f"max batch must be >= 1, got {max_batch}")
     sizes = sorted(set(batches)) if batches else default_batches(max_batch)

@@ -105,6 +105,12 @@ def load_game(name: str) -> Any:  # a pyspiel.Game
             f"game {name!r} is not a two-player, zero-sum, deterministic, perfect-information, "
             f"sequential game with an observation tensor ({', '.join(problems)})"
         )
+    try:  # some parameters load but cannot start (go(board_size=1), go(board_size=100)): say so before a
+        with _quiet_stderr():  # network is built for the board, which took a minute at 100x100
+            game.new_initial_state()
+    except Exception as exc:  # SpielError, multi-line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PerfkitError(f"OpenSpiel cannot start game {name!r} ({first}); e.g. {', '.join(EXAMPLES)}") from None
     return game
 
 

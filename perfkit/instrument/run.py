@@ -6,8 +6,10 @@ so a run directory is either complete or absent. `load_run` reads it back unchan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,22 +40,48 @@ class Run:
         summary: dict[str, Any] = self.manifest.get("summary", {})
         return summary
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the run to `path` (must not exist yet) atomically; returns the path."""
+    def save(self, path: str | os.PathLike[str], *, into_existing: bool = False) -> Path:
+        """Write the run to `path` (must not exist yet) atomically; returns the path.
+
+        into_existing: `path` may already be a folder without a run in it (one that holds the
+        run's saved `repeats/`): the run is written beside it, then its files are moved in with
+        manifest.json last, so the folder reads as a run only once the run is whole.
+        """
         path = Path(path)
-        if path.exists():
+        if path.exists() and not (into_existing and path.is_dir() and not (path / MANIFEST).exists()):
             raise PerfkitError(f"run directory {path} already exists; choose another --out")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as tmp:
-            tmp.mkdir()
-            for name in TABLES:
-                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
-            text = json.dumps(self.manifest, indent=2, default=_json_default)
-            (tmp / MANIFEST).write_text(text)
+        created = [p for p in (path.parent, *path.parent.parents) if not p.exists()][::-1]
+        target = path.with_name(f"{path.name}.whole") if path.exists() else path
+        if target != path and target.is_dir():
+            shutil.rmtree(target)  # left by a save a crash cut short: never a whole run
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with replacing(target) as tmp:
+                tmp.mkdir()
+                for name in TABLES:
+                    getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+                text = json.dumps(self.manifest, indent=2, default=_json_default)
+                (tmp / MANIFEST).write_text(text)
+            if target != path:
+                for name in [f"{t}.parquet" for t in TABLES] + [MANIFEST]:
+                    os.replace(target / name, path / name)
+                target.rmdir()
+        except BaseException:
+            if target != path and target.exists():
+                shutil.rmtree(target, ignore_errors=True)  # the run's files stay out of `path`: it holds no run
+            remove_empty(created)  # a failed save (a full disk) leaves no empty folder behind
+            raise
         # What was written is what load_run returns (tuples become lists, numpy scalars numbers).
         self.manifest = json.loads(text)
         self.path = path
         return path
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (outermost first, as created) from the innermost out, each only while empty."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _json_default(obj: Any) -> Any:

@@ -12,7 +12,7 @@ import base64
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import jinja2
@@ -20,6 +20,7 @@ import jinja2
 from perfkit.analysis import metrics, tables
 from perfkit.analysis.metrics import Metric
 from perfkit.analysis.reference import seed_reference
+from perfkit.analysis.runs import load_runs, log_to_stderr
 from perfkit.atomic import write_atomic
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
@@ -210,19 +211,27 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def find_runs(paths: Iterable[str | os.PathLike]) -> list[Run]:
+def find_runs(paths: Iterable[str | os.PathLike], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
     """The runs at `paths`; a directory that holds run directories stands for all of them.
 
-    Raises PerfkitError for a path that is neither a run nor a directory of runs.
+    Raises PerfkitError for a path that is neither a run nor a directory of runs. A damaged run
+    among others is skipped with a line to `log` (`perfkit.analysis.runs.load_runs`).
     """
-    runs = []
+    groups: list[tuple[list[Path], bool]] = []  # (run dirs, a folder's: shown in strategy order)
     for p in map(Path, paths):
         if not (p / MANIFEST).is_file() and p.is_dir():
-            children = [load_run(c) for c in sorted(p.iterdir()) if (c / MANIFEST).is_file()]
+            children = [c for c in sorted(p.iterdir()) if (c / MANIFEST).is_file()]
             if children:
-                runs += sorted(children, key=_strategy_order)  # stable: same strategy keeps its name order
+                groups.append((children, True))
                 continue
-        runs.append(load_run(p))
+        if not (p / MANIFEST).is_file():
+            load_run(p)  # raises: not a run directory, and why
+        groups.append(([p], False))
+    loaded = {run.path: run for run in load_runs([d for dirs, _ in groups for d in dirs], log=log)}
+    runs = []
+    for dirs, folder in groups:
+        found = [loaded[d] for d in dirs if d in loaded]
+        runs += sorted(found, key=_strategy_order) if folder else found  # stable: a strategy keeps its name order
     return runs
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import html
 import shlex
+from pathlib import Path
 
-from perfkit.instrument.run import Run
+from perfkit.instrument.run import Run, remove_empty
 from perfkit.types import PerfkitError
 
 SUMMARY_KEYS = [
@@ -57,11 +58,13 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
     from perfkit.instrument.trace import Tracer
 
     try:
-        args = _parser().parse_args(shlex.split(line))
-    except (argparse.ArgumentError, SystemExit) as exc:
+        args = _parser().parse_args(shlex.split(line))  # shlex: ValueError on an unbalanced quote
+    except (argparse.ArgumentError, SystemExit, ValueError) as exc:
         raise PerfkitError(f"usage: %%perfkit NET [--as NAME] [--label L] [--save DIR] [--no-charts] ({exc})") from None
     if args.network not in namespace:
         raise PerfkitError(f"%%perfkit: no variable {args.network!r} in the notebook; name the network to trace")
+    if args.save:
+        _check_save_dir(args.save)  # before the cell runs: it may be a long one
     network = namespace[args.network]
     tracer = Tracer(network, name=args.label)
     namespace[args.name] = tracer
@@ -78,10 +81,32 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
     run = tracer.run()
     tracer.last_run = run
     if args.save:
-        run.save(args.save)
+        try:
+            run.save(args.save)
+        except (OSError, PerfkitError) as exc:
+            raise PerfkitError(
+                f"%%perfkit --save {args.save}: cannot save the run ({getattr(exc, 'strerror', None) or exc}); "
+                f"it is kept in {args.name}.last_run: save it with {args.name}.last_run.save(DIR)"
+            ) from None
     if display is not None:
         display(run, charts=not args.no_charts)
     return run
+
+
+def _check_save_dir(path: str) -> None:
+    """PerfkitError (one line) unless `path` is a new directory that can be made (made and removed again:
+    only the filesystem knows, e.g. /proc refuses even root)."""
+    target = Path(path)
+    if target.exists():
+        raise PerfkitError(f"%%perfkit --save {path}: it already exists; name a new directory")
+    created = [p for p in (target, *target.parents) if not p.exists()][::-1]
+    try:
+        target.mkdir(parents=True)
+    except OSError as exc:
+        raise PerfkitError(f"%%perfkit --save {path}: cannot create it ({exc.strerror or exc}); "
+                           "choose another --save") from None
+    finally:
+        remove_empty(created)
 
 
 def _display(run: Run, *, charts: bool) -> None:

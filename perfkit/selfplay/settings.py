@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from perfkit.bench import BenchSettings
 from perfkit.model.resilient import DEFAULT_RETRIES
-from perfkit.selfplay.store import file_sha256
+from perfkit.selfplay.store import BUILTIN_ENGINE, file_sha256
 from perfkit.strategies import STRATEGIES
 from perfkit.strategies.crossgame import DEFAULT_CONCURRENCY
 from perfkit.types import PerfkitError
@@ -96,6 +96,8 @@ class SelfplaySettings:
                 raise PerfkitError(f"checkpoint {w.checkpoint} not found")
             checkpoint = file_sha256(w.checkpoint)
         ident = {
+            "game": w.game,  # a Hex DIR must not grow Connect Four games (issue 22)
+            "engine": BUILTIN_ENGINE,
             "preset": w.preset,
             "board": net.board,
             "blocks": net.blocks,

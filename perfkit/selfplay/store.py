@@ -52,11 +52,17 @@ SETTINGS, PROGRESS, LOCK, SHARDS = "settings.json", "progress.json", ".lock", "s
 SHARD_RE = re.compile(r"^shard-(\d{6,})\.parquet$")
 META_KEY = b"perfkit.selfplay"
 PROGRESS_BLOCK = 4096  # progress.json is padded to whole blocks so a full disk can still take its last word
+# Whose search plays the games. selfplay runs perfkit's own only, but the search belongs to a DIR's
+# identity as much as the game does: a future `selfplay --engine` must not mix its games with these.
+BUILTIN_ENGINE = "builtin"
 # What settings.json's identity holds (SelfplaySettings.identity builds it): key -> allowed JSON types.
 IDENTITY_FIELDS: dict[str, tuple[type, ...]] = {
-    "preset": (str,), "board": (int,), "blocks": (int,), "channels": (int,), "seed": (int,),
+    "game": (str,), "engine": (str,), "preset": (str,), "board": (int,), "blocks": (int,), "channels": (int,), "seed": (int,),
     "precision": (str,), "search": (dict,), "checkpoint_sha256": (str, type(None)),
 }
+# Identity fields added after format 1: a settings.json written without one was made with this value
+# (only Hex, only perfkit's own search), so older directories still open and still refuse a change.
+IDENTITY_DEFAULTS = {"game": "hex", "engine": BUILTIN_ENGINE}
 
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
@@ -172,7 +178,7 @@ def check_settings(doc, file: Path) -> dict:
     if not isinstance(identity, dict):
         raise PerfkitError(f"{file} is damaged: identity is {_json_type(identity)}, not an object; {fix}")
     for key, types in IDENTITY_FIELDS.items():
-        value = identity.get(key, KeyError)
+        value = identity.get(key, IDENTITY_DEFAULTS.get(key, KeyError))
         if value is KeyError:
             raise PerfkitError(f"{file} is damaged: identity has no {key!r}; {fix}")
         if not isinstance(value, types) or isinstance(value, bool):
@@ -408,7 +414,7 @@ class SelfplayDir:
                 )
             return None
         settings = read_settings(path)
-        diff = describe_difference(settings["identity"], identity)
+        diff = describe_difference(full_identity(settings["identity"]), identity)
         if diff:
             raise PerfkitError(
                 f"{path} was made with other settings ({diff}); rerun with the settings it was made "
@@ -533,6 +539,12 @@ def _foreign_entries(path: Path) -> list[str]:
     return found
 
 
+def full_identity(stored: dict) -> dict:
+    """A stored identity with the fields it predates filled in (IDENTITY_DEFAULTS); its run hash stays
+    that of what was stored (`run_id(stored)`), as its shards carry it."""
+    return {**IDENTITY_DEFAULTS, **stored}
+
+
 def describe_difference(stored: dict, now: dict) -> str:
     """`seed 0 here vs 1 now, precision ...` for the keys whose values differ."""
     keys = sorted(set(stored) | set(now))
@@ -613,15 +625,22 @@ def read_progress(path: Path) -> dict | None:
     return None
 
 
-def verify_selfplay(path: str | os.PathLike) -> dict:
+def verify_selfplay(path: str | os.PathLike, *, games: int | None = None) -> dict:
     """Check every shard of DIR against settings.json without writing anything.
 
+    `games`: the N the directory should hold (ids 0..N-1); None: the last session's request, from
+    progress.json. A shard holding ids at or beyond it is a problem: no run of this directory
+    asked for them.
+
     Returns {"out", "ok", "shards", "good_shards", "games", "ranges", "games_requested",
-    "missing_games", "problems"}: `problems` has one line per shard that resume would set aside.
+    "missing_games", "problems"}: `problems` has one line per shard that resume would set aside
+    or that holds games beyond the request.
     """
     path = _dir_arg(path, "verify_selfplay")
+    if games is not None and (isinstance(games, bool) or not isinstance(games, int) or games < 1):
+        raise PerfkitError(f"games must be a whole number >= 1, got {games!r}")
     settings = read_settings(path)
-    ledger, good, problems = Ledger(), 0, []
+    ledger, good, problems, accepted = Ledger(), 0, [], []
     shards = 0
     for result in scan_shards(path / SHARDS, run_id(settings["identity"])):
         shards += 1
@@ -629,10 +648,14 @@ def verify_selfplay(path: str | os.PathLike) -> dict:
             problems.append(result.problem)
             continue
         good += 1
+        accepted.append(result[0])
         for lo, hi in result[0].ids:
             ledger.add_range(lo, hi)
-    requested = (read_progress(path) or {}).get("games_requested")
+    requested = games if games is not None else (read_progress(path) or {}).get("games_requested")
     requested = requested if isinstance(requested, int) and not isinstance(requested, bool) else None
+    if requested is not None:
+        source = "--games" if games is not None else "progress.json's games_requested"
+        problems += [_beyond(s, requested, source) for s in accepted if s.hi > requested]
     return {
         "out": str(path),
         "ok": not problems,
@@ -644,6 +667,14 @@ def verify_selfplay(path: str | os.PathLike) -> dict:
         "missing_games": None if requested is None else requested - ledger.count_below(requested),
         "problems": problems,
     }
+
+
+def _beyond(shard: ShardInfo, requested: int, source: str) -> str:
+    over = [(max(lo, requested), hi) for lo, hi in shard.ids if hi > requested]  # [lo, hi) ranges
+    ids = ", ".join(str(lo) if hi - lo == 1 else f"{lo}..{hi - 1}" for lo, hi in over)
+    n = sum(hi - lo for lo, hi in over)
+    return (f"shard {shard.path.name} holds {n} game{'s' if n > 1 else ''} beyond the {requested} games "
+            f"requested ({source}): id{'s' if n > 1 else ''} {ids}")
 
 
 def digest_dir(shards: list[ShardInfo], window: int = 8192) -> str | None:
