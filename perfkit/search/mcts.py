@@ -121,6 +121,7 @@ class NodeStore:
         self.kind = type(sample)
         self.arrays: dict[str, np.ndarray] = {}
         self.scalars: dict[str, object] = {}
+        self.rows: np.ndarray | None = None  # [S] object: one-row batches, when the positions are not arrays
         if dataclasses.is_dataclass(sample):
             for f in dataclasses.fields(sample):
                 value = getattr(sample, f.name)
@@ -128,7 +129,6 @@ class NodeStore:
                     self.arrays[f.name] = np.repeat(value, size, axis=0)
                 else:
                     self.scalars[f.name] = value
-            self.rows = None
         else:
             self.rows = np.empty(size, object)
             self.rows[:] = [sample] * size

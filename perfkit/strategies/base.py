@@ -212,6 +212,7 @@ class GameSlots:
         self.tally = Tally(m)
         if self.trees is not None:
             return self.trees.search(self.positions, games=[g.game for g in self.games], plies=self.plies)
+        assert isinstance(config, SearchConfig)
         noisy = (self.plies < config.temperature_plies) & (config.temperature > 0)
         gumbel = np.zeros((m, cells))
         for i in np.flatnonzero(noisy):
