@@ -174,7 +174,6 @@ class Forest:
         size = self.m * self.n + 1
         self.sentinel = size - 1  # an unexpanded edge points here: no visits, no value, never stored to
         self.visits = np.zeros(size)  # [S] float64: N, virtual visits included while a round is out
-        self.wsum = np.zeros(size)  # [S] float64: values summed from the view of the player who moved into the node
         self.net_value = np.zeros(size)  # [S] float64: the network's value, for the node's player to move
         self.tvalue = np.zeros(size)  # [S] float64: a terminal node's exact value, mover's view
         self.mover = np.zeros(size, np.int8)  # [S] the player whose move led here
@@ -185,6 +184,8 @@ class Forest:
         self.children = np.full((size, a), self.sentinel, np.int64)  # [S, A]
         self.prior = np.zeros((size, a))  # [S, A] float64
         self.legal = np.zeros((size, a), bool)  # [S, A]
+        self.edge_n = np.zeros((size, a))  # [S, A] float64: visits of each child (virtual ones included)
+        self.edge_w = np.zeros((size, a))  # [S, A] float64: each child's values summed, the parent's view; -inf if illegal
         self.count = np.zeros(self.m, np.int64)  # [M] nodes used per tree
         self.stale = np.ones(self.m, bool)  # [M] the row's tree starts afresh at the next search
         self.store = NodeStore(game, size)
@@ -195,8 +196,8 @@ class Forest:
         self.store.put(root, positions)
         self.to_move[root] = positions.to_move
         self.mover[root] = 3 - positions.to_move
-        self.legal[root] = positions.legal()
-        self.visits[root] = self.wsum[root] = 0.0
+        self._edges(root, positions.legal())
+        self.visits[root] = 0.0
         self.expanded[root] = self.terminal[root] = False
         self.children[root] = self.parent[root] = self.sentinel
         self.count[rows] = 1
@@ -215,10 +216,16 @@ class Forest:
         self.mover[idx], self.to_move[idx] = mover, position.to_move
         self.terminal[idx] = position.terminal
         self.tvalue[idx] = np.where(position.winner == mover, 1.0, np.where(position.winner == 0, 0.0, -1.0))
-        self.legal[idx] = position.legal()
-        self.visits[idx] = self.wsum[idx] = 0.0
+        self._edges(idx, position.legal())
+        self.visits[idx] = 0.0
         self.expanded[idx] = False
         return idx
+
+    def _edges(self, nodes: np.ndarray, legal: np.ndarray) -> None:
+        """Fresh edges for `nodes`; an illegal edge's value is -inf, so selection never takes it."""
+        self.legal[nodes] = legal
+        self.edge_n[nodes] = 0.0
+        self.edge_w[nodes] = np.where(legal, 0.0, -np.inf)
 
     def _request(self, level: int, nodes: np.ndarray, owner: np.ndarray, root_player: np.ndarray) -> EvalRequest:
         positions = self.store.get(nodes)
@@ -235,33 +242,45 @@ class Forest:
         self.net_value[nodes] = ev.values
         self.expanded[nodes] = True
 
-    def _descend(self, root: np.ndarray, root_prior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _descend(
+        self, root: np.ndarray, root_prior: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One descent in every tree, from the root to a new, pending or terminal node.
 
-        Returns (leaf [m] flat ids, the path's trees [P] and nodes [P], root excluded).
+        Returns (leaf [m] flat ids, the path's trees [P], nodes [P] and flat edge ids [P], root excluded).
         """
         m = len(root)
         c = self.config.c_puct
         rows, node, prior = np.arange(m), root, root_prior
         leaf = np.empty(m, np.int64)
-        path_rows, path_nodes = [], []
+        path_rows, path_nodes, path_edges, edges = [], [], [], []
+        children, actions = self.children.reshape(-1), self.game.actions
         while len(rows):
-            kids = self.children[node]  # [B, A]
-            n_kid = self.visits[kids]
-            q = self.wsum[kids] / np.maximum(n_kid, 1.0)
+            n_kid = self.edge_n[node]  # [B, A]
+            q = self.edge_w[node] / np.maximum(n_kid, 1.0)  # -inf where illegal
             u = c * prior * np.sqrt(self.visits[node])[:, None] / (1.0 + n_kid)
-            action = np.where(self.legal[node], q + u, -np.inf).argmax(axis=1)
-            child = kids[np.arange(len(rows)), action]
-            new = child == self.sentinel
-            if new.any():
-                child[new] = self._create(node[new], action[new], rows[new])
+            action = (q + u).argmax(axis=1)
+            edge = node * actions + action
+            child = children[edge]
             path_rows.append(rows)
             path_nodes.append(child)
-            stop = new | self.terminal[child] | ~self.expanded[child]
-            leaf[rows[stop]] = child[stop]
-            rows, node = rows[~stop], child[~stop]
+            path_edges.append(edge)
+            stop = ~self.expanded[child]  # a new edge (the sentinel), a pending or a terminal node
+            if stop.any():
+                leaf[rows[stop]] = child[stop]
+                new = stop & (child == self.sentinel)
+                edges.append((node[new], action[new], rows[new]))
+                rows, node = rows[~stop], child[~stop]
+            else:
+                node = child
             prior = self.prior[node]
-        return leaf, np.concatenate(path_rows), np.concatenate(path_nodes)
+        path_rows_, path_nodes_ = np.concatenate(path_rows), np.concatenate(path_nodes)
+        parent, action, rows = (np.concatenate(e) for e in zip(*edges, strict=True))
+        if len(rows):  # every tree's new leaf, created in one batch
+            leaf[rows] = self._create(parent, action, rows)
+            placeholder = path_nodes_ == self.sentinel
+            path_nodes_[placeholder] = leaf[path_rows_[placeholder]]
+        return leaf, path_rows_, path_nodes_, np.concatenate(path_edges)
 
     def _leaf_value(self, leaf: np.ndarray) -> np.ndarray:
         """[K] each leaf's value from the view of the player who moved into it."""
@@ -272,13 +291,15 @@ class Forest:
         """k descents per tree, their new leaves evaluated in one request, then backed up."""
         descents = []
         virtual = k > 1
+        edge_n, edge_w = self.edge_n.reshape(-1), self.edge_w.reshape(-1)
         for _ in range(k):
-            leaf, rows, nodes = self._descend(root, root_prior)
+            leaf, rows, nodes, edges = self._descend(root, root_prior)
             if virtual:  # a visit that lost, until the real value comes back: the next descent looks elsewhere
                 self.visits[root] += 1.0
                 self.visits[nodes] += 1.0
-                self.wsum[nodes] -= 1.0
-            descents.append((leaf, rows, nodes))
+                edge_n[edges] += 1.0
+                edge_w[edges] -= 1.0
+            descents.append((leaf, rows, nodes, edges))
         leaves = np.concatenate([d[0] for d in descents])
         owners = np.tile(np.arange(len(root)), k)
         ask = ~self.terminal[leaves] & ~self.expanded[leaves]
@@ -286,15 +307,16 @@ class Forest:
         if ask.any():
             ev = yield self._request(1, leaves[ask], owners[ask], self.to_move[root])
             self._expand(leaves[ask], ev)
-        for leaf, rows, nodes in descents:
+        for leaf, rows, nodes, edges in descents:
             value = self._leaf_value(leaf)[rows]  # [P]: the leaf's value, mover's view
             value = np.where(self.mover[nodes] == self.mover[leaf][rows], value, -value)
             if virtual:
-                self.wsum[nodes] += 1.0 + value
+                edge_w[edges] += 1.0 + value
             else:
                 self.visits[root] += 1.0
                 self.visits[nodes] += 1.0
-                self.wsum[nodes] += value
+                edge_n[edges] += 1.0
+                edge_w[edges] += value
 
     def search(
         self, roots: PositionBatch, *, games: list[int], plies: np.ndarray
@@ -318,7 +340,6 @@ class Forest:
             ev = yield self._request(0, root[ask], ask, self.to_move[root])
             self._expand(root[ask], ev)
             self.visits[root[ask]] = 1.0  # the root's own evaluation is its first visit (as mctx)
-            self.wsum[root[ask]] = -ev.values  # the root's mover is the other player
         root_prior, draws = self._noisy_prior(root, games, plies)
         done = 0
         while done < self.config.simulations:
@@ -345,12 +366,12 @@ class Forest:
         """The move by visit count: sampled in proportion where `sample`, else the most visited (lowest action on ties)."""
         m = len(root)
         kids = self.children[root]  # [m, A]
-        visits = self.visits[kids]  # [m, A]: the sentinel has none
+        visits = self.edge_n[root]  # [m, A]
         cum = np.cumsum(visits, axis=1)
         sampled = (cum <= (draws * cum[:, -1])[:, None]).sum(axis=1)  # the first action whose cumulative count passes the draw
         move = np.where(sample, sampled, visits.argmax(axis=1))
         self.chosen = kids[np.arange(m), move]
-        q = np.where(visits > 0, self.wsum[kids] / np.maximum(visits, 1.0), np.nan)  # root player's view
+        q = np.where(visits > 0, self.edge_w[root] / np.maximum(visits, 1.0), np.nan)  # root player's view
         results = []
         for i in range(m):
             order = np.lexsort((np.arange(visits.shape[1]), -visits[i]))
@@ -393,7 +414,7 @@ class Forest:
         moved = source != self.sentinel
         new_id = np.full(len(source), self.sentinel, np.int64)
         new_id[source[moved]] = np.flatnonzero(moved)
-        for name in ("visits", "wsum", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "legal"):
+        for name in ("visits", "edge_n", "edge_w", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "legal"):
             setattr(self, name, getattr(self, name)[source])
         self.children = new_id[self.children[source]]
         self.parent = new_id[self.parent[source]]
