@@ -1,0 +1,36 @@
+"""Medians of the alternating pairs in pairs.jsonl (written by run.sh), as a markdown table."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+here = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+rows = [json.loads(line) for line in (here / "pairs.jsonl").read_text().splitlines() if line.strip()]
+mctx = [r for r in rows if r.get("what") == "mctx-stream"]
+systems = {"mctx + pgx, B = 64, stream": [r["moves_per_s"] for r in mctx]}
+details = {"mctx + pgx, B = 64, stream": "51 boards/move (no cache, terminal leaves included), batch 64"}
+for inflight in (64, 256):
+    runs = [r for r in rows if r.get("what") == "perfkit-crossgame" and r["in_flight"] == inflight]
+    if not runs:
+        continue
+    name = f"perfkit crossgame, {inflight} games in flight"
+    systems[name] = [r["moves_per_s"] for r in runs]
+    med = {k: statistics.median(r[k] for r in runs if r.get(k) is not None)
+           for k in ("boards_per_move", "mean_batch", "forward_share", "cache_hit_share")}
+    eff = [r["efficiency"] for r in runs if r.get("efficiency") is not None]
+    details[name] = (f"{med['boards_per_move']:.1f} boards/move sent, mean batch {med['mean_batch']:.1f}, "
+                     f"forward {med['forward_share']:.0%} of wall, cache hits {med['cache_hit_share']:.0%}"
+                     + (f", efficiency {statistics.median(eff):.2f}" if eff else ""))
+base = statistics.median(systems["mctx + pgx, B = 64, stream"]) if mctx else None
+print("| system | moves/s per pair | median | vs mctx | per move |")
+print("|---|---|---|---|---|")
+for name, values in systems.items():
+    med = statistics.median(values)
+    ratio = f"{med / base:.2f}x" if base else "n/a"
+    print(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {med:.1f} | {ratio} | {details[name]} |")
+loads = [r["loadavg_1_5_15"][0] for r in rows if "loadavg_1_5_15" in r]
+if loads:
+    print(f"\nload average (1 min) during the pairs: {min(loads):.1f} to {max(loads):.1f} on 2 cores")
