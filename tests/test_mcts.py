@@ -307,3 +307,46 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path, capsys, flags, messa
     assert code != 0
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+# --- selfplay keeps the policy target ----------------------------------------------------------
+
+
+def selfplay_mcts(out, games: int = 3):
+    from perfkit.selfplay import SelfplaySettings, selfplay
+
+    workload = settings(search=MCTSConfig(simulations=10, temperature_plies=4), games=games, precision="float32")
+    return selfplay(SelfplaySettings(workload=workload, shard_games=2), out, progress=False)
+
+
+def test_selfplay_shards_keep_each_moves_visit_counts(tmp_path):
+    from perfkit.selfplay import load_selfplay
+
+    selfplay_mcts(tmp_path / "sp")
+    data = load_selfplay(tmp_path / "sp")
+    assert len(data.games) == 3
+    for row in data.moves.itertuples():
+        assert len(row.visits) == COLS and sum(row.visits) >= 10  # a reused root keeps its earlier visits
+        assert row.visits[row.move] > 0
+        assert row.visits[row.move] == max(row.visits) or row.ply < 4  # sampled, then the most visited
+
+
+def test_shards_written_before_visits_were_kept_still_load(tmp_path):
+    """A shard of the earlier format (no visits column) is read with [] for each move's visits."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from perfkit.selfplay import load_selfplay
+    from perfkit.selfplay.store import LEGACY_SCHEMA, META_KEY, table_checksum
+
+    selfplay_mcts(tmp_path / "sp", games=2)
+    (shard,) = sorted((tmp_path / "sp" / "shards").glob("shard-*.parquet"))
+    table = pq.read_table(shard)
+    meta = json.loads(table.schema.metadata[META_KEY])
+    old = table.drop_columns(["visits"]).replace_schema_metadata(None)
+    meta["sha256"] = table_checksum(old, LEGACY_SCHEMA.names)
+    pq.write_table(old.replace_schema_metadata({META_KEY: json.dumps(meta).encode()}), shard)
+    data = load_selfplay(tmp_path / "sp")
+    assert len(data.games) == 2 and not data.skipped
+    assert all(v == [] for v in data.moves["visits"])

@@ -230,6 +230,7 @@ class GameSlots:
                     root_value=r.root_value, minimax_value=r.minimax_value,
                     candidates=r.candidates, policy_move_values=r.policy_move_values,
                     chosen_rank=r.chosen_rank, calls=float(tally.calls[i]), boards=int(tally.boards[i]),
+                    visits=getattr(r, "visits", []),
                 )
             )
         now = time.time()
