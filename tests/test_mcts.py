@@ -350,3 +350,10 @@ def test_shards_written_before_visits_were_kept_still_load(tmp_path):
     data = load_selfplay(tmp_path / "sp")
     assert len(data.games) == 2 and not data.skipped
     assert all(v == [] for v in data.moves["visits"])
+
+
+def test_openspiels_connect_four_through_the_adapter_plays_the_same_games(played):
+    """The same network on OpenSpiel's own game (`openspiel:connect_four`): identical float64 games."""
+    _, runs = played
+    adapter = run_strategy("crossgame", Workload.prepare(settings(game="openspiel:connect_four")), progress=False)
+    assert sequences(adapter) == sequences(runs["crossgame"])
