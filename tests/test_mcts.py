@@ -63,6 +63,8 @@ def test_naive_is_one_leaf_per_call_and_crossgame_batches_across_games(played):
     assert runs["crossgame"].calls["batch"].max() > 1
     # a move asks for its root (when not reused) and at most one leaf per simulation
     assert runs["naive"].moves["boards"].max() <= 1 + QUICK.simulations
+    # with subtree reuse a game's root is evaluated once, at its first move; later roots were leaves
+    assert (runs["naive"].calls["level"] == 0).sum() <= len(runs["naive"].games)
 
 
 def replay(moves: list[int]) -> int:

@@ -21,9 +21,12 @@ for inflight in (64, 256):
     med = {k: statistics.median(r[k] for r in runs if r.get(k) is not None)
            for k in ("boards_per_move", "mean_batch", "forward_share", "cache_hit_share")}
     eff = [r["efficiency"] for r in runs if r.get("efficiency") is not None]
+    # efficiency at the run's own mean batch: boards/s over the curve's boards/s at that batch
+    at_batch = [r["efficiency"] / r["batch_efficiency"] for r in runs if r.get("efficiency") and r.get("batch_efficiency")]
     details[name] = (f"{med['boards_per_move']:.1f} boards/move sent, mean batch {med['mean_batch']:.1f}, "
                      f"forward {med['forward_share']:.0%} of wall, cache hits {med['cache_hit_share']:.0%}"
-                     + (f", efficiency {statistics.median(eff):.2f}" if eff else ""))
+                     + (f", efficiency {statistics.median(eff):.2f} of the curve's peak" if eff else "")
+                     + (f", {statistics.median(at_batch):.2f} at its mean batch" if at_batch else ""))
 base = statistics.median(systems["mctx + pgx, B = 64, stream"]) if mctx else None
 print("| system | moves/s per pair | median | vs mctx | per move |")
 print("|---|---|---|---|---|")
