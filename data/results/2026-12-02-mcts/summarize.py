@@ -9,7 +9,7 @@ from pathlib import Path
 
 here = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
 rows = [json.loads(line) for line in (here / "pairs.jsonl").read_text().splitlines() if line.strip()]
-mctx = [r for r in rows if r.get("what") == "mctx-stream"]
+mctx = [r for r in rows if r.get("what") == "mctx-stream" and not str(r.get("pair")).startswith("no-reuse")]
 systems = {"mctx + pgx, B = 64, stream": [r["moves_per_s"] for r in mctx]}
 details = {"mctx + pgx, B = 64, stream": "51 boards/move (no cache, terminal leaves included), batch 64"}
 for inflight in (64, 256):
@@ -27,6 +27,15 @@ for inflight in (64, 256):
                      f"forward {med['forward_share']:.0%} of wall, cache hits {med['cache_hit_share']:.0%}"
                      + (f", efficiency {statistics.median(eff):.2f} of the curve's peak" if eff else "")
                      + (f", {statistics.median(at_batch):.2f} at its mean batch" if at_batch else ""))
+reuse_off = [r for r in rows if r.get("what") == "perfkit-crossgame-no-reuse"]
+if reuse_off:
+    name = "perfkit crossgame, 256 games in flight, --no-reuse (own pairs)"
+    systems[name] = [r["moves_per_s"] for r in reuse_off]
+    details[name] = (f"{statistics.median(r['boards_per_move'] for r in reuse_off):.1f} boards/move sent, mean batch "
+                     f"{statistics.median(r['mean_batch'] for r in reuse_off):.1f}, forward "
+                     f"{statistics.median(r['forward_share'] for r in reuse_off):.0%} of wall; its pairs' mctx: "
+                     + ", ".join(f"{r['moves_per_s']:.1f}" for r in rows
+                                 if r.get("what") == "mctx-stream" and str(r.get("pair")).startswith("no-reuse")))
 base = statistics.median(systems["mctx + pgx, B = 64, stream"]) if mctx else None
 print("| system | moves/s per pair | median | vs mctx | per move |")
 print("|---|---|---|---|---|")
@@ -37,3 +46,20 @@ for name, values in systems.items():
 loads = [r["loadavg_1_5_15"][0] for r in rows if "loadavg_1_5_15" in r]
 if loads:
     print(f"\nload average (1 min) during the pairs: {min(loads):.1f} to {max(loads):.1f} on 2 cores")
+
+forward_file = here / "forward.jsonl"
+if forward_file.exists():
+    fwd = [json.loads(line) for line in forward_file.read_text().splitlines() if line.strip()]
+    jax = {}
+    torch = {}
+    for r in fwd:
+        if r.get("what") == "jax-forward":
+            jax.setdefault(int(r["batch"]), []).append(r["boards_per_s"])
+        elif r.get("what") == "torch-curve":
+            for batch, rate in r["boards_per_s"].items():
+                torch.setdefault(int(batch), []).append(rate)
+    print("\n| batch | XLA forward boards/s (anchor) | torch forward boards/s (perfkit curve) | torch / XLA |")
+    print("|---|---|---|---|")
+    for batch in sorted(set(jax) & set(torch)):
+        j, t = statistics.median(jax[batch]), statistics.median(torch[batch])
+        print(f"| {batch} | {j:,.0f} | {t:,.0f} | {t / j:.2f} |")
