@@ -10,7 +10,7 @@ from perfkit.game import Positions, from_moves, play
 from perfkit.instrument import GpuSampler, Recorder, Run, load_run
 from perfkit.instrument.trace import Tracer, trace
 from perfkit.model import Evaluator, HexNet, build_model, load_checkpoint, save_checkpoint
-from perfkit.search import search
+from perfkit.search import MCTSConfig, search
 from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.types import PRESETS, GameRecord, MoveRecord, PerfkitError, SearchConfig, get_preset
@@ -29,6 +29,7 @@ __all__ = [
     "GameRecord",
     "GpuSampler",
     "HexNet",
+    "MCTSConfig",
     "MoveRecord",
     "PerfkitError",
     "Positions",
