@@ -36,12 +36,17 @@ if reuse_off:
                      f"{statistics.median(r['forward_share'] for r in reuse_off):.0%} of wall; its pairs' mctx: "
                      + ", ".join(f"{r['moves_per_s']:.1f}" for r in rows
                                  if r.get("what") == "mctx-stream" and str(r.get("pair")).startswith("no-reuse")))
+    own_base = {name: statistics.median(r["moves_per_s"] for r in rows
+                                        if r.get("what") == "mctx-stream" and str(r.get("pair")).startswith("no-reuse"))}
+else:
+    own_base = {}
 base = statistics.median(systems["mctx + pgx, B = 64, stream"]) if mctx else None
 print("| system | moves/s per pair | median | vs mctx | per move |")
 print("|---|---|---|---|---|")
 for name, values in systems.items():
     med = statistics.median(values)
-    ratio = f"{med / base:.2f}x" if base else "n/a"
+    against = own_base.get(name, base)  # a row with its own pairs is compared with their mctx
+    ratio = f"{med / against:.2f}x" if against else "n/a"
     print(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {med:.1f} | {ratio} | {details[name]} |")
 loads = [r["loadavg_1_5_15"][0] for r in rows if "loadavg_1_5_15" in r]
 if loads:
