@@ -52,6 +52,7 @@ from perfkit.model.approximate import (
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
+from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.threads import (
     BIG_BATCH,
@@ -96,7 +97,7 @@ class BenchSettings:
     quality_positions: int = DEFAULT_POSITIONS  # an approximate path's quality: positions from real games
     h2h_games: int = DEFAULT_H2H_GAMES  # an approximate path's quality: games against float64 (even: pairs)
     compile_backend: str = "inductor"  # torch.compile's backend ("eager" only traces: tests)
-    search: SearchConfig = field(default_factory=SearchConfig)
+    search: SearchConfig | MCTSConfig = field(default_factory=SearchConfig)  # minimax (the default) or mcts
 
     def __post_init__(self) -> None:
         # Checked as the CLI checks its flags: a notebook's typo is one clear line, not a torch error later.
@@ -138,8 +139,8 @@ class BenchSettings:
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
         check_h2h_games(self.h2h_games)
-        if not isinstance(self.search, SearchConfig):
-            raise PerfkitError(f"search must be a perfkit.SearchConfig, got {type(self.search).__name__}")
+        if not isinstance(self.search, (SearchConfig, MCTSConfig)):
+            raise PerfkitError(f"search must be a perfkit.SearchConfig or MCTSConfig, got {type(self.search).__name__}")
         if self.board is not None:
             if self.game != "hex":
                 raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
@@ -369,7 +370,10 @@ def run_strategy(
 
 def largest_call(name: str, s: BenchSettings) -> int:
     """An upper bound on the boards of one network call strategy `name` makes with settings `s`."""
-    per_move = s.search.value_topk + int(np.prod(s.search.widths))  # the widest search level, with the candidates
+    if isinstance(s.search, MCTSConfig):  # a round asks for K leaves of each tree in flight
+        per_move = s.search.for_strategy(name).leaves or 1
+    else:
+        per_move = s.search.value_topk + int(np.prod(s.search.widths))  # the widest search level, with the candidates
     if name != "crossgame":
         return per_move
     options = s.crossgame_options()

@@ -74,6 +74,18 @@ def even_positive_int(text: str) -> int:
 even_positive_int.__name__ = "an even positive integer"
 non_negative_float = number(float, 0, "a number >= 0")
 positive_seconds = number(float, 0, "a number > 0", strict=True)
+positive_number = number(float, 0, "a number > 0", strict=True)
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1."""
+    value = number(float, 0, "a number from 0 to 1")(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
+fraction.__name__ = "a number from 0 to 1"
 
 
 def widths(text: str) -> tuple[int, ...]:
@@ -123,6 +135,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value-topk", type=positive_int, default=SearchConfig.value_topk, help="root candidates (default 5)")
     p.add_argument("--temperature", type=non_negative_float, default=SearchConfig.temperature)
     p.add_argument("--temperature-plies", type=non_negative_int, default=SearchConfig.temperature_plies)
+    add_search_args(p)
     p.add_argument("--concurrency", type=positive_int, default=None, help="crossgame: games in flight (default 64)")
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
     p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
@@ -165,6 +178,43 @@ def add_fold_arg(p: argparse.ArgumentParser) -> None:
                    help="the network as built: no BatchNorm folding, no memory format chosen by measuring")
 
 
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    """`--search` and the MCTS parameters (perfkit's own mcts and, for --simulations, an engine's)."""
+    from perfkit.search import SEARCHES
+
+    p.add_argument("--search", default="minimax",
+                   help="; ".join(f"{k.name}: {k.about}" for k in SEARCHES.values()) + " (default minimax)")
+    p.add_argument("--simulations", type=positive_int, default=None,
+                   help="MCTS simulations per move, --search mcts or an --engine (default 50)")
+    p.add_argument("--c-puct", type=positive_number, default=None, help="mcts: exploration weight (default 1.25)")
+    p.add_argument("--dirichlet-alpha", type=positive_number, default=None, help="mcts: root noise concentration (default 1.0)")
+    p.add_argument("--dirichlet-fraction", type=fraction, default=None, help="mcts: root noise share, 0 for none (default 0.25)")
+    p.add_argument("--leaves", type=positive_int, default=None,
+                   help="mcts: leaves per tree per call, with virtual loss (default 8 permove, 1 crossgame; naive: 1)")
+    p.add_argument("--no-reuse", action="store_true", help="mcts: a fresh tree every move (default: the chosen subtree is kept)")
+
+
+MCTS_FLAGS = (("simulations", "--simulations"), ("c_puct", "--c-puct"), ("dirichlet_alpha", "--dirichlet-alpha"),
+              ("dirichlet_fraction", "--dirichlet-fraction"), ("leaves", "--leaves"), ("no_reuse", "--no-reuse"))
+
+
+def search_config(args: argparse.Namespace):
+    """The search the flags ask for: minimax's SearchConfig or an MCTSConfig (mcts flags refused with minimax)."""
+    from perfkit.search import MCTSConfig, get_search
+
+    kind = get_search(args.search)
+    if kind.name == "minimax":
+        given = [flag for name, flag in MCTS_FLAGS if getattr(args, name, None) and name != "simulations"]
+        if given or args.simulations is not None and getattr(args, "engine", "builtin") == "builtin":
+            raise PerfkitError(f"{(given or ['--simulations'])[0]} applies to --search mcts (or --simulations to an --engine)")
+        return SearchConfig(
+            value_topk=args.value_topk, widths=args.widths, temperature=args.temperature,
+            temperature_plies=args.temperature_plies,
+        )
+    picked = {name: getattr(args, name) for name, _ in MCTS_FLAGS if getattr(args, name) is not None and name != "no_reuse"}
+    return MCTSConfig(**picked, temperature_plies=args.temperature_plies, reuse=not args.no_reuse)
+
+
 def default_preset(device: str) -> str:
     """SPEC §1.2: `small` on the CPU, `reference` on a GPU (or the simulated one)."""
     from perfkit.devices import get_device
@@ -192,10 +242,7 @@ def bench_settings(args: argparse.Namespace):
 
     check_cache_flags(args)
 
-    search = SearchConfig(
-        value_topk=args.value_topk, widths=args.widths, temperature=args.temperature,
-        temperature_plies=args.temperature_plies,
-    )
+    search = search_config(args)
     return BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board, games=args.games,
         **crossgame_flags(args), seed=args.seed, device=args.device, precision=args.precision,
@@ -212,6 +259,7 @@ def bench_settings(args: argparse.Namespace):
 def cmd_bench(args: argparse.Namespace) -> int:
     from perfkit.bench import bench
     from perfkit.report.console import render_bench
+    from perfkit.search import config_for
     from perfkit.strategies import STRATEGIES, make_strategy
 
     if args.engine != "builtin":
@@ -224,6 +272,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.strategy != "all":
         make_strategy(args.strategy)  # validates the name before anything runs
     settings = bench_settings(args)
+    for name in names:  # a strategy the search cannot serve is one line before anything runs
+        config_for(settings.search, name, workers=settings.workers or 0)
     if args.recorder_overhead:
         return recorder_overhead_report(names, settings, pairs=args.pairs, as_json=args.json)
     tuned = None
@@ -260,6 +310,8 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
                                  ("--h2h-games", args.h2h_games),
+                                 (f"--search {args.search}", args.search != "minimax"),
+                                 *((flag, getattr(args, name)) for name, flag in MCTS_FLAGS[1:]),
                                  (f"--precision {args.precision}", args.precision in ("bfloat16", "float16")))
         if value
     ]
@@ -276,7 +328,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
     )
     runs = bench_engine(
-        args.engine, names, game=args.game, simulations=args.simulations, options=options,
+        args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
         preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads, out=args.out,
         progress=not args.no_progress,
@@ -297,7 +349,6 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         "--engine", default="builtin",
         help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
     )
-    p.add_argument("--simulations", type=positive_int, default=50, help="engine: MCTS simulations per move (default 50)")
     p.add_argument("--game-timeout", type=positive_seconds, default=None, metavar="S",
                    help="engine: a game still playing after S seconds stops the run, naming it; the games that "
                         "finished are kept (default: no limit)")

@@ -30,10 +30,11 @@ from pyinstrument import Profiler as CallTreeProfiler
 from pyinstrument.session import Session
 
 from perfkit.bench import Workload, run_strategy
+from perfkit.game import connect_four
 from perfkit.game import hex as hex_game
 from perfkit.model import evaluator as evaluator_module
 from perfkit.model import net
-from perfkit.search import minimax
+from perfkit.search import mcts, minimax
 from perfkit.strategies import base, make_strategy
 from perfkit.types import PerfkitError
 
@@ -75,7 +76,8 @@ COMMON_HOT = [
     (base, "play_games"), (base, "drive"), (base, "call"), (base, "batch_of"),
     (base, "GameSlots.begin"), (base, "GameSlots.end"),
     (minimax, "search"), (minimax, "top_k"),
-    (hex_game, "play"),
+    (mcts, "Forest.search"), (mcts, "Forest._round"), (mcts, "Forest._descend"), (mcts, "Forest._create"),
+    (hex_game, "play"), (connect_four, "C4Positions.play"),
     (evaluator_module, "Evaluator.__call__"), (evaluator_module, "encode"),
     (net, "HexNet.forward"), (net, "ResidualBlock.forward"),
 ]

@@ -238,6 +238,7 @@ class MoveRecord:
     chosen_rank: int  # index of `move` in `candidates`
     calls: float = 0.0  # network calls attributed to this move (shared calls split by boards; with a cache: its lookups)
     boards: int = 0  # positions this move sent to the network (with a cache: asked of it)
+    visits: list[int] = field(default_factory=list)  # [A] mcts: the root's visits per action (the policy target); minimax: []
 
 
 @dataclass

@@ -27,7 +27,7 @@ from perfkit.types import PerfkitError
         ({"max_wait_s": "1"}, r"max_wait_s must be a number of seconds >= 0"),
         ({"device": None}, r"device must be a string, got None"),
         ({"checkpoint": 3}, r"checkpoint must be a file path, got 3"),
-        ({"search": {"widths": (2, 2)}}, r"search must be a perfkit\.SearchConfig, got dict"),
+        ({"search": {"widths": (2, 2)}}, r"search must be a perfkit\.SearchConfig or MCTSConfig, got dict"),
     ],
 )
 def test_bench_settings_validate_their_arguments(kwargs, message):

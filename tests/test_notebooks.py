@@ -21,7 +21,7 @@ from perfkit.report.notebooks import (
 from perfkit.types import PerfkitError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_baseline", "02_permove", "03_crossgame", "04_projection", "05_your_engine"]
+NAMES = ["01_baseline", "02_permove", "03_crossgame", "04_projection", "05_your_engine", "06_mcts"]
 
 # Small enough for CI: the tiny network, a game or two, one torch thread (a shared CPU
 # oversubscribed by torch's default threads is many times slower on single-board calls).

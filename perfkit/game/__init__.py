@@ -1,6 +1,7 @@
 """The games: Hex built in (batched board operations, incremental win detection), and any
 two-player zero-sum perfect-information OpenSpiel game through an adapter."""
 
+from perfkit.game.connect_four import C4Positions, ConnectFour
 from perfkit.game.hex import (
     PLAYER1,
     PLAYER2,
@@ -17,6 +18,8 @@ from perfkit.game.hex import (
 __all__ = [
     "PLAYER1",
     "PLAYER2",
+    "C4Positions",
+    "ConnectFour",
     "GAMES_HELP",
     "Geometry",
     "HexGame",
@@ -30,21 +33,28 @@ __all__ = [
 ]
 
 
+NATIVE = {"connect_four": ConnectFour}  # built in and vectorised; "openspiel:<name>" still reaches the adapter
+OPENSPIEL_PREFIX = "openspiel:"
+
+
 def get_game(name: str = "hex", *, board: int = 9):
-    """The game called `name`: `hex` is the built-in N×N Hex (N = `board`); anything else is an
-    OpenSpiel game string, parameters as OpenSpiel writes them (`go(board_size=9)`)."""
+    """The game called `name`: `hex` is the built-in N×N Hex (N = `board`), `connect_four` the
+    built-in Connect Four; anything else is an OpenSpiel game string, parameters as OpenSpiel
+    writes them (`go(board_size=9)`), and `openspiel:connect_four` is OpenSpiel's own."""
     from perfkit.types import PerfkitError
 
     if not isinstance(name, str) or not name.strip():
         raise PerfkitError(f"a game is a name like hex or connect_four, got {name!r}")
     if name == "hex":
         return HexGame(board)
+    if name in NATIVE:
+        return NATIVE[name]()
     from perfkit.game.openspiel import OpenSpielGame
 
-    return OpenSpielGame(name)
+    return OpenSpielGame(name[len(OPENSPIEL_PREFIX):] if name.startswith(OPENSPIEL_PREFIX) else name)
 
 
 GAMES_HELP = (
-    "hex (built in, the preset's board) or any two-player zero-sum perfect-information OpenSpiel game: "
-    "connect_four, othello, tic_tac_toe, hex(board_size=5), go(board_size=9)"
+    "hex (built in, the preset's board), connect_four (built in; openspiel:connect_four is OpenSpiel's) or any "
+    "two-player zero-sum perfect-information OpenSpiel game: othello, tic_tac_toe, hex(board_size=5), go(board_size=9)"
 )

@@ -16,7 +16,7 @@ CALL_COLUMNS = [f.name for f in dataclasses.fields(CallRecord)]
 _call_row = operator.attrgetter(*CALL_COLUMNS)  # much cheaper than dataclasses.astuple
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
-    "policy_move_values", "chosen_rank", "calls", "boards",
+    "policy_move_values", "chosen_rank", "calls", "boards", "visits",
 ]
 GAME_COLUMNS = ["game", "winner", "moves", "start_s", "end_s", "duration_s"]
 

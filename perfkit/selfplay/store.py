@@ -66,7 +66,7 @@ IDENTITY_DEFAULTS = {"game": "hex", "engine": BUILTIN_ENGINE}
 
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
-    "policy_move_values", "chosen_rank", "calls", "boards",
+    "policy_move_values", "chosen_rank", "calls", "boards", "visits",
 ]
 GAME_COLUMNS = ["game", "winner", "moves", "start_s", "end_s", "duration_s"]
 SCHEMA = pa.schema(
@@ -87,8 +87,11 @@ SCHEMA = pa.schema(
         ("winner", pa.int8()),
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
+        ("visits", pa.list_(pa.int32())),  # mcts: the root's visits per action, the policy target (minimax: [])
     ]
 )
+# Shards written before moves kept their visit counts: read as if each move's visits were [].
+LEGACY_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "visits"])
 
 
 def log_to_stderr(message: str) -> None:
@@ -129,10 +132,11 @@ def games_table(games: Iterable[GameRecord]) -> pa.Table:
     return pa.table(cols, schema=SCHEMA)
 
 
-def table_checksum(table: pa.Table) -> str:
-    """sha256 of a shard's values, column by column: the same however parquet chunks them."""
+def table_checksum(table: pa.Table, names: list[str] | None = None) -> str:
+    """sha256 of a shard's values, column by column (`names`, default the shard schema's): the same
+    however parquet chunks them."""
     h = hashlib.sha256()
-    for name in SCHEMA.names:
+    for name in SCHEMA.names if names is None else names:
         col = table.column(name).combine_chunks()
         if pa.types.is_list(col.type):
             h.update(col.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64).tobytes())
@@ -257,14 +261,17 @@ def check_shard(p: Path, run: str) -> tuple[ShardInfo, pa.Table] | Rejected:
     if meta["run"] != run:
         return Rejected(p, "foreign", f"shard {p.name} belongs to another run (run {str(meta['run'])[:12]}, "
                                       f"this directory's is {run[:12]})")
-    if not table.schema.remove_metadata().equals(SCHEMA):
+    legacy = table.schema.remove_metadata().equals(LEGACY_SCHEMA)
+    if not (legacy or table.schema.remove_metadata().equals(SCHEMA)):
         return Rejected(p, "damaged", f"shard {p.name} does not have the shard columns")
     ids = ranges_of(table.column("game").to_numpy())
-    if table_checksum(table) != meta["sha256"] or table.num_rows != meta["rows"] or [list(r) for r in ids] != meta["ids"]:
+    if table_checksum(table, LEGACY_SCHEMA.names if legacy else None) != meta["sha256"] or table.num_rows != meta["rows"] or [list(r) for r in ids] != meta["ids"]:
         return Rejected(p, "damaged", f"shard {p.name} fails its checksum (its content changed after it was written)")
     if not ids:
         return Rejected(p, "damaged", f"shard {p.name} holds no games")
     info = ShardInfo(path=p, ids=tuple(ids), games=sum(hi - lo for lo, hi in ids), rows=table.num_rows)
+    if legacy:
+        table = table.append_column(SCHEMA.field("visits"), pa.array([[]] * table.num_rows, pa.list_(pa.int32())))
     return info, table
 
 
@@ -599,6 +606,7 @@ def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_t
     df = table.to_pandas()
     df["candidates"] = df["candidates"].map(list)
     df["policy_move_values"] = df["policy_move_values"].map(list)
+    df["visits"] = df["visits"].map(list)
     df = df.sort_values(["game", "ply"], kind="stable").reset_index(drop=True)
     moves = df[MOVE_COLUMNS].astype({"ply": "int64", "player": "int64", "move": "int64", "chosen_rank": "int64",
                                       "boards": "int64"})

@@ -7,6 +7,7 @@ search level's `EvalRequest` becomes network calls). The search itself lives in
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from perfkit.search import config_for
+from perfkit.search.mcts import Forest, MCTSConfig
 from perfkit.search.minimax import gumbel_noise, search
 from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, PerfkitError, SearchConfig
 
@@ -31,7 +34,7 @@ class Engine:
 
     evaluate: Evaluate
     game: Game  # an int N given here becomes N×N Hex
-    config: SearchConfig
+    config: SearchConfig | MCTSConfig  # the search: minimax (the seed's) or mcts
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,6 +42,12 @@ class Engine:
             from perfkit.game.hex import HexGame
 
             object.__setattr__(self, "game", HexGame(self.game))
+
+
+def for_strategy(engine: Engine, strategy: str, *, workers: int = 0) -> Engine:
+    """The engine with its search set up as `strategy` plays it (one line where it cannot)."""
+    config = config_for(engine.config, strategy, workers=workers)
+    return engine if config is engine.config else dataclasses.replace(engine, config=config)
 
 
 class Seats:
@@ -183,6 +192,9 @@ class GameSlots:
         self.positions = engine.game.start(0)
         self.tally = Tally(0)
         self.plies = np.zeros(0, np.int64)
+        self.trees = (  # mcts: the trees of the games in flight, kept across their moves
+            Forest(engine.game, engine.config, capacity, seed=engine.seed) if isinstance(engine.config, MCTSConfig) else None
+        )
 
     def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
@@ -197,11 +209,14 @@ class GameSlots:
             return None
         cells = game.actions
         self.plies = np.array([len(g.moves) for g in self.games])
+        self.tally = Tally(m)
+        if self.trees is not None:
+            return self.trees.search(self.positions, games=[g.game for g in self.games], plies=self.plies)
+        assert isinstance(config, SearchConfig)
         noisy = (self.plies < config.temperature_plies) & (config.temperature > 0)
         gumbel = np.zeros((m, cells))
         for i in np.flatnonzero(noisy):
             gumbel[i] = gumbel_noise(self.engine.seed, self.games[i].game, int(self.plies[i]), cells)
-        self.tally = Tally(m)
         return search(self.positions, config=config, gumbel=gumbel, noisy=noisy)
 
     def end(self, results: list) -> list[GameRecord]:
@@ -215,6 +230,7 @@ class GameSlots:
                     root_value=r.root_value, minimax_value=r.minimax_value,
                     candidates=r.candidates, policy_move_values=r.policy_move_values,
                     chosen_rank=r.chosen_rank, calls=float(tally.calls[i]), boards=int(tally.boards[i]),
+                    visits=getattr(r, "visits", []),
                 )
             )
         now = time.time()
@@ -225,6 +241,8 @@ class GameSlots:
             self.games[i].end_s = now
             finished.append(self.games[i])
         keep = np.flatnonzero(~ended)
+        if self.trees is not None:
+            self.trees.advance(keep)
         self.games = [self.games[i] for i in keep]
         self.positions = after.take(keep)
         return finished
@@ -238,7 +256,10 @@ def take_from(game_ids: Iterable[int]) -> Callable[[int], list[int]]:
 
 def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[EvalRequest], Evaluation]) -> list:
     """Run a search generator to the end, answering each request; returns its results."""
-    req = next(steps)
+    try:
+        req = next(steps)
+    except StopIteration as done:  # mcts: every leaf was terminal, nothing for the network
+        return done.value
     while True:
         try:
             req = steps.send(answer(req))

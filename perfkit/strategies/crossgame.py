@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from perfkit.batching.queue import RowQueue, Waiting
-from perfkit.strategies.base import Engine, GameSlots, Part, Seats, batch_of, take_from
+from perfkit.strategies.base import Engine, GameSlots, Part, Seats, batch_of, for_strategy, take_from
 from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
@@ -83,10 +83,16 @@ def play_crossgame(
     def enqueue(level: _Level) -> None:
         queue.push(level, len(level.req), time.perf_counter())
 
-    def start(slots: GameSlots) -> None:
-        steps = slots.begin()
-        if steps is not None:
-            enqueue(_Level(slots, steps, next(steps)))
+    def start(slots: GameSlots) -> Iterator[GameRecord]:
+        """The group's next search, its first request queued; yields games a search that needed no network ended."""
+        while (steps := slots.begin()) is not None:
+            try:
+                first = next(steps)
+            except StopIteration as done:  # mcts: every leaf was terminal
+                yield from slots.end(done.value)
+                continue
+            enqueue(_Level(slots, steps, first))
+            return
 
     # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
     # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
@@ -108,7 +114,7 @@ def play_crossgame(
 
     try:
         for _ in range(groups):
-            start(GameSlots(engine, source, per_group))
+            yield from start(GameSlots(engine, source, per_group))
             if pool is not None:
                 send()  # each group's first level its own call: the groups start out of step
         while queue or flights:
@@ -129,7 +135,7 @@ def play_crossgame(
                     enqueue(_Level(w.slots, w.steps, req))
                 except StopIteration as done:
                     yield from w.slots.end(done.value)
-                    start(w.slots)
+                    yield from start(w.slots)
                 if pool is not None:
                     send()  # this group's next level goes out now, while the CPU side serves the next group
     finally:
@@ -211,6 +217,7 @@ class CrossGame(CrossGameOptions):
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
         self._stats.clear()
+        engine = for_strategy(engine, self.name, workers=self.workers)
         if self.workers and isinstance(engine.evaluate, Seats):
             raise PerfkitError("two networks at one board (Seats) play in-process only: use workers=0")
         if self.workers:

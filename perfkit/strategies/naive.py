@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfkit.strategies.base import Engine, Evaluate, Tally, call, play_games
-from perfkit.types import EvalRequest, Evaluation, GameRecord
+from perfkit.strategies.base import Engine, Evaluate, Tally, batched, call, for_strategy, play_games
+from perfkit.types import EvalRequest, Evaluation, GameRecord, SearchConfig
 
 
 def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Evaluation:
@@ -31,12 +31,15 @@ def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Eva
 
 @dataclass(frozen=True)
 class Naive:
-    """One game at a time; 18 single-board calls + 1 leaf batch per mid-game move."""
+    """One game at a time; 18 single-board calls + 1 leaf batch per mid-game move (minimax), one
+    call per leaf (mcts)."""
 
     name = "naive"
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
-        return play_games(game_ids, engine=engine, concurrency=1, schedule=one_call_per_node)
+        engine = for_strategy(engine, self.name)
+        schedule = one_call_per_node if isinstance(engine.config, SearchConfig) else batched(1)
+        return play_games(game_ids, engine=engine, concurrency=1, schedule=schedule)
 
     def settings(self) -> dict:
         return {"concurrency": 1, "max_batch": None}

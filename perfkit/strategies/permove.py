@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from perfkit.strategies.base import Engine, batched, play_games
+from perfkit.strategies.base import Engine, batched, for_strategy, play_games
 from perfkit.types import GameRecord
 
 
 @dataclass(frozen=True)
 class PerMove:
-    """Per-move batching: the floor is one call per tree level, not the seed's 2 per move."""
+    """Per-move batching: the floor is one call per tree level, not the seed's 2 per move (minimax);
+    K leaves of the game's tree per call (mcts)."""
 
     name = "permove"
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
-        return play_games(game_ids, engine=engine, concurrency=1, schedule=batched())
+        return play_games(game_ids, engine=for_strategy(engine, self.name), concurrency=1, schedule=batched())
 
     def settings(self) -> dict:
         return {"concurrency": 1, "max_batch": None}

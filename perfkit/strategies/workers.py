@@ -333,6 +333,7 @@ def play_with_workers(
         concurrency = max(1, min(concurrency, len(game_ids)))
     source = take_from(game_ids)
     capacity = math.ceil(concurrency / workers)
+    assert isinstance(engine.config, SearchConfig)  # mcts keeps its trees in-process (search.config_for refuses it)
     rows = request_rows(capacity, engine.config)
     crash = _crash_hook()
     pool: list[_Worker] = []
