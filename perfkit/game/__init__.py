@@ -16,6 +16,7 @@ from perfkit.game.hex import (
 )
 
 __all__ = [
+    "game_spec",
     "PLAYER1",
     "PLAYER2",
     "C4Positions",
@@ -52,6 +53,13 @@ def get_game(name: str = "hex", *, board: int = 9):
     from perfkit.game.openspiel import OpenSpielGame
 
     return OpenSpielGame(name[len(OPENSPIEL_PREFIX):] if name.startswith(OPENSPIEL_PREFIX) else name)
+
+
+def game_spec(game) -> str:
+    """The name `get_game` builds `game` back from (a worker process rebuilds its game by name):
+    an OpenSpiel game that a built-in shadows is `openspiel:<name>`."""
+    name: str = game.name
+    return OPENSPIEL_PREFIX + name if name in NATIVE and not isinstance(game, NATIVE[name]) else name
 
 
 GAMES_HELP = (

@@ -49,6 +49,7 @@ import numpy as np
 
 from perfkit.batching.processes import SharedBlock
 from perfkit.batching.queue import RowQueue
+from perfkit.game import game_spec
 from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
 
@@ -262,7 +263,7 @@ def _start(index: int, *, engine: Engine, capacity: int, rows: int, crash: tuple
     server_end, worker_end = Pipe(duplex=True)
     cfg = {
         "index": index, "conn_fd": worker_end.fileno(), "shm_fd": buf.fd, "rows": rows,
-        "game": engine.game.name, "board": getattr(engine.game, "n", 0),
+        "game": game_spec(engine.game), "board": getattr(engine.game, "n", 0),
         "config": engine.config.to_dict(), "seed": int(engine.seed), "capacity": capacity,
         "crash": crash[1:] if crash and crash[0] == index else None,
         "sys_path": sys.path, "package": os.path.dirname(perfkit.__file__),
