@@ -216,6 +216,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.engine != "builtin":
         return cmd_bench_engine(args)
+    if args.scheduler:
+        raise PerfkitError("--scheduler applies to an engine's games (--engine ...): perfkit's own search is batched without threads")
 
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     if args.strategy != "all":
@@ -265,12 +267,15 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError(f"{', '.join(unsupported)} {verb} to perfkit's own search (--engine builtin) only")
     if args.process_workers and args.strategy == "naive":
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
+    if args.scheduler and args.strategy == "naive":
+        raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
     check_cache_flags(args)
     options = EngineOptions(
         games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
         workers=args.process_workers or 0, cache=not args.no_cache,
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
+        **({} if args.scheduler is None else {"scheduler": args.scheduler}),
     )
     runs = bench_engine(
         args.engine, names, game=args.game, simulations=args.simulations, options=options,
@@ -295,6 +300,11 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
     )
     p.add_argument("--simulations", type=positive_int, default=50, help="engine: MCTS simulations per move (default 50)")
+    p.add_argument(
+        "--scheduler", choices=("greenlet", "threads"), default=None,
+        help="engine crossgame: the games as greenlets on one thread, a call when all wait (default), or one "
+             "thread each (for engines that release the GIL)",
+    )
 
 
 def tune_settings(args: argparse.Namespace, settings):

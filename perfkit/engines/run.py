@@ -2,8 +2,10 @@
 
 - `naive`: one game at a time; every evaluation the engine asks for is one network call
   of one position (what the engine does on its own).
-- `crossgame`: `concurrency` games in flight, one thread each, every engine unmodified; its
-  batch-of-one calls go to the thread batch server, which fills shared forward calls.
+- `crossgame`: `concurrency` games in flight, every engine unmodified, as greenlets on this
+  thread (`scheduler="greenlet"`, the default: a call fires exactly when every live game
+  waits) or one thread each (`"threads"`: the thread batch server, for engines that release
+  the GIL); their batch-of-one calls fill shared forward calls.
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
@@ -26,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
+from perfkit.batching.greenlets import DEFAULT_SCHEDULER, GreenletServer, check_scheduler
 from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer
@@ -46,8 +49,10 @@ class EngineOptions:
     workers: int = 0  # crossgame: 0 plays in this process; W >= 1 plays in W processes feeding this one
     cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
+    scheduler: str = DEFAULT_SCHEDULER  # crossgame: the games as greenlets on one thread, or one thread each
 
     def __post_init__(self) -> None:
+        check_scheduler(self.scheduler)
         if not isinstance(self.cache, bool):
             raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
         check_cache_entries(self.cache_size)
@@ -149,6 +154,7 @@ def _described(run: Run, strategy: str, options: EngineOptions, cache: Observati
         "max_batch": (options.max_batch or in_flight) if crossgame else 1,
         "max_wait_s": options.max_wait_s if crossgame else None,
         "workers": options.workers if crossgame else 0,
+        "scheduler": options.scheduler if crossgame else None,
         "cache_entries": options.cache_size if cache is not None else None,
     }
     run.manifest["strategy_stats"] = stats
@@ -161,7 +167,7 @@ def _described(run: Run, strategy: str, options: EngineOptions, cache: Observati
 
 
 def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None, cache: ObservationCache | None) -> dict:
-    """The games in flight, one thread each (or in worker processes), through one batch
+    """The games in flight, as greenlets or one thread each (or in worker processes), through one batch
     server in front of the tracer (and the cache, when there is one: it is the server's
     forward and answers wholly cached requests as they arrive); returns the server's (and
     the workers') stats."""
@@ -172,7 +178,14 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
         max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
         lookup=cache.lookup if cache is not None else None,
     )
-    stats: dict = {}
+    stats: dict = {"scheduler": options.scheduler}
+    if options.scheduler == "greenlet" and not options.workers:
+        hub = GreenletServer(
+            server.forward, max_batch=server.max_batch, owner_of=server.owner_of, lookup=server.lookup,
+        )
+        hub.run([lambda: games.play_all(hub.predict)] * in_flight)
+        stats.update(hub.stats())
+        return stats
 
     def client() -> None:
         with server.client() as predict:
@@ -186,6 +199,7 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
             stats["processes"] = play_with_workers(
                 engine, **recipe, games=options.games, concurrency=options.concurrency,
                 workers=options.workers, server=server, tracer=tracer, failures=games.failures,
+                scheduler=options.scheduler,
                 on_game=lambda: games.bar.update(1),
             )
         else:

@@ -1,8 +1,8 @@
 """`crossgame` with `workers`: an engine's games in threads inside W processes, one device server.
 
 The device process (`play_with_workers`) owns the network; each worker process
-(`worker_main`) rebuilds the engine from its name, plays its share of the game ids in
-threads through a local batch server whose calls go to the device process over shared
+(`worker_main`) rebuilds the engine from its name, plays its share of the game ids as
+greenlets or threads (the run's scheduler) through a local batch server whose calls go to the device process over shared
 memory (`perfkit.batching.processes`), and sends every finished game back. A game depends
 only on (seed, game id), so which worker plays it changes nothing.
 
@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 
+from perfkit.batching.greenlets import GreenletServer
 from perfkit.batching.processes import SharedRows, remote_forward, serve_worker
 from perfkit.batching.server import BatchServer
 from perfkit.types import PerfkitError
@@ -59,6 +60,7 @@ class WorkerConfig:
     conn_fd: int
     shm_fd: int
     crash_after: int | None = None
+    scheduler: str = "threads"  # "greenlet": the worker's games as greenlets on its one thread
 
 
 # A worker runs this with `python -c`: a fresh interpreter, no torch or CUDA state forked.
@@ -86,38 +88,51 @@ def worker_main(cfg: WorkerConfig) -> int:
     marks = Tracer(None, name="worker", sample_gpu=False)  # the device process samples the GPU
     send_lock = threading.Lock()
     forward = remote_forward(conn, rows, attribute=marks.attribute, send_lock=send_lock, crash_after=cfg.crash_after)
-    server = BatchServer(forward, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s, owner_of=marks.current_move)
     ids = iter(cfg.game_ids)
     ids_lock = threading.Lock()
     failures: list[tuple[int, str]] = []
 
-    def play() -> None:
-        with server.client() as predict:
-            while True:
-                with ids_lock:
-                    game_id = next(ids, None)
-                if game_id is None:
-                    return
-                try:
-                    with marks.game(game_id) as game:
-                        game.winner = engine.play_game(game_id, predict, marks)
-                except Exception as exc:
-                    failures.append((game_id, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
-                    continue
-                record = next(g for g in marks.recorder.games if g.game == game_id)
-                with send_lock:
-                    conn.send(("game", record))
+    def play(predict) -> None:
+        while True:
+            with ids_lock:
+                game_id = next(ids, None)
+            if game_id is None:
+                return
+            try:
+                with marks.game(game_id) as game:
+                    game.winner = engine.play_game(game_id, predict, marks)
+            except Exception as exc:
+                failures.append((game_id, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+                continue
+            record = next(g for g in marks.recorder.games if g.game == game_id)
+            with send_lock:
+                conn.send(("game", record))
 
-    with server:
-        threads = [threading.Thread(target=play) for _ in range(cfg.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    _play_in_tasks(cfg, forward, marks.current_move, play)
     with send_lock:
         conn.send(("done", failures))
     rows.close()
     return 0
+
+
+def _play_in_tasks(cfg: WorkerConfig, forward, owner_of, play) -> None:
+    """`play(predict)` in `cfg.threads` tasks (greenlets or threads) batched by one local server."""
+    if cfg.scheduler == "greenlet":
+        hub = GreenletServer(forward, max_batch=cfg.threads, owner_of=owner_of)
+        hub.run([lambda: play(hub.predict)] * cfg.threads)
+        return
+    server = BatchServer(forward, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s, owner_of=owner_of)
+
+    def client() -> None:
+        with server.client() as predict:
+            play(predict)
+
+    with server:
+        threads = [threading.Thread(target=client) for _ in range(cfg.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
 
 def _crash_hook(index: int) -> int | None:
@@ -136,7 +151,7 @@ def _absolute(spec: str) -> str:
 
 def play_with_workers(
     engine, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
-    server: BatchServer, tracer, failures: list, on_game,
+    server: BatchServer, tracer, failures: list, on_game, scheduler: str = "threads",
 ) -> dict:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.
 
@@ -192,7 +207,7 @@ def play_with_workers(
             cfg = WorkerConfig(
                 index=i, spec=_absolute(spec), game=game, simulations=simulations, seed=seed, game_ids=list(ids),
                 threads=threads_here, max_wait_s=server.max_wait_s, conn_fd=child.fileno(), shm_fd=rows.fd,
-                crash_after=_crash_hook(i),
+                crash_after=_crash_hook(i), scheduler=scheduler,
             )
             env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             try:

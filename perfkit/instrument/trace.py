@@ -14,7 +14,7 @@ A user wraps their network (a `torch.nn.Module`, or any callable taking a batch)
     run = tracer.run()                             # the same tables and manifest as a bench run
     run.save("runs/my-engine")                     # perfkit report / project / notebooks read it
 
-Calls are attributed to the move open in the calling thread; a call that serves several
+Calls are attributed to the move open in the calling thread (or greenlet); a call that serves several
 games (the batch server) counts for each in proportion to its rows, as in `bench`. Marking
 is optional: calls made outside any move are still recorded in the calls table.
 """
@@ -36,6 +36,7 @@ from perfkit.devices import get_device
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
+from perfkit.instrument.tasks import TaskLocal
 from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError
 
 
@@ -112,7 +113,7 @@ class Tracer:
         self.backend = get_device(self.device)
         self.cuda = self.backend.kind == "cuda"
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
-        self._local = threading.local()
+        self._local = TaskLocal()  # per thread, and per greenlet under the greenlet scheduler
         self._lock = threading.Lock()
         self._game_ids = itertools.count()
         self._sampler: GpuSampler | None = None
