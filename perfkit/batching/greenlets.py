@@ -81,7 +81,7 @@ class GreenletServer(BatchServer):
         """K positions `[K, *obs_shape]` of the calling task -> (logits [K, A], values [K], shares [K])."""
         task = getcurrent()
         if self._hub is None or task.parent is not self._hub:
-            raise RuntimeError("GreenletServer.predict serves the tasks its run() plays, from inside them")
+            raise PerfkitError("GreenletServer.predict serves the tasks its run() plays: call it from inside one")
         req = _Request(np.asarray(obs), self.owner_of())
         self.requests += 1
         if self.lookup is not None:
@@ -107,14 +107,14 @@ class GreenletServer(BatchServer):
         and is raised here.
         """
         if self._hub is not None:
-            raise RuntimeError("this GreenletServer is already running")
+            raise PerfkitError("this GreenletServer is already running: make one per run")
         self._hub = getcurrent()
         started = [greenlet(task) for task in tasks]
         self._ready.extend(started)
         self.live = len(started)
         grad = torch.is_grad_enabled()
         try:
-            self._serve_tasks()
+            self._serve_tasks(grad)
         finally:
             torch.set_grad_enabled(grad)
             for task in started:
@@ -126,11 +126,12 @@ class GreenletServer(BatchServer):
             self._hub, self._asker = None, {}
             self._ready.clear()
 
-    def _serve_tasks(self) -> None:
+    def _serve_tasks(self, grad: bool) -> None:
         while self._ready or self.queue:
             while self._ready:
                 task = self._ready.popleft()
                 task.switch()  # back here when the task waits for a call, or has ended
+                torch.set_grad_enabled(grad)  # a task starts in the hub's grad mode, not the last task's
                 if task.dead:
                     self.live -= 1
                 if self.queue.unsent >= self.queue.limit:
