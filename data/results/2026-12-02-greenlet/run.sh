@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The figures of README.md: greenlet vs threads vs the code before them (f240d92), in rounds
+# that rotate the order, a `perfkit curve` of the same network just before every run.
+#   BASE=/tmp/base (git worktree add --detach /tmp/base f240d92)  OUT=/tmp/greenlet-bench  ROUNDS=3
+#   PY=python of a venv with perfkit's dependencies; run from anywhere.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+PY=${PY:-python}
+BASE=${BASE:-/tmp/base}
+OUT=${OUT:-/tmp/greenlet-bench}
+ROUNDS=${ROUNDS:-3}
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+COMMON=(--game connect_four --simulations 50 --games 64 --strategy crossgame --threads 1 --no-progress --json)
+
+bench() {  # variant engine tag
+  local variant=$1 engine=$2 tag=$3 path=$ROOT extra=(--scheduler "$1")
+  if [ "$variant" = today ]; then path=$BASE extra=(); fi
+  (cd "$ROOT" && PYTHONPATH=$ROOT "$PY" -m perfkit curve --game connect_four --preset small --threads 1 --no-fold \
+      --max-batch 64 --time-budget 10 --no-progress --json --out "$OUT/$tag/curves/$(date +%H%M%S)" > /dev/null)
+  (cd "$ROOT" && PYTHONPATH=$path "$PY" -m perfkit bench --engine "$engine" "${COMMON[@]}" "${extra[@]}" \
+      --out "$OUT/$tag/runs/$variant" > "$OUT/$tag/$variant-$(date +%H%M%S).json")
+  echo "$(date +%T) $tag $variant done; load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+for pair in "mcts openspiel-mcts" "azg $ROOT/examples/azg_mcts.py:engine"; do
+  read -r tag engine <<< "$pair"
+  mkdir -p "$OUT/$tag"
+  orders=("greenlet threads today" "threads today greenlet" "today greenlet threads")
+  for r in $(seq "$ROUNDS"); do
+    for variant in ${orders[$(( (r - 1) % 3 ))]}; do
+      bench "$variant" "$engine" "$tag"
+    done
+  done
+  PYTHONPATH=$ROOT "$PY" "$HERE/analyze.py" "$OUT/$tag/curves" "$OUT"/"$tag"/runs/*/* | tee "$OUT/$tag/table.txt"
+done
