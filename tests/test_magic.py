@@ -53,3 +53,14 @@ def test_magic_names_a_missing_network_in_one_line(shell, capsys):
     shell.run_cell_magic("perfkit", "nothing_here", "pass")
     out = capsys.readouterr().out
     assert "perfkit: error: %%perfkit: no variable 'nothing_here'" in out
+
+
+def test_magic_shows_its_charts_as_images_without_matplotlib_inline(shell):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:  # no `%matplotlib inline` in this shell: a bare Figure would print its repr
+        shell.run_cell_magic("perfkit", "net --as tracer", CELL)
+    kinds = [sorted(out.data) for out in captured.outputs]
+    assert sum("image/png" in k for k in kinds) == 2, kinds
+    assert any("text/html" in k for k in kinds)
+    assert "<Figure size" not in captured.stdout

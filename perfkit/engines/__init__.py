@@ -4,9 +4,13 @@ An engine is any object with:
 
 - `obs_shape` (the observation of one position, `[planes, rows, cols]`) and `actions`;
 - `play_game(game_id, predict, tracer) -> winner`: plays one game to the end, asking
-  `predict(obs) -> (logits [actions], value)` for one position at a time, and marking each
+  `predict(obs) -> (logits [actions], value)` for one position at a time (logits, unmasked:
+  the engine takes its own softmax over the legal moves), and marking each
   move with `with tracer.move(player) as move: ...; move.action = a`; returns 1, 2 or 0 (draw);
-- optionally `settings() -> dict` for the run's manifest.
+- optionally `settings() -> dict` for the run's manifest;
+- optionally `network`: its own network (a torch module, or a callable on a batch
+  `[B, *obs_shape]` returning `(logits [B, actions], value [B])`), which `bench` then calls
+  instead of perfkit's residual net.
 
 Built in: `openspiel-mcts` (OpenSpiel's Python `MCTSBot`). Your own: `--engine
 path/to/file.py:factory` or `--engine package.module:factory`, where

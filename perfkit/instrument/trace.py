@@ -270,7 +270,10 @@ class Tracer:
             raise PerfkitError(f"the network's value is shaped {list(vshape)} for a batch of {b}; it must be [{b}] or [{b}, 1]")
 
     def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
-        """A batch-of-one call: the observation `[*obs_shape]` -> (logits [A], value)."""
+        """A batch-of-one call: the observation `[*obs_shape]` -> (logits [A], value).
+
+        Logits, not probabilities, unmasked: an engine that expects a policy takes the softmax
+        over its legal moves itself (as `examples/azg_mcts.py`'s `PerfkitNNet` does)."""
         logits, values = self.evaluate(np.asarray(obs)[None])
         return logits[0], float(values[0])
 
