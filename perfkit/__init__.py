@@ -2,6 +2,7 @@
 
 from perfkit.analysis.curve import Curve, load_curve, measure_curve
 from perfkit.analysis.projection import project, replay, seed_calibration
+from perfkit.batching.greenlets import GreenletServer
 from perfkit.batching.server import BatchServer
 from perfkit.bench import BenchSettings, Workload, __version__, bench, recorder_overhead, run_strategy
 from perfkit.engines import EngineOptions, make_engine, play_engine
@@ -28,6 +29,7 @@ __all__ = [
     "Evaluator",
     "GameRecord",
     "GpuSampler",
+    "GreenletServer",
     "HexNet",
     "MoveRecord",
     "PerfkitError",

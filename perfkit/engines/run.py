@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -130,11 +131,15 @@ def play_engine(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
     stats: dict = {}
+    cpu0 = time.process_time()
     with tracer:
         if strategy == "naive":
             games.play_all(cache.predict if cache is not None else tracer.predict)
         else:
             stats = _crossgame(engine, games, options, recipe, cache)
+    # CPU seconds of this process, all its threads (not worker processes'): on a shared machine
+    # moves per CPU second says what wall-clock moves/s cannot, how much work a move costs.
+    stats["process_cpu_s"] = time.process_time() - cpu0
     bar.close()
     if games.failures:
         game_id, first = min(games.failures, key=lambda f: f[0])
@@ -152,7 +157,8 @@ def _described(run: Run, strategy: str, options: EngineOptions, cache: Observati
     run.manifest["strategy_settings"] = {
         "concurrency": in_flight if crossgame else 1,
         "max_batch": (options.max_batch or in_flight) if crossgame else 1,
-        "max_wait_s": options.max_wait_s if crossgame else None,
+        # greenlets in this process fire only when full or all wait: no max wait applies
+        "max_wait_s": options.max_wait_s if crossgame and (options.workers or options.scheduler == "threads") else None,
         "workers": options.workers if crossgame else 0,
         "scheduler": options.scheduler if crossgame else None,
         "cache_entries": options.cache_size if cache is not None else None,
@@ -162,6 +168,7 @@ def _described(run: Run, strategy: str, options: EngineOptions, cache: Observati
     run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
     run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
+    run.summary["process_cpu_s"] = stats.get("process_cpu_s")
     run.summary.update(cache_fields(cache, run.summary["boards"]))
     return run
 

@@ -42,8 +42,10 @@ def row(run_dir: Path, curves: list[dict]) -> dict:
     near = calls[(calls["batch"] >= 0.8 * mean) & (calls["batch"] <= 1.2 * mean)]
     in_run = float(near["batch"].sum() / near["forward_s"].sum())
     wall = s["wall_s"]
+    user, system = ((run_dir / "process_cpu.txt").read_text().split() + ["nan", "nan"])[:2]
     return {
-        "run": run_dir.name, "variant": run_dir.parent.name, "started_at": manifest["started_at"], "moves": s["moves"], "moves_per_s": s["moves_per_s"],
+        "run": run_dir.name, "variant": run_dir.parent.name, "started_at": manifest["started_at"],
+        "commit": manifest["environment"].get("git_commit"), "moves": s["moves"], "moves_per_s": s["moves_per_s"],
         "net_mean_batch": mean, "server_rows_per_call": stats["rows"] / stats["calls"],
         "live_per_call": stats.get("live_per_call"), "fired": stats.get("fired"),
         "in_run_fwd_boards_s": in_run, "curve_boards_s": curve_at(curve, mean),
@@ -51,6 +53,10 @@ def row(run_dir: Path, curves: list[dict]) -> dict:
         "forward_share": float(calls["forward_s"].sum() / wall),
         # The CPU side: wall less the forward; with the forward free, moves/s could reach at most this.
         "cpu_bound_moves_per_s": s["moves"] / (wall - float(calls["forward_s"].sum())),
+        # CPU seconds per move, the whole bench process (start-up included; run.sh's `time`): what a
+        # move costs the machine, which the load of other sessions changes far less than moves/s.
+        "cpu_ms_per_move": 1e3 * (float(user) + float(system)) / s["moves"],
+        "in_run_cpu_ms_per_move": 1e3 * s["process_cpu_s"] / s["moves"] if s.get("process_cpu_s") else None,
     }
 
 
@@ -59,7 +65,8 @@ def main(curves_dir: str, *run_dirs: str) -> None:
     rows = [row(Path(d), curves) for d in run_dirs]
     table = pd.DataFrame(rows)
     cols = ["moves_per_s", "net_mean_batch", "server_rows_per_call", "live_per_call", "in_run_fwd_boards_s",
-            "curve_boards_s", "in_run_over_curve", "forward_share", "cpu_bound_moves_per_s"]
+            "curve_boards_s", "in_run_over_curve", "forward_share", "cpu_bound_moves_per_s", "cpu_ms_per_move",
+            "in_run_cpu_ms_per_move"]
     med = table.groupby("variant")[cols].median()
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.precision", 3):
         print(table[["variant", "run", *cols]].to_string(index=False))

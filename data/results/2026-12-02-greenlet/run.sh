@@ -14,12 +14,15 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON=(--game connect_four --simulations 50 --games 64 --strategy crossgame --threads 1 --no-progress --json)
 
 bench() {  # variant engine tag
-  local variant=$1 engine=$2 tag=$3 path=$ROOT extra=(--scheduler "$1")
-  if [ "$variant" = today ]; then path=$BASE extra=(); fi
+  # `python -m` puts the working directory first on sys.path: run each variant from its own tree.
+  local variant=$1 engine=$2 tag=$3 tree=$ROOT extra=(--scheduler "$1")
+  if [ "$variant" = today ]; then tree=$BASE extra=(); fi
   (cd "$ROOT" && PYTHONPATH=$ROOT "$PY" -m perfkit curve --game connect_four --preset small --threads 1 --no-fold \
       --max-batch 64 --time-budget 10 --no-progress --json --out "$OUT/$tag/curves/$(date +%H%M%S)" > /dev/null)
-  (cd "$ROOT" && PYTHONPATH=$path "$PY" -m perfkit bench --engine "$engine" "${COMMON[@]}" "${extra[@]}" \
-      --out "$OUT/$tag/runs/$variant" > "$OUT/$tag/$variant-$(date +%H%M%S).json")
+  local TIMEFORMAT="%U %S" cpu  # the whole process's user and system CPU seconds (start-up included)
+  cpu=$( { time (cd "$tree" && PYTHONPATH=$tree "$PY" -m perfkit bench --engine "$engine" "${COMMON[@]}" "${extra[@]}" \
+      --out "$OUT/$tag/runs/$variant" > "$OUT/$tag/$variant-$(date +%H%M%S).json" 2>> "$OUT/$tag/stderr.txt") ; } 2>&1 )
+  echo "$cpu" > "$(ls -dt "$OUT/$tag/runs/$variant"/*/ | head -1)/process_cpu.txt"
   echo "$(date +%T) $tag $variant done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
@@ -27,7 +30,8 @@ for pair in "mcts openspiel-mcts" "azg $ROOT/examples/azg_mcts.py:engine"; do
   read -r tag engine <<< "$pair"
   mkdir -p "$OUT/$tag"
   orders=("greenlet threads today" "threads today greenlet" "today greenlet threads")
-  for r in $(seq "$ROUNDS"); do
+  rounds=$ROUNDS; [ "$tag" = azg ] && rounds=${AZG_ROUNDS:-2}  # the example is slower per move
+  for r in $(seq "$rounds"); do
     for variant in ${orders[$(( (r - 1) % 3 ))]}; do
       bench "$variant" "$engine" "$tag"
     done
