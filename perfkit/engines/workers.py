@@ -1,9 +1,10 @@
-"""`crossgame` with `workers`: an engine's games in threads inside W processes, one device server.
+"""`crossgame` with `workers`: an engine's games in W processes, one device server.
 
 The device process (`play_with_workers`) owns the network; each worker process
 (`worker_main`) rebuilds the engine from its name, plays its share of the game ids as
-greenlets or threads (the run's scheduler) through a local batch server whose calls go to the device process over shared
-memory (`perfkit.batching.processes`), and sends every finished game back. A game depends
+greenlets or threads (the run's scheduler) through a local batch server whose calls go to
+the device process over shared memory (`perfkit.batching.processes`), and sends every
+finished game back. A game depends
 only on (seed, game id), so which worker plays it changes nothing.
 
 The exact evaluation cache (`ObservationCache`) sits in the device process only, in front
@@ -74,7 +75,7 @@ sys.exit(worker_main(WorkerConfig(**cfg)))
 
 
 def worker_main(cfg: WorkerConfig) -> int:
-    """A worker process: play `cfg.game_ids` in `cfg.threads` threads, evaluations remote."""
+    """A worker process: play `cfg.game_ids`, `cfg.threads` at a time (greenlets or threads), evaluations remote."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the device process's to handle
     import torch
 
