@@ -267,6 +267,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.game_timeout is not None:
         raise PerfkitError("--game-timeout applies to an engine perfkit did not write (--engine); perfkit's own "
                            "search always ends its games")
+    if args.scheduler:
+        raise PerfkitError("--scheduler applies to an engine's games (--engine ...): perfkit's own search is batched without threads")
 
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     if args.strategy != "all":
@@ -320,12 +322,15 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError(f"{', '.join(unsupported)} {verb} to perfkit's own search (--engine builtin) only")
     if args.process_workers and args.strategy == "naive":
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
+    if args.scheduler and args.strategy == "naive":
+        raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
     check_cache_flags(args)
     options = EngineOptions(
         games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
         workers=args.process_workers or 0, cache=not args.no_cache, game_timeout_s=args.game_timeout,
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
+        **({} if args.scheduler is None else {"scheduler": args.scheduler}),
     )
     runs = bench_engine(
         args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
@@ -352,6 +357,11 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--game-timeout", type=positive_seconds, default=None, metavar="S",
                    help="engine: a game still playing after S seconds stops the run, naming it; the games that "
                         "finished are kept (default: no limit)")
+    p.add_argument(
+        "--scheduler", choices=("greenlet", "threads"), default=None,
+        help="engine crossgame: the games as greenlets on one thread, a call when all wait (default), or one "
+             "thread each (for engines that release the GIL)",
+    )
 
 
 def tune_settings(args: argparse.Namespace, settings):

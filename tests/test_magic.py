@@ -69,3 +69,14 @@ def test_magic_save_to_a_bad_place_is_one_line(shell, tmp_path, capsys, save, me
     assert len(out) == 1 and out[0].startswith("perfkit: error: ") and message in out[0]
     assert "Traceback" not in capsys.readouterr().err
     assert shell.user_ns["ran"] == []  # refused before the cell ran
+
+
+def test_magic_shows_its_charts_as_images_without_matplotlib_inline(shell):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:  # no `%matplotlib inline` in this shell: a bare Figure would print its repr
+        shell.run_cell_magic("perfkit", "net --as tracer", CELL)
+    kinds = [sorted(out.data) for out in captured.outputs]
+    assert sum("image/png" in k for k in kinds) == 2, kinds
+    assert any("text/html" in k for k in kinds)
+    assert "<Figure size" not in captured.stdout

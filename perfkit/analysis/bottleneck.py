@@ -62,3 +62,28 @@ def bottleneck_fields(summary: dict[str, Any], curve: Curve | None) -> dict[str,
             "search help; a faster device does not"
         )
     return {"bottleneck": verdict, "bottleneck_reason": reason, "device_busy_share": busy, "batch_efficiency": fill}
+
+
+def cpu_side_cap(summary: dict) -> dict:
+    """Amdahl's bound of a run: the moves/s its CPU side allows with a free network.
+
+    The CPU side is the wall time outside network calls (the engine's search, game logic,
+    perfkit's batching and cache): even if every call took no time, moves/s could not pass
+    moves ÷ that time. Exact when the calls and the search take turns (the greenlet
+    scheduler, naive); an upper bound when they overlap (threads).
+    """
+    outside, moves, wall = summary.get("outside_network_share"), summary.get("moves"), summary.get("wall_s")
+    if outside is None or not moves or not wall or outside <= 0:
+        return {"cpu_side_cap_moves_per_s": None, "network_wall_share": None}
+    return {"cpu_side_cap_moves_per_s": moves / (wall * outside), "network_wall_share": 1.0 - outside}
+
+
+def cpu_side_line(strategy: str, summary: dict) -> str | None:
+    """The console's Amdahl line for a run (None without the figures)."""
+    cap, share = summary.get("cpu_side_cap_moves_per_s"), summary.get("network_wall_share")
+    if cap is None or share is None:
+        return None
+    return (
+        f"{strategy}: your search's CPU side caps this run at {cap:,.0f} moves/s here (it made "
+        f"{summary['moves_per_s']:,.0f}); the network is {share:.0%} of wall"
+    )

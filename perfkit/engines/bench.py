@@ -6,8 +6,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from perfkit.analysis.bottleneck import cpu_side_cap
 from perfkit.engines import make_engine
 from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, engine_settings, play_engine
 from perfkit.instrument.run import Run
@@ -26,6 +28,30 @@ def _batch1_call(net: torch.nn.Module, obs_shape, dtype) -> Callable[[], object]
         return net(x)
 
     return call
+
+
+def _parameters(net) -> int | None:
+    return int(sum(t.numel() for t in net.parameters())) if isinstance(net, torch.nn.Module) else None
+
+
+def engine_network(engine, spec: str, *, precision: str, device: torch.device):
+    """The engine's own `network` (a torch module or a batch callable), checked on a batch of two
+    observations before any game: a network that does not fit the engine is one PerfkitError."""
+    from perfkit.instrument.trace import Tracer
+
+    net = engine.network
+    if not callable(net):
+        raise PerfkitError(f"engine {spec!r}: its network must be a torch.nn.Module or a callable, got {type(net).__name__}")
+    probe = Tracer(net, name="probe", actions=engine.actions, precision=precision, device=device, sample_gpu=False)
+    try:
+        probe.evaluate(np.zeros((2, *engine.obs_shape), np.float32))
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PerfkitError(
+            f"engine {spec!r}: its own network does not fit its observations {list(engine.obs_shape)} "
+            f"and {engine.actions} actions: {text}"
+        ) from None
+    return net
 
 
 def bench_engine(
@@ -48,8 +74,9 @@ def bench_engine(
     Long on purpose: every check (strategies, device, preset, engine, output) runs before the
     first game, in the order a user's typo is most likely, so nothing is written on bad input.
 
-    The network is perfkit's residual net built for the game's shapes with the preset's
-    blocks and channels, weights drawn from `seed`.
+    The network is the engine's own where it has one (a `network` attribute: a torch module
+    or a callable taking a batch `[B, *obs_shape]`), else perfkit's residual net built for the
+    game's shapes with the preset's blocks and channels, weights drawn from `seed`.
     """
     from perfkit.bench import add_comparisons, check_writable, run_dir_for
 
@@ -68,8 +95,12 @@ def bench_engine(
     dev = resolve_device(device)
     engine = make_engine(spec, game=game, simulations=simulations, seed=seed)
     settings = engine_settings(engine, spec, game)
+    own = getattr(engine, "network", None)
     try:
-        net = build_game_model(engine.obs_shape, engine.actions, preset=p, seed=seed).to(device=dev, dtype=dtype)
+        net = (
+            engine_network(engine, spec, precision=precision, device=dev) if own is not None
+            else build_game_model(engine.obs_shape, engine.actions, preset=p, seed=seed).to(device=dev, dtype=dtype)
+        )
     except (RuntimeError, MemoryError) as exc:  # an allocation too large for this machine
         raise PerfkitError(
             f"cannot build the {p.name} network for engine {spec!r} (observations {list(engine.obs_shape)}, "
@@ -82,11 +113,12 @@ def bench_engine(
     if out_path is not None:
         check_writable(out_path)
     manifest = {
-        "settings": {"preset": p.name, "precision": precision, "seed": seed, "device": device,
-                     "threads": threads, **settings, "engine": spec},
+        "settings": {"preset": p.name if own is None else "user", "precision": precision, "seed": seed,
+                     "device": device, "threads": threads, **settings, "engine": spec},
         "network": {"name": type(net).__name__, "board": "x".join(map(str, engine.obs_shape[1:])),
-                    "blocks": p.blocks, "channels": p.channels, "obs_shape": list(engine.obs_shape),
-                    "actions": engine.actions},
+                    "blocks": p.blocks if own is None else None, "channels": p.channels if own is None else None,
+                    "obs_shape": list(engine.obs_shape), "actions": engine.actions, "own": own is not None,
+                    "parameters": _parameters(net)},
         "threads": choice.to_dict(),
         "engine": settings,
     }
@@ -106,11 +138,12 @@ def bench_engine(
     for run in kept:
         run.summary["torch_threads"] = choice.threads
         run.summary["threads_reason"] = choice.reason
+        run.summary.update(cpu_side_cap(run.summary))
     if out_path is not None:
         where, _, factory = spec.rpartition(":")
         label = Path(where).stem if where.endswith(".py") else factory or spec
         for run in kept:
-            run.save(run_dir_for(out_path, f"{label}-{run.manifest['strategy']}", p.name))
+            run.save(run_dir_for(out_path, f"{label}-{run.manifest['strategy']}", p.name if own is None else "user"))
     if failed is not None:
         if made_out and not kept and out_path is not None:
             out_path.rmdir()  # nothing finished: leave nothing behind

@@ -2,8 +2,10 @@
 
 - `naive`: one game at a time; every evaluation the engine asks for is one network call
   of one position (what the engine does on its own).
-- `crossgame`: `concurrency` games in flight, one thread each, every engine unmodified; its
-  batch-of-one calls go to the thread batch server, which fills shared forward calls.
+- `crossgame`: `concurrency` games in flight, every engine unmodified, as greenlets on this
+  thread (`scheduler="greenlet"`, the default: a call fires exactly when every live game
+  waits) or one thread each (`"threads"`: the thread batch server, for engines that release
+  the GIL); their batch-of-one calls fill shared forward calls.
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
@@ -29,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
+from perfkit.batching.greenlets import DEFAULT_SCHEDULER, GreenletServer, check_scheduler
 from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer, why_failed
@@ -85,8 +88,10 @@ class EngineOptions:
     cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
     game_timeout_s: float | None = None  # a game still playing after this stops the run (None: no limit)
+    scheduler: str = DEFAULT_SCHEDULER  # crossgame: the games as greenlets on one thread, or one thread each
 
     def __post_init__(self) -> None:
+        check_scheduler(self.scheduler)
         if not isinstance(self.cache, bool):
             raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
         check_cache_entries(self.cache_size)
@@ -287,6 +292,7 @@ def play_engine(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
     stats: dict = {}
+    cpu0 = time.process_time()
     with tracer:
         if strategy == "naive":
             predict = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
@@ -295,6 +301,9 @@ def play_engine(
             stats = _crossgame(engine, games, options, recipe, cache)
         if games.stopped:
             tracer.close_games()  # a game still in flight is not recorded now: the tables stay one run
+    # CPU seconds of this process, all its threads (not worker processes'): on a shared machine
+    # moves per CPU second says what wall-clock moves/s cannot, how much work a move costs.
+    stats["process_cpu_s"] = time.process_time() - cpu0
     bar.close()
     with games.lock:
         failures = list(games.failures)
@@ -315,8 +324,10 @@ def _described(
     run.manifest["strategy_settings"] = {
         "concurrency": in_flight if crossgame else 1,
         "max_batch": (options.max_batch or in_flight) if crossgame else 1,
-        "max_wait_s": options.max_wait_s if crossgame else None,
+        # greenlets in this process fire only when full or all wait: no max wait applies
+        "max_wait_s": options.max_wait_s if crossgame and (options.workers or options.scheduler == "threads") else None,
         "workers": options.workers if crossgame else 0,
+        "scheduler": options.scheduler if crossgame else None,
         "cache_entries": options.cache_size if cache is not None else None,
     }
     run.manifest["strategy_stats"] = stats
@@ -324,6 +335,7 @@ def _described(
     run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
     run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
+    run.summary["process_cpu_s"] = stats.get("process_cpu_s")
     run.summary.update(cache_fields(cache, run.summary["boards"]))
     run.manifest.pop("failed_games", None)  # the tracer's own list lacks the games of worker processes
     if failures:
@@ -332,7 +344,7 @@ def _described(
 
 
 def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None, cache: ObservationCache | None) -> dict:
-    """The games in flight, one thread each (or in worker processes), through one batch
+    """The games in flight, as greenlets or one thread each (or in worker processes), through one batch
     server in front of the tracer (and the cache, when there is one: it is the server's
     forward and answers wholly cached requests as they arrive); returns the server's (and
     the workers') stats."""
@@ -343,7 +355,18 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
         max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
         lookup=cache.lookup if cache is not None else None,
     )
-    stats: dict = {}
+    stats: dict = {"scheduler": options.scheduler}
+    if options.scheduler == "greenlet" and not options.workers:
+        hub = GreenletServer(
+            server.forward, obs_shape=engine.obs_shape, max_batch=server.max_batch, owner_of=server.owner_of,
+            lookup=server.lookup,
+        )
+        # The hub and its greenlets in one thread of their own, so a hung game meets --game-timeout
+        # and a real Ctrl-C lands in this thread, not in a game.
+        run_game_threads([lambda: hub.run([lambda: games.play_all(hub.predict)] * in_flight)], games,
+                         options.game_timeout_s)
+        stats.update(hub.stats())
+        return stats
 
     def client() -> None:
         with server.client() as predict:
@@ -358,6 +381,7 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
                 engine, **recipe, games=options.games, concurrency=options.concurrency,
                 workers=options.workers, server=server, tracer=tracer, failures=games.failures,
                 on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
+                scheduler=options.scheduler,
             )
         else:
             run_game_threads([client] * in_flight, games, options.game_timeout_s)

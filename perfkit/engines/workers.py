@@ -1,9 +1,10 @@
-"""`crossgame` with `workers`: an engine's games in threads inside W processes, one device server.
+"""`crossgame` with `workers`: an engine's games in W processes, one device server.
 
 The device process (`play_with_workers`) owns the network; each worker process
-(`worker_main`) rebuilds the engine from its name, plays its share of the game ids in
-threads through a local batch server whose calls go to the device process over shared
-memory (`perfkit.batching.processes`), and sends every finished game back. A game depends
+(`worker_main`) rebuilds the engine from its name, plays its share of the game ids as
+greenlets or threads (the run's scheduler) through a local batch server whose calls go to
+the device process over shared memory (`perfkit.batching.processes`), and sends every
+finished game back. A game depends
 only on (seed, game id), so which worker plays it changes nothing.
 
 The exact evaluation cache (`ObservationCache`) sits in the device process only, in front
@@ -38,6 +39,7 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 
+from perfkit.batching.greenlets import GreenletServer
 from perfkit.batching.processes import SharedRows, remote_forward, serve_worker
 from perfkit.batching.server import BatchServer
 from perfkit.types import PerfkitError
@@ -60,6 +62,7 @@ class WorkerConfig:
     shm_fd: int
     crash_after: int | None = None
     game_timeout_s: float | None = None  # a game playing longer stops this worker, and the run
+    scheduler: str = "threads"  # "greenlet": the worker's games as greenlets on its one thread
 
 
 # A worker runs this with `python -c`: a fresh interpreter, no torch or CUDA state forked.
@@ -73,7 +76,7 @@ sys.exit(worker_main(WorkerConfig(**cfg)))
 
 
 def worker_main(cfg: WorkerConfig) -> int:
-    """A worker process: play `cfg.game_ids` in `cfg.threads` threads, evaluations remote."""
+    """A worker process: play `cfg.game_ids`, `cfg.threads` at a time (greenlets or threads), evaluations remote."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the device process's to handle
     import torch
 
@@ -88,10 +91,6 @@ def worker_main(cfg: WorkerConfig) -> int:
     marks = Tracer(None, name="worker", sample_gpu=False)  # the device process samples the GPU
     send_lock = threading.Lock()
     forward = remote_forward(conn, rows, attribute=marks.attribute, send_lock=send_lock, crash_after=cfg.crash_after)
-    server = BatchServer(
-        forward, obs_shape=engine.obs_shape, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s,
-        owner_of=marks.current_move,
-    )
 
     def send_game(game_id: int, why: str | None) -> None:
         if why is None:  # a finished game; a failed one goes back with "done"
@@ -100,13 +99,22 @@ def worker_main(cfg: WorkerConfig) -> int:
                 conn.send(("game", record))
 
     games = _Games(engine, marks, cfg.game_ids, on_game=send_game)
+    if cfg.scheduler == "greenlet":  # the games as greenlets in one thread (it meets --game-timeout)
+        hub = GreenletServer(forward, obs_shape=engine.obs_shape, max_batch=cfg.threads, owner_of=marks.current_move)
+        run_game_threads([lambda: hub.run([lambda: games.play_all(hub.predict)] * cfg.threads)], games,
+                         cfg.game_timeout_s)
+    else:
+        server = BatchServer(
+            forward, obs_shape=engine.obs_shape, max_batch=cfg.threads, max_wait_s=cfg.max_wait_s,
+            owner_of=marks.current_move,
+        )
 
-    def play() -> None:
-        with server.client() as predict:
-            games.play_all(predict)
+        def play() -> None:
+            with server.client() as predict:
+                games.play_all(predict)
 
-    with server:
-        run_game_threads([play] * cfg.threads, games, cfg.game_timeout_s)
+        with server:
+            run_game_threads([play] * cfg.threads, games, cfg.game_timeout_s)
     with games.lock, send_lock:
         conn.send(("done", list(games.failures), games.timed_out))
     rows.close()
@@ -130,6 +138,7 @@ def _absolute(spec: str) -> str:
 def play_with_workers(
     engine, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
     server: BatchServer, tracer, failures: list, on_game, game_timeout_s: float | None = None, on_timeout=None,
+    scheduler: str = "threads",
 ) -> dict:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.
 
@@ -203,7 +212,7 @@ def play_with_workers(
             cfg = WorkerConfig(
                 index=i, spec=_absolute(spec), game=game, simulations=simulations, seed=seed, game_ids=list(ids),
                 threads=threads_here, max_wait_s=server.max_wait_s, conn_fd=child.fileno(), shm_fd=rows.fd,
-                crash_after=_crash_hook(i), game_timeout_s=game_timeout_s,
+                crash_after=_crash_hook(i), game_timeout_s=game_timeout_s, scheduler=scheduler,
             )
             env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             try:

@@ -14,7 +14,7 @@ A user wraps their network (a `torch.nn.Module`, or any callable taking a batch)
     run = tracer.run()                             # the same tables and manifest as a bench run
     run.save("runs/my-engine")                     # perfkit report / project / notebooks read it
 
-Calls are attributed to the move open in the calling thread; a call that serves several
+Calls are attributed to the move open in the calling thread (or greenlet); a call that serves several
 games (the batch server) counts for each in proportion to its rows, as in `bench`. Marking
 is optional: calls made outside any move are still recorded in the calls table.
 
@@ -48,6 +48,7 @@ from perfkit.devices import get_device
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
+from perfkit.instrument.tasks import TaskLocal
 from perfkit.types import CallRecord, GameRecord, MoveRecord, PerfkitError, check_answers, check_observations
 
 PLAYERS = (0, 1, 2)  # a move's player: 0 unknown, else 1 or 2
@@ -143,7 +144,7 @@ class Tracer:
             network.to(device=self.device, dtype=self.dtype).eval()
         self.backend = get_device(self.device)
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
-        self._local = threading.local()
+        self._local = TaskLocal()  # per thread, and per greenlet under the greenlet scheduler
         self._lock = threading.Lock()
         self._game_ids = itertools.count()
         self._used_ids: set[int] = set()  # every game id marked so far: a (game, ply) row is one move
@@ -367,7 +368,10 @@ class Tracer:
             raise PerfkitError(f"the network's value is shaped {list(vshape)} for a batch of {b}; it must be [{b}] or [{b}, 1]")
 
     def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
-        """A batch-of-one call: the observation `[*obs_shape]` -> (logits [A], value)."""
+        """A batch-of-one call: the observation `[*obs_shape]` -> (logits [A], value).
+
+        Logits, not probabilities, unmasked: an engine that expects a policy takes the softmax
+        over its legal moves itself (as `examples/azg_mcts.py`'s `PerfkitNNet` does)."""
         logits, values = self.evaluate(np.asarray(obs)[None])
         return logits[0], float(values[0])
 

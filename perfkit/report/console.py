@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from perfkit.analysis import metrics, tables
+from perfkit.analysis.bottleneck import cpu_side_line
 from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
 
@@ -59,7 +60,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     s = runs[0].manifest["settings"]
     net = runs[0].manifest["network"]
     out.append(
-        f"preset {s['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels), "
+        f"{network_phrase(s, net)}, "
         f"{s['precision']}{' under autocast ' + s['autocast'] if s.get('autocast') else ''} on {env['device_name']} "
         f"({env['device']}), seed {s['seed']}"
     )
@@ -87,6 +88,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     if all(r.summary.get("efficiency") is None for r in runs) and runs[0].summary.get("efficiency_status"):
         out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
     out += approximate_lines(runs)
+    out += [line for r in runs if (line := cpu_side_line(r.manifest["strategy"], r.summary))]
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
@@ -95,6 +97,13 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")
     return "\n".join(out)
+
+
+def network_phrase(settings: dict, net: dict) -> str:
+    """Which network a run used: perfkit's preset, or an engine's own."""
+    if net.get("own"):
+        return f"the engine's own network {net['name']} (board {net['board']}, {net.get('parameters') or '?'} parameters)"
+    return f"preset {settings['preset']} (board {net['board']}, {net['blocks']} blocks, {net['channels']} channels)"
 
 
 def approximate_lines(runs: list[Run]) -> list[str]:

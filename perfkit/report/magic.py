@@ -110,14 +110,15 @@ def _check_save_dir(path: str) -> None:
 
 
 def _display(run: Run, *, charts: bool) -> None:
-    from IPython.display import HTML, display
+    from IPython.display import HTML, Image, display
 
     display(HTML(summary_html(run)))
     if charts and len(run.calls):
         from perfkit.report import charts as c
 
-        display(c.batch_histogram([run]))
-        display(c.time_breakdown_chart([run]))
+        # As PNG: a bare Figure shows as "<Figure size ...>" unless `%matplotlib inline` came first.
+        for fig in (c.batch_histogram([run]), c.time_breakdown_chart([run])):
+            display(Image(data=c.to_png(fig), format="png"))
 
 
 def load_ipython_extension(ipython) -> None:
