@@ -356,7 +356,8 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--game-timeout", type=positive_seconds, default=None, metavar="S",
                    help="engine: a game still playing after S seconds stops the run, naming it; the games that "
-                        "finished are kept (default: no limit)")
+                        "finished are kept; the games then play in threads, as a hung greenlet would hold them all "
+                        "(default: no limit)")
     p.add_argument(
         "--scheduler", choices=("greenlet", "threads"), default=None,
         help="engine crossgame: the games as greenlets on one thread, a call when all wait (default), or one "

@@ -45,6 +45,8 @@ ALLOWED: dict[tuple[str, str], str] = {
         "Tracer.run() adds the efficiency fields to its summary, for the same reason",
     ("perfkit.engines.bench", "perfkit.bench"):
         "bench_engine is the engines' `perfkit bench`: its home is beside bench.py (issue 19's layout)",
+    ("perfkit.engines.bench", "perfkit.analysis.bottleneck"):
+        "the same: bench_engine adds the Amdahl line to its runs' summaries, as bench.py's runs get theirs",
 }
 
 

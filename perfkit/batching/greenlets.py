@@ -82,7 +82,8 @@ class GreenletServer(BatchServer):
         """A checked request `[K, *obs_shape]` of the calling task -> (logits [K, A], values [K], shares [K])."""
         task = getcurrent()
         if self._hub is None or task.parent is not self._hub:
-            raise PerfkitError("GreenletServer.predict serves the tasks its run() plays: call it from inside one")
+            raise PerfkitError("a network call from outside the games run as greenlets (a thread of the engine's own?): "
+                               "call predict from the game itself, or use --scheduler threads")
         req = _Request(obs, self.owner_of())
         self.requests += 1
         if self.lookup is not None:

@@ -109,6 +109,12 @@ class EngineOptions:
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
             raise PerfkitError(f"game timeout must be a number of seconds > 0 (or None: no limit), got {t!r}")
 
+    @property
+    def plays_as(self) -> str:
+        """The scheduler the games really run under: greenlets cannot be preempted, so one hung game
+        would hold every game and the timeout could not tell which; a game timeout plays in threads."""
+        return "threads" if self.game_timeout_s is not None else self.scheduler
+
 
 class GamesFailed(PerfkitError):
     """Games of a run did not finish. `run` is what did (each failure, with why, in its manifest's
@@ -325,9 +331,9 @@ def _described(
         "concurrency": in_flight if crossgame else 1,
         "max_batch": (options.max_batch or in_flight) if crossgame else 1,
         # greenlets in this process fire only when full or all wait: no max wait applies
-        "max_wait_s": options.max_wait_s if crossgame and (options.workers or options.scheduler == "threads") else None,
+        "max_wait_s": options.max_wait_s if crossgame and (options.workers or options.plays_as == "threads") else None,
         "workers": options.workers if crossgame else 0,
-        "scheduler": options.scheduler if crossgame else None,
+        "scheduler": options.plays_as if crossgame else None,
         "cache_entries": options.cache_size if cache is not None else None,
     }
     run.manifest["strategy_stats"] = stats
@@ -355,8 +361,8 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
         max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
         lookup=cache.lookup if cache is not None else None,
     )
-    stats: dict = {"scheduler": options.scheduler}
-    if options.scheduler == "greenlet" and not options.workers:
+    stats: dict = {"scheduler": options.plays_as}
+    if options.plays_as == "greenlet" and not options.workers:
         hub = GreenletServer(
             server.forward, obs_shape=engine.obs_shape, max_batch=server.max_batch, owner_of=server.owner_of,
             lookup=server.lookup,
@@ -381,7 +387,7 @@ def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | Non
                 engine, **recipe, games=options.games, concurrency=options.concurrency,
                 workers=options.workers, server=server, tracer=tracer, failures=games.failures,
                 on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
-                scheduler=options.scheduler,
+                scheduler=options.plays_as,
             )
         else:
             run_game_threads([client] * in_flight, games, options.game_timeout_s)
