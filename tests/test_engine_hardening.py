@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -727,6 +728,7 @@ def test_cli_a_bad_engine_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys
     ("obs_shape", "abc", r"obs_shape must be a tuple of positive whole numbers"),
     ("obs_shape", (3, 0, 3), r"got \(3, 0, 3\)"),
     ("obs_shape", (3.0, 3, 3), r"got \(3\.0, 3, 3\)"),
+    ("obs_shape", 27, r"got 27"),
     ("obs_shape", (10_000, 10_000, 10_000), r"holds more than 10,000,000 numbers per observation"),
     ("actions", "9", r"actions must be a whole number from 1 to 1,000,000"),
     ("actions", 10**12, r"got 1000000000000"),
@@ -740,3 +742,40 @@ def test_play_engine_checks_the_engine_protocol(tiny_net, attribute, value, mess
     setattr(engine, attribute, value)
     with pytest.raises(PerfkitError, match=message):
         play_engine(engine, tiny_net, "naive", EngineOptions(games=1))
+
+
+@pytest.mark.parametrize(("engine", "why"), [
+    ("wrong_shape", "the observation is shaped [3, 4, 4]; this engine's observations are [3, 3, 3]"),
+    ("string_obs", "the observation is a str, not an array of numbers"),
+    ("wrong_dtype", "the observation is of dtype <U1 (ndarray), not numbers: send ints or floats"),
+    ("nan_obs", "the observation holds 27 NaN or infinite values: the network would answer garbage"),
+])
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_a_bad_observation_fails_its_game_only_in_every_mode(tiny_net, engine, why, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed) as failed:
+        play(engine, tiny_net, strategy, **options)
+    assert str(failed.value) == f"1 of 4 games failed: game 1: {why}; 3 finished"
+    assert sorted(failed.value.run.games["game"]) == [0, 2, 3]
+
+
+class NanNet(torch.nn.Module):
+    """The tiny net, answering NaN values for every row."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        logits, values = self.net(x)
+        return logits, values * float("nan")
+
+
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_a_network_answering_nan_fails_the_games_in_one_line(tiny_net, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed, match=r"^4 of 4 games failed: games 0, 1, 2 and 1 more: the network answered NaN "
+                                          r"or infinite values; 0 finished$"):
+        play("good", NanNet(tiny_net), strategy, **options)
