@@ -654,9 +654,9 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
     from perfkit.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed) as failed:
-        play("hangs", tiny_net, strategy, game_timeout_s=1.0, **options)
+        play("hangs", tiny_net, strategy, game_timeout_s=3.0, **options)  # a tiny game takes ~30 ms
     assert failed.value.timed_out == 1
-    assert str(failed.value).startswith("game 1 did not finish within 1 s (the game timeout): the run is stopped; ")
+    assert str(failed.value).startswith("game 1 did not finish within 3 s (the game timeout): the run is stopped; ")
     run = failed.value.run
     assert 1 not in set(run.games["game"]) and len(run.games) >= 1
     assert set(run.moves["game"]) == set(run.games["game"])  # the tables agree: one run
@@ -664,7 +664,7 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
     cols = ["game", "ply", "player", "move"]
     kept = good.moves[good.moves["game"].isin(run.games["game"])][cols].reset_index(drop=True)
     assert run.moves[cols].reset_index(drop=True).equals(kept)
-    assert run.manifest["failed_games"] == [{"game": 1, "error": "did not finish within 1 s (the game timeout)"}]
+    assert run.manifest["failed_games"] == [{"game": 1, "error": "did not finish within 3 s (the game timeout)"}]
 
 
 @pytest.mark.parametrize("extra", [("--strategy", "naive"), ("--strategy", "crossgame", "--workers", "1")],
@@ -672,10 +672,10 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
 def test_cli_game_timeout_stops_a_hung_engine_in_one_line(tmp_path, extra):
     from perfkit.instrument.run import load_run
 
-    done = engine_bench(tmp_path, "hangs", "--game-timeout", "2", *extra, timeout_s=120)
+    done = engine_bench(tmp_path, "hangs", "--game-timeout", "3", *extra, timeout_s=120)
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("perfkit bench: error: game 1 did not finish within 2 s (the game timeout): the run is "
+    assert line.startswith("perfkit bench: error: game 1 did not finish within 3 s (the game timeout): the run is "
                            "stopped; "), line
     (kept,) = (tmp_path / "runs").iterdir()
     assert line.endswith(f"kept in {kept}") and 1 not in set(load_run(kept).games["game"])
@@ -703,6 +703,7 @@ def test_cli_game_timeout_is_checked(tmp_path, capsys, args, code, message):
 
 @pytest.mark.parametrize(("engine", "message"), [
     ("factory_raises", "its factory failed: ValueError: this factory cannot build an engine"),
+    ("factory_exits", "its factory failed: the engine called sys.exit(4)"),
     ("factory_needs_args", "its factory needs depth, which perfkit does not pass"),
     ("not_an_engine", "has no callable 'not_an_engine'"),
     ("settings_raise", "settings() failed: RuntimeError: settings are broken"),
@@ -779,3 +780,34 @@ def test_a_network_answering_nan_fails_the_games_in_one_line(tiny_net, strategy,
     with pytest.raises(GamesFailed, match=r"^4 of 4 games failed: games 0, 1, 2 and 1 more: the network answered NaN "
                                           r"or infinite values; 0 finished$"):
         play("good", NanNet(tiny_net), strategy, **options)
+
+
+@pytest.mark.parametrize("strategy", ["naive", "crossgame"])
+def test_ctrl_c_stops_a_run_whose_engine_hangs(tmp_path, strategy):
+    """No --game-timeout: Ctrl-C still stops the run at once (the games play in threads of their own)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "bench", "--engine", f"{BAD_ENGINES}:hangs", "--game", "tiny", "--games", "4",
+         "--preset", "tiny", "--threads", "1", "--strategy", strategy, "--out", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        seen, deadline = "", time.monotonic() + 120
+        while strategy not in seen and time.monotonic() < deadline:  # the progress bar: games are playing
+            seen += proc.stderr.read(1) if proc.stderr else ""
+        assert strategy in seen, "the run never started its games"
+        time.sleep(2.0)  # game 1 is hung by now
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not stop a run whose engine hangs")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "perfkit bench: interrupted" in err, err
