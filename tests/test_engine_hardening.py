@@ -13,12 +13,14 @@ deadline), a CLI run in a subprocess with a timeout.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +93,31 @@ def serve_one(server: BatchServer, obs):
     """predict_batch through a live client, as a game's thread would."""
     with server.client():
         return server.predict_batch(obs)
+
+
+def serve_together(server: BatchServer, *batches) -> list:
+    """Each batch from a client thread of its own, all sent at once (one call, when the server
+    fires on every live client waiting): what each got back, or the PerfkitError it got."""
+    results: list = [None] * len(batches)
+    barrier = threading.Barrier(len(batches))
+
+    def client(i: int) -> None:
+        with server.client():
+            barrier.wait()
+            try:
+                results[i] = server.predict_batch(batches[i])
+            except PerfkitError as exc:
+                results[i] = exc
+
+    def play() -> None:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(batches))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    within(20, play)
+    return results
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -166,33 +193,12 @@ def test_predict_checks_one_observation():
 def test_a_failing_call_fails_its_callers_and_the_server_goes_on(marker, message):
     """Two requests in one call, one poisoned: the call is retried request by request."""
     server = BatchServer(toy_forward, obs_shape=OBS, max_batch=None, max_wait_s=3600.0)  # fires when both wait
-    results: dict = {}
-    barrier = threading.Barrier(2)
-
-    def client(i: int, obs) -> None:
-        with server.client() as _:
-            barrier.wait()
-            try:
-                results[i] = server.predict_batch(obs)
-            except PerfkitError as exc:
-                results[i] = exc
-
-    def play() -> None:
-        threads = [threading.Thread(target=client, args=(0, rows(0, 2, marker))),
-                   threading.Thread(target=client, args=(1, rows(1, 2)))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
     with server:
-        within(20, play)
+        results = serve_together(server, rows(0, 2, marker), rows(1, 2))
         assert server._thread is not None and server._thread.is_alive()
         after = within(10, lambda: serve_one(server, rows(5, 1)))
     assert isinstance(results[0], PerfkitError)
-    assert results[0].args[0] == results[0].args[0].splitlines()[0]  # one line
-    import re
-
+    assert len(str(results[0]).splitlines()) == 1
     assert re.search(message, str(results[0])), str(results[0])
     assert np.array_equal(results[1][0], expected(1, 2)[0])
     assert np.array_equal(after[0], expected(5, 1)[0])
@@ -215,25 +221,9 @@ def test_mixed_shapes_without_an_expected_shape_are_answered_one_by_one():
         return flat[:, :2], flat.sum(axis=1)
 
     server = BatchServer(forward, max_batch=None, max_wait_s=3600.0)
-    results: dict = {}
-    barrier = threading.Barrier(2)
-
-    def client(i: int, obs) -> None:
-        with server.client() as predict:
-            barrier.wait()
-            results[i] = predict(obs)
-
-    def play() -> None:
-        threads = [threading.Thread(target=client, args=(0, np.ones((3, 3, 3)))),
-                   threading.Thread(target=client, args=(1, np.ones((3, 4, 4))))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
     with server:
-        within(20, play)
-    assert results[0][1] == 27 and results[1][1] == 48
+        results = serve_together(server, np.ones((1, 3, 3, 3)), np.ones((1, 3, 4, 4)))
+    assert results[0][1].tolist() == [27] and results[1][1].tolist() == [48]
 
 
 # A request in the property test: (kind, rows); kinds that fail on arrival or in the call.
@@ -656,9 +646,9 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
     from perfkit.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed) as failed:
-        play("hangs", tiny_net, strategy, game_timeout_s=1.0, **options)
+        play("hangs", tiny_net, strategy, game_timeout_s=3.0, **options)  # a tiny game takes ~30 ms
     assert failed.value.timed_out == 1
-    assert str(failed.value).startswith("game 1 did not finish within 1 s (the game timeout): the run is stopped; ")
+    assert str(failed.value).startswith("game 1 did not finish within 3 s (the game timeout): the run is stopped; ")
     run = failed.value.run
     assert 1 not in set(run.games["game"]) and len(run.games) >= 1
     assert set(run.moves["game"]) == set(run.games["game"])  # the tables agree: one run
@@ -666,7 +656,7 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
     cols = ["game", "ply", "player", "move"]
     kept = good.moves[good.moves["game"].isin(run.games["game"])][cols].reset_index(drop=True)
     assert run.moves[cols].reset_index(drop=True).equals(kept)
-    assert run.manifest["failed_games"] == [{"game": 1, "error": "did not finish within 1 s (the game timeout)"}]
+    assert run.manifest["failed_games"] == [{"game": 1, "error": "did not finish within 3 s (the game timeout)"}]
 
 
 @pytest.mark.parametrize("extra", [("--strategy", "naive"), ("--strategy", "crossgame", "--workers", "1")],
@@ -674,10 +664,10 @@ def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tin
 def test_cli_game_timeout_stops_a_hung_engine_in_one_line(tmp_path, extra):
     from perfkit.instrument.run import load_run
 
-    done = engine_bench(tmp_path, "hangs", "--game-timeout", "2", *extra, timeout_s=120)
+    done = engine_bench(tmp_path, "hangs", "--game-timeout", "3", *extra, timeout_s=120)
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("perfkit bench: error: game 1 did not finish within 2 s (the game timeout): the run is "
+    assert line.startswith("perfkit bench: error: game 1 did not finish within 3 s (the game timeout): the run is "
                            "stopped; "), line
     (kept,) = (tmp_path / "runs").iterdir()
     assert line.endswith(f"kept in {kept}") and 1 not in set(load_run(kept).games["game"])
@@ -705,6 +695,7 @@ def test_cli_game_timeout_is_checked(tmp_path, capsys, args, code, message):
 
 @pytest.mark.parametrize(("engine", "message"), [
     ("factory_raises", "its factory failed: ValueError: this factory cannot build an engine"),
+    ("factory_exits", "its factory failed: the engine called sys.exit(4)"),
     ("factory_needs_args", "its factory needs depth, which perfkit does not pass"),
     ("not_an_engine", "has no callable 'not_an_engine'"),
     ("settings_raise", "settings() failed: RuntimeError: settings are broken"),
@@ -730,6 +721,7 @@ def test_cli_a_bad_engine_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys
     ("obs_shape", "abc", r"obs_shape must be a tuple of positive whole numbers"),
     ("obs_shape", (3, 0, 3), r"got \(3, 0, 3\)"),
     ("obs_shape", (3.0, 3, 3), r"got \(3\.0, 3, 3\)"),
+    ("obs_shape", 27, r"got 27"),
     ("obs_shape", (10_000, 10_000, 10_000), r"holds more than 10,000,000 numbers per observation"),
     ("actions", "9", r"actions must be a whole number from 1 to 1,000,000"),
     ("actions", 10**12, r"got 1000000000000"),
@@ -743,3 +735,71 @@ def test_play_engine_checks_the_engine_protocol(tiny_net, attribute, value, mess
     setattr(engine, attribute, value)
     with pytest.raises(PerfkitError, match=message):
         play_engine(engine, tiny_net, "naive", EngineOptions(games=1))
+
+
+@pytest.mark.parametrize(("engine", "why"), [
+    ("wrong_shape", "the observation is shaped [3, 4, 4]; this engine's observations are [3, 3, 3]"),
+    ("string_obs", "the observation is a str, not an array of numbers"),
+    ("wrong_dtype", "the observation is of dtype <U1 (ndarray), not numbers: send ints or floats"),
+    ("nan_obs", "the observation holds 27 NaN or infinite values: the network would answer garbage"),
+])
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_a_bad_observation_fails_its_game_only_in_every_mode(tiny_net, engine, why, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed) as failed:
+        play(engine, tiny_net, strategy, **options)
+    assert str(failed.value) == f"1 of 4 games failed: game 1: {why}; 3 finished"
+    assert sorted(failed.value.run.games["game"]) == [0, 2, 3]
+
+
+class NanNet(torch.nn.Module):
+    """The tiny net, answering NaN values for every row."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        logits, values = self.net(x)
+        return logits, values * float("nan")
+
+
+@pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
+def test_a_network_answering_nan_fails_the_games_in_one_line(tiny_net, strategy, options):
+    from perfkit.engines.run import GamesFailed
+
+    with pytest.raises(GamesFailed, match=r"^4 of 4 games failed: games 0, 1, 2 and 1 more: the network answered NaN "
+                                          r"or infinite values; 0 finished$"):
+        play("good", NanNet(tiny_net), strategy, **options)
+
+
+@pytest.mark.parametrize("strategy", ["naive", "crossgame"])
+def test_ctrl_c_stops_a_run_whose_engine_hangs(tmp_path, strategy):
+    """No --game-timeout: Ctrl-C still stops the run at once (the games play in threads of their own)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "bench", "--engine", f"{BAD_ENGINES}:hangs", "--game", "tiny", "--games", "4",
+         "--preset", "tiny", "--threads", "1", "--strategy", strategy, "--out", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        seen, deadline = "", time.monotonic() + 120
+        while strategy not in seen and time.monotonic() < deadline:  # the progress bar: games are playing
+            seen += proc.stderr.read(1) if proc.stderr else ""
+        assert strategy in seen, "the run never started its games"
+        time.sleep(2.0)  # game 1 is hung by now
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not stop a run whose engine hangs")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "perfkit bench: interrupted" in err, err

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from perfkit.batching.server import BatchServer
+from perfkit.types import PerfkitError
 
 
 class SharedBlock:
@@ -106,7 +107,7 @@ def remote_forward(conn: Connection, rows: SharedRows, *, attribute, send_lock, 
         sent += 1
         msg = conn.recv()
         if msg[0] == "err":
-            raise RuntimeError(msg[1])
+            raise PerfkitError(msg[1])  # the device server's one line, as it said it
         attribute(owners, rows.share[:k].copy())
         return rows.logits[:k].copy(), rows.values[:k].copy()
 

@@ -52,7 +52,10 @@ def check_engine(engine, spec: str | None = None):
     if not callable(engine.play_game):
         raise PerfkitError(f"{name}: play_game must be a method, got {type(engine.play_game).__name__}")
     shape, actions = engine.obs_shape, engine.actions
-    dims = list(shape) if isinstance(shape, (tuple, list)) else None
+    try:  # a tuple, a list, a torch.Size, a numpy array: any sequence of whole numbers
+        dims = None if isinstance(shape, (str, bytes)) else list(shape)
+    except TypeError:
+        dims = None
     if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims):
         raise PerfkitError(f"{name}: obs_shape must be a tuple of positive whole numbers ([planes, rows, cols]), got {shape!r}")
     if math.prod(int(d) for d in dims) > MAX_OBS_NUMBERS:

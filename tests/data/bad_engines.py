@@ -217,6 +217,10 @@ def factory_raises(game: str = "tiny", simulations: int = 2, seed: int = 0):
     raise ValueError("this factory cannot build an engine")
 
 
+def factory_exits(game: str = "tiny", simulations: int = 2, seed: int = 0):
+    sys.exit(4)
+
+
 def factory_needs_args(depth: int, game: str = "tiny"):
     """Needs `depth`, which perfkit does not pass."""
     return Good()
