@@ -360,8 +360,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                         "(default: no limit)")
     p.add_argument(
         "--scheduler", choices=("greenlet", "threads"), default=None,
-        help="engine crossgame: the games as greenlets on one thread, a call when all wait (default), or one "
-             "thread each (for engines that release the GIL)",
+        help="engine crossgame: one thread per game and the batch server (default: the faster on 2+ free "
+             "cores), or the games as greenlets on one thread, a call exactly when all wait (full batches, "
+             "less CPU per move; faster on one core)",
     )
 
 

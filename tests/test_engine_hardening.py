@@ -603,8 +603,8 @@ def test_a_call_from_an_engines_own_thread_counts_for_the_one_open_game(tiny_net
     assert run.summary["calls"] == 7
 
 
-@pytest.mark.parametrize(("strategy", "options"), [*MODES[:2], ("crossgame", {"concurrency": 4, "scheduler": "threads"})],
-                         ids=[*MODE_IDS[:2], "crossgame-threads"])
+@pytest.mark.parametrize(("strategy", "options"), [*MODES[:2], ("crossgame", {"concurrency": 4, "scheduler": "greenlet"})],
+                         ids=[*MODE_IDS[:2], "crossgame-greenlet"])
 def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, options):
     """One game at a time: every call counts for its move, as the good engine's do. Several games in
     flight: whose call it is cannot be known, so it is refused, never counted for no move."""
@@ -617,8 +617,8 @@ def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, op
         assert run.moves[cols].equals(good.moves[cols])
         assert run.moves["calls"].sum() == pytest.approx(run.summary["boards_asked"])
         return
-    why = (r"a network call from a thread that opened no game, while several games" if options.get("scheduler") == "threads"
-           else r"a network call from outside the games run as greenlets .*--scheduler threads")
+    why = (r"a network call from outside the games run as greenlets .*--scheduler threads" if options.get("scheduler") == "greenlet"
+           else r"a network call from a thread that opened no game, while several games")
     with pytest.raises(GamesFailed, match=why):
         play("foreign_thread", tiny_net, strategy, **options)
 

@@ -102,7 +102,8 @@ class ToyEngine:
 def play_toy(toy: ToyEngine, games: int, concurrency: int, **options):
     return play_engine(
         toy, toy.network, "crossgame",
-        EngineOptions(games=games, concurrency=concurrency, cache=False, **options), precision="float64",
+        EngineOptions(games=games, concurrency=concurrency, cache=False, **{"scheduler": "greenlet", **options}),
+        precision="float64",
     )
 
 
@@ -164,11 +165,11 @@ def cli(argv, capsys):
 def test_cli_scheduler_reaches_the_run_and_is_refused_where_it_does_not_apply(tmp_path, capsys):
     engine_args = ["bench", "--engine", "openspiel-mcts", "--game", "connect_four", "--simulations", "2", "--games", "2",
                    "--preset", "tiny", "--no-progress", "--out", str(tmp_path / "runs")]
-    code, _, err = cli([*engine_args, "--strategy", "crossgame", "--scheduler", "threads", "--json"], capsys)
+    code, _, err = cli([*engine_args, "--strategy", "crossgame", "--scheduler", "greenlet", "--json"], capsys)
     assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["strategy_settings"]["scheduler"] == "threads"
+    assert manifest["strategy_settings"]["scheduler"] == "greenlet"
     for argv, message in [
         ([*engine_args, "--strategy", "naive", "--scheduler", "greenlet"], "--scheduler applies to crossgame"),
         (["bench", "--games", "1", "--scheduler", "greenlet", "--out", str(tmp_path / "none")], "--scheduler applies to an engine's games"),

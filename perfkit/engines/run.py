@@ -2,10 +2,10 @@
 
 - `naive`: one game at a time; every evaluation the engine asks for is one network call
   of one position (what the engine does on its own).
-- `crossgame`: `concurrency` games in flight, every engine unmodified, as greenlets on this
-  thread (`scheduler="greenlet"`, the default: a call fires exactly when every live game
-  waits) or one thread each (`"threads"`: the thread batch server, for engines that release
-  the GIL); their batch-of-one calls fill shared forward calls.
+- `crossgame`: `concurrency` games in flight, every engine unmodified, one thread each
+  (`scheduler="threads"`, the default: the thread batch server) or as greenlets on one thread
+  (`"greenlet"`: a call fires exactly when every live game waits); their batch-of-one calls
+  fill shared forward calls.
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
@@ -91,7 +91,7 @@ class EngineOptions:
     cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
     cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
     game_timeout_s: float | None = None  # a game still playing after this stops the run (None: no limit)
-    scheduler: str = DEFAULT_SCHEDULER  # crossgame: the games as greenlets on one thread, or one thread each
+    scheduler: str = DEFAULT_SCHEDULER  # crossgame: one thread per game, or the games as greenlets on one thread
 
     def __post_init__(self) -> None:
         check_scheduler(self.scheduler)
