@@ -29,20 +29,8 @@ def test_hooks_and_swapped_layers_take_the_module_path():
         m(torch.zeros(2, 3, 6, 7))
     assert seen == [1]
     handle.remove()
-    m.trunk[0].bn1 = torch.nn.Dropout(0.0)
+    m.trunk[0].bn1 = torch.nn.Identity()
     assert not _plain(m)
     m.train()
     with torch.inference_mode():
         m(torch.zeros(2, 3, 6, 7))
-
-
-def test_folded_model_takes_the_eval_path_with_the_same_numbers():
-    from perfkit.model.fold import fold_batchnorm
-
-    m = seeded(lambda: ResNet((3, 6, 7), 7, 2, 8), 0).double()
-    folded, _ = fold_batchnorm(m)
-    x = torch.randn(5, 3, 6, 7, dtype=torch.float64)
-    assert _plain(folded)
-    with torch.inference_mode():
-        fast, slow = folded(x), _by_modules(folded, x)
-    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])

@@ -68,55 +68,36 @@ class ResNet(nn.Module):
         return self.policy_head(x), self.value_head(x).squeeze(1)  # [B, actions], [B]
 
 
-_NORM = (nn.BatchNorm2d, nn.Identity)  # a batch norm, or the Identity left where `fold` merged it into its conv
 _HEADS = {
-    "stem": (nn.Conv2d, _NORM, nn.ReLU),
-    "policy_head": (nn.Conv2d, _NORM, nn.ReLU, nn.Flatten, nn.Linear),
-    "value_head": (nn.Conv2d, _NORM, nn.ReLU, nn.Flatten, nn.Linear, nn.ReLU, nn.Linear, nn.Tanh),
+    "stem": (nn.Conv2d, nn.BatchNorm2d, nn.ReLU),
+    "policy_head": (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Flatten, nn.Linear),
+    "value_head": (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Flatten, nn.Linear, nn.ReLU, nn.Linear, nn.Tanh),
 }
-_BLOCK = (nn.Conv2d, _NORM, nn.Conv2d, _NORM)
-
-
-def _kinds(layers, kinds: tuple) -> bool:
-    """Each layer's class is exactly its kind (or one of them)."""
-    return len(layers) == len(kinds) and all(
-        type(m) in (k if isinstance(k, tuple) else (k,)) for m, k in zip(layers, kinds, strict=True)
-    )
-
-
-_SHAPES: dict[tuple, bool] = {}  # the classes of a net's modules, in order -> `_built` of such a net
+_BLOCK = (nn.Conv2d, nn.BatchNorm2d, nn.Conv2d, nn.BatchNorm2d)
 
 
 def _plain(net: ResNet) -> bool:
-    """Every layer is still one `ResNet` built (or `fold` left) and no hook watches one: the
-    eval-mode forward may then call the layers' own functions directly. Checked at every call
-    (a layer may be swapped or hooked at any time), the layout's check memoised by its classes."""
+    """Every layer is still the one `ResNet` built (not folded, quantized or swapped) and no hook
+    watches one: the eval-mode forward may then call the layers' own functions directly."""
     nn_hooks = torch.nn.modules.module
     if nn_hooks._global_forward_hooks or nn_hooks._global_forward_pre_hooks:
         return False
-    layers = list(net.modules())
-    shape = tuple(map(type, layers))
-    if shape not in _SHAPES:
-        _SHAPES[shape] = _built(net)
-    return _SHAPES[shape] and not any(
-        m._forward_hooks or m._forward_pre_hooks or ("running_mean" in m._buffers and m._buffers["running_mean"] is None)
-        for m in layers
-    )
-
-
-def _built(net: ResNet) -> bool:
-    """The layers are laid out as `ResNet` builds them (a folded batch norm an Identity)."""
+    layers: list[nn.Module] = [net.trunk]
     for name, kinds in _HEADS.items():
         seq = net._modules[name]
-        if type(seq) is not nn.Sequential or not _kinds(list(seq), kinds):
+        if type(seq) is not nn.Sequential or tuple(type(m) for m in seq) != kinds:
             return False
+        layers += [seq, *seq]
     for block in net.trunk:
         if type(block) is not ResidualBlock:
             return False
-        parts = [block.conv1, block.bn1, block.conv2, block.bn2]
-        if not _kinds(parts, _BLOCK):
+        parts = (block.conv1, block.bn1, block.conv2, block.bn2)
+        if tuple(type(m) for m in parts) != _BLOCK:
             return False
-    return True
+        layers += [block, *parts]
+    if any(isinstance(m, nn.BatchNorm2d) and m.running_mean is None for m in layers):
+        return False
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in layers)
 
 
 def _call(conv: Any, x: torch.Tensor) -> torch.Tensor:
@@ -124,26 +105,21 @@ def _call(conv: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def _bn(bn: Any, x: torch.Tensor) -> torch.Tensor:
-    """An eval-mode BatchNorm2d, exactly as its module computes it (an Identity: x itself)."""
-    if type(bn) is nn.Identity:
-        return x
-    p, b = bn._parameters, bn._buffers
-    return torch.nn.functional.batch_norm(x, b["running_mean"], b["running_var"], p["weight"], p["bias"], False, 0.0, bn.eps)
+    """An eval-mode BatchNorm2d, exactly as its module computes it."""
+    return torch.nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
 
 
 def _eval_forward(net: ResNet, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`ResNet.forward` in eval mode without a module call per layer (~40 per forward, ~1 ms on
     `small`); the same operations in the same order, so the same numbers to the last bit."""
-    mods = net._modules
-    conv, bn, _ = mods["stem"]._modules.values()  # type: ignore[union-attr]
+    conv, bn, _ = net.stem
     x = torch.relu(_bn(bn, _call(conv, planes)))
-    for block in mods["trunk"]._modules.values():  # type: ignore[union-attr]
-        conv1, bn1, conv2, bn2 = block._modules.values()  # type: ignore[union-attr]
-        y = torch.relu(_bn(bn1, _call(conv1, x)))
-        x = torch.relu(x + _bn(bn2, _call(conv2, y)))
-    conv, bn, _, _, fc = mods["policy_head"]._modules.values()  # type: ignore[union-attr]
+    for block in net.trunk:
+        y = torch.relu(_bn(block.bn1, _call(block.conv1, x)))
+        x = torch.relu(x + _bn(block.bn2, _call(block.conv2, y)))
+    conv, bn, _, _, fc = net.policy_head
     logits = _call(fc, torch.relu(_bn(bn, _call(conv, x))).flatten(1))
-    conv, bn, _, _, fc1, _, fc2, _ = mods["value_head"]._modules.values()  # type: ignore[union-attr]
+    conv, bn, _, _, fc1, _, fc2, _ = net.value_head
     v = torch.relu(_call(fc1, torch.relu(_bn(bn, _call(conv, x))).flatten(1)))
     return logits, torch.tanh(_call(fc2, v)).squeeze(1)
 
