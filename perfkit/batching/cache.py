@@ -118,36 +118,40 @@ class ExactLRU:
         lock discipline that is easiest to check in one place.
         """
         b = len(keys)
-        store = self._store
-        with self._lock:
-            entries = [store.get(key) for key in keys]
-            hit = [i for i, e in enumerate(entries) if e is not None]
-            miss = [i for i, e in enumerate(entries) if e is None]
-            for i in hit:
-                store.move_to_end(keys[i])
+        found: dict[int, tuple[np.ndarray, float]] = {}
         first: dict[bytes, int] = {}  # a missing key -> the row that is sent for it
-        for i in miss:
-            first.setdefault(keys[i], i)
+        with self._lock:
+            for i, key in enumerate(keys):
+                entry = self._store.get(key)
+                if entry is not None:
+                    self._store.move_to_end(key)
+                    found[i] = entry
+                elif key not in first:
+                    first[key] = i
         rows = np.fromiter(first.values(), np.int64, len(first))
-        width = len(entries[hit[0]][0]) if hit else 0  # type: ignore[index]
         if len(rows):
             lg, vl = send(rows)
-            lg, vl = np.array(lg, np.float64), np.asarray(vl, np.float64).reshape(len(rows))  # lg: a copy the store keeps
+            lg, vl = np.asarray(lg, np.float64), np.asarray(vl, np.float64).reshape(len(rows))
             width = lg.shape[1]
+        else:
+            width = len(next(iter(found.values()))[0])
         logits = np.empty((b, width))
         values = np.empty(b)
-        if hit:
-            logits[hit] = np.stack([entries[i][0] for i in hit])  # type: ignore[index]
-            values[hit] = [entries[i][1] for i in hit]  # type: ignore[index]
-        if miss:  # each missing row from the row sent for its key (itself, or an earlier repeat)
+        sent_at = {}
+        if len(rows):
+            logits[rows], values[rows] = lg, vl
             sent_at = {key: j for j, key in enumerate(first)}
-            at = np.fromiter((sent_at[keys[i]] for i in miss), np.int64, len(miss))
-            logits[miss], values[miss] = lg[at], vl[at]
+        for i, (lgi, vli) in found.items():
+            logits[i], values[i] = lgi, vli
+        for i, key in enumerate(keys):
+            if i not in found and first[key] != i:  # a repeat of a row sent in this lookup
+                j = sent_at[key]
+                logits[i], values[i] = lg[j], vl[j]
         with self._lock:
-            for key, row, value in zip(first, lg if len(rows) else (), vl.tolist() if len(rows) else (), strict=True):
-                store[key] = (row, value)  # rows of one array no one writes to
-            while len(store) > self.entries:
-                store.popitem(last=False)
+            for j, key in enumerate(first):
+                self._store[key] = (lg[j].copy(), float(vl[j]))
+                if len(self._store) > self.entries:
+                    self._store.popitem(last=False)
             self.asked += b
             self.sent += len(rows)
             self.hits += b - len(rows)
