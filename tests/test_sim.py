@@ -104,7 +104,7 @@ def test_bad_curve_files_are_one_line_and_a_nonzero_exit(tmp_path, capsys, point
 
 def test_the_verdict_flips_from_cpu_side_to_device_as_the_sim_curve_slows(tmp_path):
     verdicts = {}
-    for name, board_s in (("fast", 1e-8), ("slow", 1e-3)):  # seconds per board, at any batch size
+    for name, board_s in (("fast", 1e-8), ("slow", 4e-3)):  # seconds per board, at any batch size (slow: far above the CPU side even on a busy machine)
         path = tmp_path / f"{name}.json"
         Curve(device="sim", device_name=name, preset="tiny", network={}, precision="float32",
               points=[CurvePoint(batch=b, call_s=(b * board_s,)) for b in (1, 1024)]).save(path)
