@@ -19,9 +19,9 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(('project', 'replay', 'seed_calibration'), "perfkit.analysis.projection"),
     **dict.fromkeys(('BatchServer',), "perfkit.batching.server"),
     **dict.fromkeys(('GreenletServer',), "perfkit.batching.greenlets"),
-    **dict.fromkeys(('BenchSettings', 'Workload', 'bench', 'recorder_overhead', 'run_strategy'), "perfkit.bench"),
+    **dict.fromkeys(('BenchSettings', 'Workload', 'bench', 'recorder_overhead', 'run_strategy'), "perfkit.measure.bench"),
     **dict.fromkeys(('EngineOptions', 'make_engine', 'play_engine'), "perfkit.engines"),
-    **dict.fromkeys(('bench_engine',), "perfkit.engines.bench"),
+    **dict.fromkeys(('bench_engine',), "perfkit.measure.engine"),
     **dict.fromkeys(('Positions', 'from_moves', 'play'), "perfkit.game"),
     **dict.fromkeys(('GpuSampler', 'Recorder', 'Run', 'load_run'), "perfkit.instrument"),
     **dict.fromkeys(('Tracer', 'trace'), "perfkit.instrument.trace"),
@@ -112,7 +112,7 @@ def __dir__() -> list[str]:
 class _Package(types.ModuleType):
     """The package, whose public functions keep their names against the submodules named alike
     (`perfkit.bench`, `.selfplay`, `.search`): importing such a submodule binds it on the package,
-    which an eager `from perfkit.bench import bench` used to overwrite with the function."""
+    which an eager `from perfkit.bench import bench` (when `perfkit.bench` was a module) used to overwrite with the function."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):

@@ -238,7 +238,7 @@ def check_cache_flags(args: argparse.Namespace) -> None:
 
 
 def bench_settings(args: argparse.Namespace):
-    from perfkit.bench import BenchSettings
+    from perfkit.measure.bench import BenchSettings
 
     check_cache_flags(args)
 
@@ -257,7 +257,7 @@ def bench_settings(args: argparse.Namespace):
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from perfkit.bench import bench
+    from perfkit.measure.bench import bench
     from perfkit.report.console import render_bench
     from perfkit.search import config_for
     from perfkit.strategies import STRATEGIES, make_strategy
@@ -295,8 +295,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_bench_engine(args: argparse.Namespace) -> int:
     """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
-    from perfkit.engines.bench import bench_engine
     from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions
+    from perfkit.measure.engine import bench_engine
     from perfkit.report.console import render_bench
 
     if args.strategy == "permove":
@@ -371,9 +371,9 @@ def tune_settings(args: argparse.Namespace, settings):
     and return the settings to bench with (plus the trials, for --json)."""
     import dataclasses
 
-    from perfkit.bench import Workload
+    from perfkit.measure.bench import Workload
+    from perfkit.measure.tune import tune
     from perfkit.report.console import render_table
-    from perfkit.tune import tune
 
     if args.strategy != "crossgame":
         raise PerfkitError("--tune searches crossgame's settings; use --strategy crossgame")
@@ -402,7 +402,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.chart:
         from pathlib import Path
 
-        from perfkit.profile import _check_writable_file
+        from perfkit.measure.profile import _check_writable_file
         from perfkit.report.charts import compare_chart, to_png
 
         _check_writable_file(Path(args.chart), what="chart", example="compare.png")
@@ -508,7 +508,7 @@ def add_selfplay_parser(sub) -> None:
 
 
 def recorder_overhead_report(names: list[str], settings, *, pairs: int, as_json: bool) -> int:
-    from perfkit.bench import Workload, recorder_overhead
+    from perfkit.measure.bench import Workload, recorder_overhead
     from perfkit.report.console import render_overhead
 
     workload = Workload.prepare(settings)
@@ -521,8 +521,8 @@ def cmd_cpu_side(args: argparse.Namespace) -> int:
     """`perfkit curve --cpu-side`: the boards/s the CPU side sustains with a free network."""
     import dataclasses
 
-    from perfkit.bench import BenchSettings
-    from perfkit.ceiling import cpu_side_ceiling, render_ceiling
+    from perfkit.measure.bench import BenchSettings
+    from perfkit.measure.ceiling import cpu_side_ceiling, render_ceiling
 
     settings = BenchSettings(
         preset=args.preset or "small", board=args.board, games=args.games, seed=args.seed, threads=args.threads,
@@ -541,9 +541,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
         return cmd_cpu_side(args)
 
     from perfkit.analysis.curve import curve_filename, measure_curve
-    from perfkit.bench import BenchSettings, Workload, environment
-    from perfkit.profile import _check_writable_file
-    from perfkit.threads import curve_oversubscription
+    from perfkit.devices.threads import curve_oversubscription
+    from perfkit.measure.bench import BenchSettings, Workload, environment
+    from perfkit.measure.profile import _check_writable_file
 
     settings = BenchSettings(
         preset=default_preset(args.device) if args.preset is None else args.preset, board=args.board,
@@ -649,8 +649,8 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from perfkit.bench import Workload
-    from perfkit.profile import profile_strategy
+    from perfkit.measure.bench import Workload
+    from perfkit.measure.profile import profile_strategy
     from perfkit.strategies import make_strategy
 
     make_strategy(args.strategy)  # validates the name before anything runs
@@ -781,7 +781,7 @@ def add_report_commands(sub) -> None:
 
 
 def cmd_gpu_results(args: argparse.Namespace) -> int:
-    from perfkit.gpu_results import GpuResultsOptions, gpu_results
+    from perfkit.measure.gpu_results import GpuResultsOptions, gpu_results
 
     options = GpuResultsOptions(
         device=args.device, out=args.out, preset=args.preset, games=args.games, half=args.half,
@@ -795,7 +795,7 @@ def cmd_gpu_results(args: argparse.Namespace) -> int:
 
 def add_gpu_results_parser(sub) -> None:
     """`gpu-results`: every GPU figure in one folder under data/results/, ready to commit."""
-    from perfkit.gpu_results import HALF_PRECISIONS, GpuResultsOptions
+    from perfkit.measure.gpu_results import HALF_PRECISIONS, GpuResultsOptions
 
     d = GpuResultsOptions()  # the defaults
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from perfkit.bench import BenchSettings, bench
 from perfkit.cli import main
 from perfkit.instrument.run import load_run
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.selfplay import SelfplaySettings
 from perfkit.types import PerfkitError
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from perfkit.batching.cache import EvalCache, row_keys
-from perfkit.bench import BenchSettings, bench
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.strategies import STRATEGIES, Engine, make_strategy
 from perfkit.types import PerfkitError, SearchConfig
 
@@ -124,7 +124,7 @@ def test_hits_and_misses_are_counted_exactly():
 
 
 def test_a_tiny_cache_never_exceeds_its_bound_and_plays_the_same_games(uncached_digest):
-    from perfkit.bench import Workload
+    from perfkit.measure.bench import Workload
 
     workload = Workload.prepare(tiny())
     evaluator = workload.evaluator()

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from perfkit.analysis.compare import compare, repeat_fields, spread
-from perfkit.bench import BenchSettings, bench
 from perfkit.cli import EXIT_REGRESSION, main
 from perfkit.instrument.run import Run, load_run
+from perfkit.measure.bench import BenchSettings, bench
 
 SETTINGS = BenchSettings(preset="tiny", games=2, device="cpu", precision="float64")
 

@@ -34,10 +34,10 @@ from perfkit.analysis.projection import (
     seed_reported,
 )
 from perfkit.analysis.summary import DAY_S
-from perfkit.bench import BenchSettings, Workload, bench, run_strategy
 from perfkit.cli import main
 from perfkit.game.hex import HexGame
 from perfkit.instrument.run import Run
+from perfkit.measure.bench import BenchSettings, Workload, bench, run_strategy
 from perfkit.types import CallRecord, PerfkitError, get_preset
 
 TINY = get_preset("tiny")

@@ -15,8 +15,8 @@ import textwrap
 import pytest
 
 from perfkit.analysis.bottleneck import cpu_side_cap, cpu_side_line
-from perfkit.engines.bench import bench_engine
 from perfkit.engines.run import EngineOptions
+from perfkit.measure.engine import bench_engine
 from perfkit.report.console import render_bench
 from perfkit.types import PerfkitError
 

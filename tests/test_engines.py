@@ -16,9 +16,9 @@ import torch
 import perfkit
 from perfkit.batching.server import BatchServer
 from perfkit.engines import EngineOptions, make_engine, play_engine
-from perfkit.engines.bench import bench_engine
 from perfkit.instrument.run import load_run
 from perfkit.instrument.trace import Tracer
+from perfkit.measure.engine import bench_engine
 from perfkit.model import build_game_model
 
 pyspiel = pytest.importorskip("pyspiel")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from perfkit.bench import BenchSettings, bench
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.model.fold import ChannelsLast, fold_batchnorm, prepare_network
 from perfkit.model.net import build_game_model, build_model
 from perfkit.types import PerfkitError

@@ -12,8 +12,8 @@ import dataclasses
 import pytest
 
 import perfkit
-from perfkit.bench import BenchSettings, Workload, run_strategy
 from perfkit.game import get_game
+from perfkit.measure.bench import BenchSettings, Workload, run_strategy
 from perfkit.strategies import STRATEGIES
 from perfkit.types import SearchConfig
 

@@ -14,10 +14,10 @@ import threading
 import pytest
 import torch
 
-from perfkit.bench import BenchSettings, bench
 from perfkit.devices.base import Slots
 from perfkit.devices.graphs import Graphed, bucket_for, capture_cuda, choose_buckets
 from perfkit.game.hex import HexGame
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.model.evaluator import Evaluator
 from perfkit.model.net import build_model
 from perfkit.strategies import Engine, make_strategy

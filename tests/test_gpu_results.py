@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from perfkit.cli import build_parser, main
-from perfkit.gpu_results import GpuResultsOptions, check_options, cli_argv
+from perfkit.measure.gpu_results import GpuResultsOptions, check_options, cli_argv
 
 FAST = ["--preset", "tiny", "--games", "2", "--curve-budget", "1", "--curve-max-batch", "16",
         "--tune-budget", "0.1", "--threads", "1"]
@@ -123,7 +123,7 @@ def test_the_readme_command_parses_back_to_the_same_options():
 def test_on_a_gpu_the_fast_paths_step_runs_graphs_autocast_and_two_calls_in_flight():
     from types import SimpleNamespace
 
-    from perfkit.gpu_results import fast_path_flags
+    from perfkit.measure.gpu_results import fast_path_flags
 
     flags = fast_path_flags(SimpleNamespace(simulated=False), "float16")
     assert flags == ["--inflight", "2", "--groups", "2", "--cuda-graphs", "--autocast", "float16"]

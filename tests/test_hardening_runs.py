@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from perfkit.analysis.curve import Curve, CurvePoint, load_curve, measure_curve
-from perfkit.bench import BenchSettings, bench
 from perfkit.cli import main
 from perfkit.instrument.run import TABLES, load_run
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.selfplay import SelfplayDir, SelfplaySettings, selfplay, verify_selfplay
 from perfkit.selfplay.store import IDENTITY_DEFAULTS
 from perfkit.types import PerfkitError, get_preset

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "perfkit"
 LAYERS: list[tuple[str, ...]] = [
     ("perfkit.types", "perfkit.atomic"),  # core types and contracts; the one way to write a file
     ("perfkit.game",),
-    ("perfkit.devices", "perfkit.threads"),  # the hardware: devices (NVML included), CPU threads
+    ("perfkit.devices",),  # the hardware: devices (NVML included), CPU threads
     ("perfkit.model",),  # the network and the evaluator every call goes through
     ("perfkit.instrument",),  # recorder, GPU sampler, tracer, the stored run
     ("perfkit.search",),
@@ -26,10 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("perfkit.strategies",),
     ("perfkit.engines",),  # searches perfkit did not write
     ("perfkit.analysis",),
-    ("perfkit.bench", "perfkit.tune", "perfkit.profile"),  # measuring a run: what the CLI and notebooks call
+    ("perfkit.measure",),  # measuring a run (bench, tune, profile, an engine's bench): what the CLI and notebooks call
     ("perfkit.report",),
-    ("perfkit.ceiling", "perfkit.selfplay"),
-    ("perfkit.gpu_results",),
+    ("perfkit.measure.ceiling", "perfkit.selfplay"),  # ceiling: its runs' reports
+    ("perfkit.measure.gpu_results",),
     ("perfkit.cli", "perfkit.__main__"),
 ]
 # The package root: its __init__ re-exports the public API from every layer; below it only
@@ -43,10 +43,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "Tracer.run() finishes its run's summary itself (so does bench.py); issue 19 finishes it in one place",
     ("perfkit.instrument.trace", "perfkit.analysis.curve"):
         "Tracer.run() adds the efficiency fields to its summary, for the same reason",
-    ("perfkit.engines.bench", "perfkit.bench"):
-        "bench_engine is the engines' `perfkit bench`: its home is beside bench.py (issue 19's layout)",
-    ("perfkit.engines.bench", "perfkit.analysis.bottleneck"):
-        "the same: bench_engine adds the Amdahl line to its runs' summaries, as bench.py's runs get theirs",
 }
 
 
@@ -159,6 +155,6 @@ def test_every_allowed_upward_import_still_exists():
 
 def test_the_checks_catch_what_they_are_for():
     assert layer_of("perfkit.devices.sim") < layer_of("perfkit.analysis.curve")
-    assert layer_of("perfkit.engines.bench") < layer_of("perfkit.bench") < layer_of("perfkit.cli")
+    assert layer_of("perfkit.engines.run") < layer_of("perfkit.measure.engine") < layer_of("perfkit.cli")
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": {"c"}}) is None

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from perfkit.bench import BenchSettings, Workload, run_strategy
 from perfkit.game import ConnectFour
 from perfkit.game.connect_four import COLS, windows_through
+from perfkit.measure.bench import BenchSettings, Workload, run_strategy
 from perfkit.search.mcts import Forest, MCTSConfig
 from perfkit.strategies.base import drive
 from perfkit.types import Evaluation, PerfkitError

@@ -17,7 +17,7 @@ from perfkit.instrument.run import Run, load_run
 from perfkit.report import html
 from perfkit.report.console import same_games_line
 
-bench_module = importlib.import_module("perfkit.bench")  # `perfkit.bench` is also the function
+bench_module = importlib.import_module("perfkit.measure.bench")
 BENCH = ["bench", "--strategy", "naive", "--preset", "tiny", "--games", "1", "--no-progress", "--device", "cpu"]
 
 

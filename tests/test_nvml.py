@@ -7,7 +7,6 @@ import types
 
 import pytest
 
-from perfkit.bench import BenchSettings, Workload, run_strategy
 from perfkit.instrument.nvml import (
     DEFAULT_INTERVAL_S,
     GPU_COLUMNS,
@@ -17,6 +16,7 @@ from perfkit.instrument.nvml import (
     open_reader,
     visible_device,
 )
+from perfkit.measure.bench import BenchSettings, Workload, run_strategy
 
 
 class FakeNvml(types.SimpleNamespace):

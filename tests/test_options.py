@@ -9,12 +9,12 @@ import importlib
 
 import pytest
 
-from perfkit.bench import BenchSettings, Workload
 from perfkit.cli import bench_settings, build_parser, main
+from perfkit.measure.bench import BenchSettings, Workload
+from perfkit.measure.tune import tune
 from perfkit.selfplay import SelfplaySettings, load_selfplay, selfplay
 from perfkit.selfplay.worker import Player
 from perfkit.strategies import CrossGame, CrossGameOptions, make_strategy
-from perfkit.tune import tune
 from perfkit.types import PerfkitError
 
 # Every CrossGameOptions field: its flag, and the factor from the flag's number to the option's value.

@@ -8,9 +8,15 @@ import re
 import pytest
 from line_profiler import load_stats
 
-from perfkit.bench import BenchSettings, Workload
 from perfkit.cli import main
-from perfkit.profile import call_tree_path, hot_functions, line_costs, profile_strategy, render_line_profile
+from perfkit.measure.bench import BenchSettings, Workload
+from perfkit.measure.profile import (
+    call_tree_path,
+    hot_functions,
+    line_costs,
+    profile_strategy,
+    render_line_profile,
+)
 from perfkit.strategies import STRATEGIES
 
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from perfkit.analysis.quality import agreement, best_moves, game_positions
-from perfkit.bench import BenchSettings, bench
 from perfkit.game.hex import HexGame
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.model.approximate import Bucketed, bucket, check_precision_supported, compile_network
 from perfkit.model.evaluator import Evaluator
 from perfkit.model.net import build_model

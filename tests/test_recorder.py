@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from perfkit.bench import BenchSettings, Workload, recorder_overhead, run_strategy
 from perfkit.instrument.recorder import CALL_COLUMNS, GAME_COLUMNS, MOVE_COLUMNS, Recorder
 from perfkit.instrument.run import TABLES, load_run
+from perfkit.measure.bench import BenchSettings, Workload, recorder_overhead, run_strategy
 from perfkit.strategies import STRATEGIES
 from perfkit.types import CallRecord, GameRecord, MoveRecord
 

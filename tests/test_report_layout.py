@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfkit.bench import BenchSettings, bench
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.report.html import write_report
 
 WINDOW = (1400, 900)  # width, height: the comparison is near the top

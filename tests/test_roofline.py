@@ -66,7 +66,7 @@ def test_curve_compile_measures_the_compiled_network_in_its_own_file(tmp_path, c
 
     from perfkit.cli import main
 
-    module = importlib.import_module("perfkit.bench")  # the module (perfkit.bench is also bench the function)
+    module = importlib.import_module("perfkit.measure.bench")
     real = module.compile_network
     monkeypatch.setattr(module, "compile_network", lambda *a, **k: real(*a, **{**k, "backend": "eager"}))
     code = main(["curve", "--preset", "tiny", "--device", "cpu", "--threads", "1", "--max-batch", "8", "--compile",
@@ -92,7 +92,7 @@ def test_curve_file_stores_the_roofline(tmp_path):
 def test_bench_mfu_from_a_fake_curve_file(tmp_path, capsys):
     """mfu = boards/s x FLOPs per board / peak FLOP/s, all three from the run and the curve file."""
     from perfkit.analysis.curve import Curve, CurvePoint
-    from perfkit.bench import BenchSettings, bench
+    from perfkit.measure.bench import BenchSettings, bench
     from perfkit.report.console import render_bench
 
     settings = BenchSettings(preset="tiny", games=1, device="cpu", threads=1)

@@ -13,9 +13,9 @@ import pytest
 from perfkit import load_selfplay
 from perfkit.analysis.keys import json_type_ok
 from perfkit.analysis.summary import game_digest
-from perfkit.bench import BenchSettings
 from perfkit.cli import main
 from perfkit.game import Positions, play, winner_by_flood_fill
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import Interrupted, SelfplayDir, SelfplaySettings, selfplay
 from perfkit.selfplay.keys import PROGRESS_KEYS, SELFPLAY_JSON_KEYS
 from perfkit.selfplay.run import StopSignals
@@ -81,7 +81,7 @@ def test_layout_tables_summary_and_legal_games(reference):
 
 def test_games_match_bench(reference):
     """The same games as `bench` plays: one definition of a game, whatever writes it."""
-    from perfkit.bench import Workload, run_strategy
+    from perfkit.measure.bench import Workload, run_strategy
 
     w = settings().workload
     run = run_strategy("crossgame", Workload.prepare(w), progress=False)

@@ -10,8 +10,8 @@ import os
 import pytest
 
 from perfkit import load_selfplay
-from perfkit.bench import BenchSettings
 from perfkit.cli import main
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import DiskFull, SelfplaySettings, selfplay
 from perfkit.selfplay import store as store_module
 from perfkit.types import PerfkitError

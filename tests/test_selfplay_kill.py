@@ -16,8 +16,8 @@ import pytest
 
 from perfkit import load_selfplay
 from perfkit.analysis.summary import game_digest
-from perfkit.bench import BenchSettings
 from perfkit.game import Positions, play, winner_by_flood_fill
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import SelfplaySettings, selfplay
 
 N = 24

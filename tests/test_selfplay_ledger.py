@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfkit import load_selfplay
-from perfkit.bench import BenchSettings
 from perfkit.cli import main
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import Interrupted, Ledger, SelfplayDir, SelfplaySettings, selfplay, verify_selfplay
 from perfkit.selfplay.ledger import ranges_of
 from perfkit.selfplay.store import IDENTITY_FIELDS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
-from perfkit.bench import BenchSettings
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import SelfplaySettings
 from perfkit.selfplay.backends import LocalBackend, RayBackend
 from perfkit.selfplay.run import Progress, RateEstimator, games_in_flight

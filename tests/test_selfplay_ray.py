@@ -10,7 +10,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from perfkit import load_selfplay  # noqa: E402
-from perfkit.bench import BenchSettings  # noqa: E402
+from perfkit.measure.bench import BenchSettings  # noqa: E402
 from perfkit.model.resilient import ForwardFailed  # noqa: E402
 from perfkit.selfplay import SelfplaySettings, selfplay  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from perfkit import load_selfplay
-from perfkit.bench import BenchSettings
+from perfkit.measure.bench import BenchSettings
 from perfkit.model.resilient import ForwardFailed, Resilient
 from perfkit.selfplay import SelfplaySettings, selfplay
 from perfkit.types import PerfkitError

@@ -11,11 +11,11 @@ import pytest
 
 from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.curve import Curve, CurvePoint
-from perfkit.bench import BenchSettings, bench
 from perfkit.cli import main
 from perfkit.devices import get_device
 from perfkit.devices.sim import SimDevice, flops_per_board, paper_curve, paper_spec
 from perfkit.instrument.run import load_run
+from perfkit.measure.bench import BenchSettings, bench
 from perfkit.model import Evaluator, build_model
 from perfkit.strategies.base import Engine
 from perfkit.strategies.crossgame import play_crossgame

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from perfkit.cli import main
-from perfkit.threads import choose_threads, curve_oversubscription, oversubscription_warning
+from perfkit.devices.threads import choose_threads, curve_oversubscription, oversubscription_warning
 
 
 class FakeProbe:
@@ -100,7 +100,7 @@ def test_oversubscription_warning_only_when_far_slower():
 def test_big_calls_warn_when_they_cost_far_more_per_board_than_the_probe():
     import pandas as pd
 
-    from perfkit.threads import BIG_BATCH, big_call_warning
+    from perfkit.devices.threads import BIG_BATCH, big_call_warning
 
     def calls(seconds_per_board: float) -> pd.DataFrame:
         batch = [BIG_BATCH, 2 * BIG_BATCH, 5]  # the 5-board call is not a big call

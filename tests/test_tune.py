@@ -1,8 +1,8 @@
 """`bench --tune`: coordinate ascent over crossgame's settings, and one real short trial."""
 
 
-from perfkit.bench import BenchSettings, Workload
-from perfkit.tune import Trial, measure, tune
+from perfkit.measure.bench import BenchSettings, Workload
+from perfkit.measure.tune import Trial, measure, tune
 
 
 def fake_measure(peak: dict):

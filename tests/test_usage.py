@@ -8,9 +8,9 @@ import sys
 import pytest
 from test_cli import run_main  # pytest puts tests/ on the path
 
-from perfkit.bench import BenchSettings, bench
 from perfkit.cli import EXIT_ERROR, EXIT_USAGE
 from perfkit.instrument.run import load_run
+from perfkit.measure.bench import BenchSettings, bench
 
 
 def test_perfkit_alone_lists_its_commands(capsys):
@@ -41,7 +41,7 @@ def test_no_suggestion_when_nothing_is_close(capsys):
 
 
 def test_an_interrupted_bench_keeps_the_strategies_that_finished(tmp_path, monkeypatch):
-    module = sys.modules["perfkit.bench"]  # perfkit.bench the name is the function
+    module = sys.modules["perfkit.measure.bench"]
     real = module.run_strategy
 
     def interrupted_at_permove(name, workload, **kw):

@@ -111,7 +111,7 @@ METRICS: tuple[Metric, ...] = (
     M("game_digest", "str|null", "sha256 of every game's moves: equal digests, equal games"),
     M("recorder_s", "float", "seconds the recorder spent on itself (hooks + building its tables)"),
     M("recorder_share", "float|null", "recorder_s / wall_s"),
-    # Oversubscription (perfkit/threads.py).
+    # Oversubscription (perfkit/devices/threads.py).
     M("batch1_median_s", "float|null", "median wall time of the run's single-board calls (null: it made none)"),
     M("oversubscription_warning", "str|null",
       "set when batch-1 (or 128+-board) calls took far longer than timed just before the run (a busy CPU)"),

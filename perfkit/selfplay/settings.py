@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from perfkit.bench import BenchSettings
+from perfkit.measure.bench import BenchSettings
 from perfkit.model.resilient import DEFAULT_RETRIES
 from perfkit.selfplay.store import BUILTIN_ENGINE, file_sha256
 from perfkit.strategies import STRATEGIES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from perfkit.bench import Workload
+from perfkit.measure.bench import Workload
 from perfkit.model.resilient import Resilient
 from perfkit.selfplay.settings import SelfplaySettings
 from perfkit.strategies import Engine, make_strategy

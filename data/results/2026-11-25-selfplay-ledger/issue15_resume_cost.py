@@ -5,7 +5,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perfkit.bench import BenchSettings
+from perfkit.measure.bench import BenchSettings
 from perfkit.selfplay import SelfplayDir, SelfplaySettings, load_selfplay, verify_selfplay
 from perfkit.types import GameRecord, MoveRecord
 

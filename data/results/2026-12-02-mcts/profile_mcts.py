@@ -8,7 +8,7 @@ import cProfile
 import pstats
 import sys
 
-from perfkit.bench import BenchSettings, Workload, run_strategy
+from perfkit.measure.bench import BenchSettings, Workload, run_strategy
 from perfkit.search.mcts import MCTSConfig
 
 games = int(sys.argv[1]) if len(sys.argv) > 1 else 64

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from perfkit.bench import BenchSettings, Workload, run_strategy
+from perfkit.measure.bench import BenchSettings, Workload, run_strategy
 from perfkit.types import PerfkitError
 
 FREE_DEVICE = "sim:free"

@@ -29,9 +29,9 @@ from line_profiler.line_profiler import show_func
 from pyinstrument import Profiler as CallTreeProfiler
 from pyinstrument.session import Session
 
-from perfkit.bench import Workload, run_strategy
 from perfkit.game import connect_four
 from perfkit.game import hex as hex_game
+from perfkit.measure.bench import Workload, run_strategy
 from perfkit.model import evaluator as evaluator_module
 from perfkit.model import net
 from perfkit.search import mcts, minimax

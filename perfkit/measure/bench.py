@@ -35,6 +35,15 @@ from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
 from perfkit.devices.graphs import find_graphed, graph_network
+from perfkit.devices.threads import (
+    BIG_BATCH,
+    ThreadChoice,
+    batch1_probe,
+    big_call_warning,
+    choose_threads,
+    oversubscription_warning,
+    time_calls,
+)
 from perfkit.game import get_game
 from perfkit.game.hex import HexGame, check_board_size
 from perfkit.instrument.environment import environment_of, peak_rss_mb
@@ -54,15 +63,6 @@ from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
-from perfkit.threads import (
-    BIG_BATCH,
-    ThreadChoice,
-    batch1_probe,
-    big_call_warning,
-    choose_threads,
-    oversubscription_warning,
-    time_calls,
-)
 from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
 
 # Summary keys a strategy's `stats()` provides (crossgame with worker processes).

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from perfkit.analysis.bottleneck import cpu_side_cap
+from perfkit.devices.threads import choose_threads, thread_probe
 from perfkit.engines import make_engine
 from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, engine_settings, play_engine
 from perfkit.instrument.run import Run
 from perfkit.model.evaluator import resolve_device, resolve_precision
 from perfkit.model.net import build_game_model
-from perfkit.threads import choose_threads, thread_probe
 from perfkit.types import PerfkitError, get_preset
 
 
@@ -78,7 +78,7 @@ def bench_engine(
     or a callable taking a batch `[B, *obs_shape]`), else perfkit's residual net built for the
     game's shapes with the preset's blocks and channels, weights drawn from `seed`.
     """
-    from perfkit.bench import add_comparisons, check_writable, run_dir_for
+    from perfkit.measure.bench import add_comparisons, check_writable, run_dir_for
 
     if not strategies or any(s not in ENGINE_STRATEGIES for s in strategies):
         raise PerfkitError(

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from perfkit.bench import Workload
 from perfkit.instrument.recorder import Recorder
+from perfkit.measure.bench import Workload
 from perfkit.strategies import CrossGameOptions, Engine, make_strategy
 
 # What the search tries, in this order; a field the strategy lacks is skipped.
