@@ -27,7 +27,7 @@ IN_PROCESS = CrossGameOptions(concurrency=7, max_batch=33, groups=2, inflight=2,
 WITH_WORKERS = CrossGameOptions(concurrency=5, max_batch=17, groups=1, inflight=1, workers=2, max_wait_s=0.007)
 CASES = [IN_PROCESS, WITH_WORKERS]
 # The modules (perfkit's own names `bench`, `tune` and `selfplay` are the functions).
-BENCH, TUNE, SELFPLAY = (importlib.import_module(f"perfkit.{m}") for m in ("bench", "tune", "selfplay"))
+BENCH, TUNE, SELFPLAY = (importlib.import_module(f"perfkit.{m}") for m in ("measure.bench", "measure.tune", "selfplay"))
 WORKLOAD = ["--preset", "tiny", "--device", "cpu", "--precision", "float64", "--threads", "1"]
 
 
