@@ -49,5 +49,5 @@ class Player:
         return self.strategy.play(game_ids, self.engine)
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         return {"forward_failures": self.resilient.failures, "batch_splits": self.resilient.splits}
