@@ -74,38 +74,6 @@ class _Walk(NamedTuple):
     rank1: np.ndarray  # [L1] int64: each level-1 node's rank among its root's candidates
 
 
-def _request(
-    level: int,
-    nodes: PositionBatch,
-    owner: np.ndarray,
-    *,
-    policy: np.ndarray,
-    candidate: np.ndarray,
-    leaf: np.ndarray,
-    actions: int,
-    root_player: np.ndarray,
-) -> tuple[np.ndarray, EvalRequest]:
-    """The rows of a level that need the network, and the request for them.
-
-    nodes, owner [L] int64, policy/candidate/leaf [L] bool, root_player [M] int8
-    -> idx [K] int64 (rows of `nodes`) and an EvalRequest of those K rows.
-    """
-    ask = policy | candidate | leaf
-    idx = np.flatnonzero(ask)
-    return idx, EvalRequest(
-        level=level,
-        stones=nodes.stones[idx],
-        to_move=nodes.to_move[idx],
-        want_policy=policy[idx],
-        want_value=(candidate | leaf)[idx],
-        candidate=candidate[idx],
-        leaf=leaf[idx],
-        owner=owner[idx],
-        actions=actions,
-        root_player=root_player[owner[idx]],
-    )
-
-
 def _terminal_value(nodes: PositionBatch, root_player: np.ndarray) -> np.ndarray:
     """Exact value of finished positions from the root player's view: 1 won, -1 lost, 0 drawn.
 
@@ -219,8 +187,18 @@ def _evaluate(
     """
     value = _terminal_value(nodes, root_player[owner])
     logits = np.full((len(nodes), actions), -np.inf)
-    idx, req = _request(
-        level, nodes, owner, policy=policy, candidate=candidate, leaf=leaf, actions=actions, root_player=root_player
+    idx = np.flatnonzero(policy | candidate | leaf)  # [K] the rows that need the network
+    req = EvalRequest(
+        level=level,
+        stones=nodes.stones[idx],
+        to_move=nodes.to_move[idx],
+        want_policy=policy[idx],
+        want_value=(candidate | leaf)[idx],
+        candidate=candidate[idx],
+        leaf=leaf[idx],
+        owner=owner[idx],
+        actions=actions,
+        root_player=root_player[owner[idx]],
     )
     if len(idx):
         ev = yield req
