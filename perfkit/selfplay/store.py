@@ -121,7 +121,7 @@ def _write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
 
 
 def games_table(games: Iterable[GameRecord]) -> pa.Table:
-    """One row per move of `games`, in the shard schema."""
+    """One row per move of `games`, in the shard schema (a game's columns repeated on its moves)."""
     cols: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
     for g in games:
         for m in g.moves:
