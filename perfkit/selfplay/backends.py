@@ -214,6 +214,7 @@ class RayBackend:
         failure: str | None = None
 
         def submit(slot: int) -> None:
+            """Hand `slot` its next chunk: a dead actor's first; none once a forward kept failing."""
             if failure is None:
                 chunk = chunks.popleft() if chunks else next(fresh, None)
                 if chunk:
