@@ -87,15 +87,19 @@ class Resilient:
 
     def __call__(
         self,
-        stones: np.ndarray,  # [B, D] compact rows (Hex: int8 [B, N*N])
-        to_move: np.ndarray,  # [B] int8
+        stones: np.ndarray,
+        to_move: np.ndarray,
         *,
         n_policy: int | None = None,
         n_value: int | None = None,
         level: int = -1,
-        **extra: Any,  # passed through unchanged (e.g. the evaluator's queue_wait_s)
-    ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
-        """The wrapped evaluate's answer for the B boards, in as many calls as it takes to succeed."""
+        **extra: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped evaluate's answer for the B boards, in as many calls as it takes to succeed.
+
+        stones [B, D] compact rows (Hex: int8 [B, N*N]), to_move [B] int8 -> logits [B, A] float64,
+        values [B] float64; `extra` (e.g. the evaluator's queue_wait_s) goes through unchanged.
+        """
         b = len(to_move)
         if self.cap is not None and b > self.cap:
             return self._in_parts(stones, to_move, n_policy, n_value, level, extra, self.cap)
