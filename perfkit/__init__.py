@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 __version__ = "0.1.0"  # pyproject.toml's version says the same
 
@@ -83,14 +87,14 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """`%load_ext perfkit`: the `%%perfkit NET` cell magic traces the network calls of a cell."""
     from perfkit.report.magic import load_ipython_extension as load
 
     load(ipython)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:  # a function, a class or a module, whichever `name` is
     """A public name, or a subpackage (`perfkit.strategies`), imported on first use."""
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
@@ -114,7 +118,7 @@ class _Package(types.ModuleType):
     (`perfkit.bench`, `.selfplay`, `.search`): importing such a submodule binds it on the package,
     which an eager `from perfkit.bench import bench` (when `perfkit.bench` was a module) used to overwrite with the function."""
 
-    def __setattr__(self, name: str, value) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)

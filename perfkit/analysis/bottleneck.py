@@ -64,7 +64,7 @@ def bottleneck_fields(summary: dict[str, Any], curve: Curve | None) -> dict[str,
     return {"bottleneck": verdict, "bottleneck_reason": reason, "device_busy_share": busy, "batch_efficiency": fill}
 
 
-def cpu_side_cap(summary: dict) -> dict:
+def cpu_side_cap(summary: dict[str, Any]) -> dict[str, float | None]:
     """Amdahl's bound of a run: the moves/s its CPU side allows with a free network.
 
     The CPU side is the wall time outside network calls (the engine's search, game logic,
@@ -78,7 +78,7 @@ def cpu_side_cap(summary: dict) -> dict:
     return {"cpu_side_cap_moves_per_s": moves / (wall * outside), "network_wall_share": 1.0 - outside}
 
 
-def cpu_side_line(strategy: str, summary: dict) -> str | None:
+def cpu_side_line(strategy: str, summary: dict[str, Any]) -> str | None:
     """The console's Amdahl line for a run (None without the figures)."""
     cap, share = summary.get("cpu_side_cap_moves_per_s"), summary.get("network_wall_share")
     if cap is None or share is None:

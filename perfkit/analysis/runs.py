@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from perfkit.analysis.metrics import METRICS
 from perfkit.instrument.run import Run, load_run
@@ -21,7 +22,7 @@ def log_to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _type_ok(value, spec: str) -> bool:
+def _type_ok(value: object, spec: str) -> bool:
     """Whether a summary value has the JSON type `spec` says ("float|null", ...); numbers are lenient
     (an int where a float is meant, as JSON may write 3.0) because only their being numbers matters."""
     kinds = spec.split("|")
@@ -34,7 +35,7 @@ def _type_ok(value, spec: str) -> bool:
     return isinstance(value, str) and "str" in kinds
 
 
-def summary_problem(summary: dict) -> str:
+def summary_problem(summary: dict[str, Any]) -> str:
     """What is wrong with a stored run's summary ("" if nothing): each metric it holds must have its type."""
     for m in METRICS:
         if m.key in summary and not _type_ok(summary[m.key], m.type):
@@ -43,7 +44,7 @@ def summary_problem(summary: dict) -> str:
     return ""
 
 
-def checked_run(path: str | os.PathLike) -> Run:
+def checked_run(path: str | os.PathLike[str]) -> Run:
     """`load_run`, and its summary's values checked against their types; PerfkitError, one line."""
     run = load_run(path)
     problem = summary_problem(run.summary)
@@ -52,7 +53,7 @@ def checked_run(path: str | os.PathLike) -> Run:
     return run
 
 
-def load_runs(paths: Sequence[str | os.PathLike], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
+def load_runs(paths: Sequence[str | os.PathLike[str]], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
     """The runs at `paths` in order, each checked (`checked_run`); a damaged one is skipped with a line
     to `log`. PerfkitError (the first run's problem) when none is readable."""
     runs, damaged = [], []

@@ -17,6 +17,9 @@ from perfkit.analysis import metrics
 from perfkit.instrument.run import Run
 from perfkit.types import Curve
 
+# The tables below are returned through typed locals (`table: pd.DataFrame = ...`): with
+# mypy's python_version 3.10, pandas-stubs types DataFrame's constructor and methods as Any.
+
 # Why a network call was made, in the order the search asks (SPEC §1.3).
 PURPOSES = (
     "root",
@@ -91,7 +94,8 @@ def summary_frame(runs: Sequence[Run], columns: dict[str, str] | None = None) ->
                "preset": preset_name(run), "measured on": where_measured(run)}
         row.update({title: summary.get(key) for key, title in columns.items()})
         rows.append(row)
-    return pd.DataFrame(rows).set_index("run")
+    table: pd.DataFrame = pd.DataFrame(rows).set_index("run")
+    return table
 
 
 def comparable_key(run: Run) -> tuple[Any, ...]:
@@ -187,7 +191,8 @@ def call_purposes(calls: pd.DataFrame, *, depth: int) -> pd.Series:
         (level == 1) & (pol > 0) & (val > 0),
     ]
     choices = ["root", "tree policies", "leaves", "candidate values", "candidates + tree policies"]
-    return pd.Series(np.select(conditions, choices, default="other"), index=calls.index, name="purpose")
+    purpose: pd.Series[str] = pd.Series(np.select(conditions, choices, default="other"), index=calls.index, name="purpose")
+    return purpose
 
 
 def search_depth(run: Run) -> int:
@@ -198,28 +203,30 @@ def calls_by_purpose(run: Run) -> pd.DataFrame:
     """Per purpose: network calls and boards per move, and the mean batch of those calls."""
     calls, n_moves = run.calls, max(len(run.moves), 1)
     if calls.empty:
-        return pd.DataFrame(columns=["calls_per_move", "boards_per_move", "mean_batch"])
+        return _empty(["calls_per_move", "boards_per_move", "mean_batch"])
     purpose = call_purposes(calls, depth=search_depth(run))
     g = calls.groupby(purpose)["batch"]
-    out = pd.DataFrame({
+    out: pd.DataFrame = pd.DataFrame({
         "calls_per_move": g.size() / n_moves,
         "boards_per_move": g.sum() / n_moves,
         "mean_batch": g.mean(),
     })
-    return out.reindex([p for p in PURPOSES if p in out.index])
+    ordered: pd.DataFrame = out.reindex([p for p in PURPOSES if p in out.index])
+    return ordered
 
 
 def level_structure(run: Run) -> pd.DataFrame:
     """Per search level: calls and boards per move, mean batch, policies and values asked."""
     calls, n_moves = run.calls, max(len(run.moves), 1)
     g = calls.groupby("level")
-    return pd.DataFrame({
+    table: pd.DataFrame = pd.DataFrame({
         "calls_per_move": g.size() / n_moves,
         "boards_per_move": g["batch"].sum() / n_moves,
         "mean_batch": g["batch"].mean(),
         "policies_per_move": g["n_policy"].sum() / n_moves,
         "values_per_move": g["n_value"].sum() / n_moves,
     }).rename_axis("level")
+    return table
 
 
 def time_breakdown(run: Run) -> dict[str, float]:
@@ -244,24 +251,25 @@ def time_breakdown(run: Run) -> dict[str, float]:
 def forward_latency(calls: pd.DataFrame) -> pd.DataFrame:
     """Forward time by batch size: calls, median and quartiles (ms), median per board (µs)."""
     if calls.empty:
-        return pd.DataFrame(columns=["calls", "median_ms", "p25_ms", "p75_ms", "per_board_us"])
+        return _empty(["calls", "median_ms", "p25_ms", "p75_ms", "per_board_us"])
     g = calls.groupby("batch")["forward_s"]
-    out = pd.DataFrame({
+    out: pd.DataFrame = pd.DataFrame({
         "calls": g.size(),
         "median_ms": g.median() * 1e3,
         "p25_ms": g.quantile(0.25) * 1e3,
         "p75_ms": g.quantile(0.75) * 1e3,
     })
     out["per_board_us"] = out["median_ms"] * 1e3 / out.index.to_numpy()
-    return out.rename_axis("batch")
+    table: pd.DataFrame = out.rename_axis("batch")
+    return table
 
 
 def gpu_timeline(run: Run) -> pd.DataFrame:
     """GPU samples with time from the run's first sample (empty where none were taken)."""
     gpu = run.gpu
     if gpu is None or gpu.empty:
-        return pd.DataFrame(columns=["t_s", "util_pct", "mem_used_mb", "power_w", "sm_clock_mhz"])
-    out = gpu.copy()
+        return _empty(["t_s", "util_pct", "mem_used_mb", "power_w", "sm_clock_mhz"])
+    out: pd.DataFrame = gpu.copy()
     out["t_s"] = out["t_s"] - out["t_s"].iloc[0]
     return out
 
@@ -269,7 +277,7 @@ def gpu_timeline(run: Run) -> pd.DataFrame:
 def curve_frame(curve: Curve) -> pd.DataFrame:
     """A `perfkit curve` (`perfkit.analysis.curve.Curve`) as a table: per batch size, ms per
     call (median, IQR), forward ms, boards/s and the noisy flag."""
-    return pd.DataFrame([
+    table: pd.DataFrame = pd.DataFrame([
         {
             "batch": p.batch,
             "call_ms": p.median_s * 1e3,
@@ -280,6 +288,13 @@ def curve_frame(curve: Curve) -> pd.DataFrame:
         }
         for p in curve.points
     ], columns=["batch", "call_ms", "iqr_ms", "forward_ms", "boards_per_s", "noisy"])
+    return table
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    """A table with these columns and no row: what a run without the data shows."""
+    table: pd.DataFrame = pd.DataFrame(columns=columns)
+    return table
 
 
 def whatif_bars(runs: Sequence[Run], curve: Curve) -> list[dict[str, Any]]:
@@ -343,4 +358,5 @@ def projection_bars(
         })
     for bar in whatif:
         rows.append({"low": None, "high": None, **bar, "source": "what-if"})
-    return pd.DataFrame(rows, columns=["label", "days", "low", "high", "source"])
+    table: pd.DataFrame = pd.DataFrame(rows, columns=["label", "days", "low", "high", "source"])
+    return table

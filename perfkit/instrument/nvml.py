@@ -90,7 +90,8 @@ class GpuSampler:
 
     def table(self) -> pd.DataFrame:
         """The samples, one row each (float columns, empty when nothing was sampled)."""
-        return pd.DataFrame(self.samples, columns=GPU_COLUMNS, dtype=float)
+        table: pd.DataFrame = pd.DataFrame(self.samples, columns=GPU_COLUMNS, dtype=float)
+        return table
 
 
 __all__ = [

@@ -80,7 +80,7 @@ class Recorder:
 
     def calls_table(self) -> pd.DataFrame:
         t0 = self.clock()
-        df = pd.DataFrame([_call_row(c) for c in self.calls], columns=CALL_COLUMNS)
+        df: pd.DataFrame = pd.DataFrame([_call_row(c) for c in self.calls], columns=CALL_COLUMNS)
         df.insert(0, "strategy", self.strategy)
         self.own_s += self.clock() - t0
         return df
@@ -92,7 +92,7 @@ class Recorder:
             for g in sorted(self.games, key=lambda g: g.game)
             for m in g.moves
         ]
-        df = pd.DataFrame(rows, columns=MOVE_COLUMNS)
+        df: pd.DataFrame = pd.DataFrame(rows, columns=MOVE_COLUMNS)
         self.own_s += self.clock() - t0
         return df
 
@@ -102,6 +102,6 @@ class Recorder:
             [g.game, g.winner, len(g.moves), g.start_s, g.end_s, g.end_s - g.start_s]
             for g in sorted(self.games, key=lambda g: g.game)
         ]
-        df = pd.DataFrame(rows, columns=GAME_COLUMNS)
+        df: pd.DataFrame = pd.DataFrame(rows, columns=GAME_COLUMNS)
         self.own_s += self.clock() - t0
         return df

@@ -21,6 +21,7 @@ class TaskLocal:
     """
 
     __slots__ = ("_by_task",)
+    _by_task: weakref.WeakKeyDictionary[object, dict[str, Any]]  # task (thread's main greenlet or a greenlet) -> its attributes
 
     def __init__(self) -> None:
         object.__setattr__(self, "_by_task", weakref.WeakKeyDictionary())

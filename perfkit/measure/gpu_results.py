@@ -22,11 +22,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from perfkit.atomic import write_atomic
 from perfkit.types import PRESETS, PerfkitError
+
+if TYPE_CHECKING:  # imported where used: the device layer brings torch
+    from perfkit.devices import Device
 
 HALF_PRECISIONS = ("float16", "bfloat16")
 
@@ -62,7 +66,7 @@ class Step:
         return shlex.join(["perfkit", *self.argv])
 
 
-def half_precision(device, requested: str | None) -> str:
+def half_precision(device: Device, requested: str | None) -> str:
     """float16 on a GPU; bfloat16 on sim, whose curve ignores precision but whose roofline
     times a matmul on this CPU, where float16 matmuls take minutes."""
     if requested is not None:
@@ -74,12 +78,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
-def default_out(device, date: str) -> Path:
+def default_out(device: Device, date: str) -> Path:
     """data/results/<date>-<gpu> (a sim device's name starts with sim)."""
     return Path("data/results") / f"{date}-{slug(device.name)}"
 
 
-def check_options(options: GpuResultsOptions, *, today: str | None = None):
+def check_options(options: GpuResultsOptions, *, today: str | None = None) -> tuple[Device, Path]:
     """The device and the folder, or PerfkitError (one line) before anything is written."""
     from perfkit.devices import get_device
 
@@ -108,7 +112,7 @@ def check_options(options: GpuResultsOptions, *, today: str | None = None):
     return device, out
 
 
-def plan(options: GpuResultsOptions, device, out: Path) -> list[Step]:
+def plan(options: GpuResultsOptions, device: Device, out: Path) -> list[Step]:
     """The perfkit commands, in order (the README lists them as run)."""
     common = ["--device", options.device, "--preset", options.preset, "--seed", str(options.seed)]
     if options.threads is not None:
@@ -129,7 +133,7 @@ def plan(options: GpuResultsOptions, device, out: Path) -> list[Step]:
     ]
 
 
-def fast_path_flags(device, half: str) -> list[str]:
+def fast_path_flags(device: Device, half: str) -> list[str]:
     """The GPU-only fast paths at once: two groups' calls in flight over double-buffered transfers, CUDA
     graphs and autocast (their quality is measured first). sim has no kernels to graph or autocast:
     its rehearsal keeps only the two calls in flight."""
@@ -159,7 +163,7 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
-def environment_fields(device) -> dict:
+def environment_fields(device: Device) -> dict[str, Any]:
     """The GPU model, driver, torch, CUDA and cuDNN versions, plus perfkit's manifest fields."""
     import torch
 
@@ -180,13 +184,13 @@ def driver_version() -> str | None:
         import pynvml
 
         pynvml.nvmlInit()
-        version = pynvml.nvmlSystemGetDriverVersion()
+        version: bytes | str = pynvml.nvmlSystemGetDriverVersion()  # bytes in older pynvml
         return version.decode() if isinstance(version, bytes) else str(version)
     except Exception:  # noqa: BLE001 - no NVML: the driver is left unknown, the run goes on
         return None
 
 
-def run_summaries(folder: Path) -> list[tuple[str, dict, pd.DataFrame]]:
+def run_summaries(folder: Path) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
     """(run folder, summary, gpu table) of each stored run under `folder`, by name."""
     from perfkit.instrument.run import load_run
 
@@ -202,7 +206,7 @@ SHARE_KEYS = ("boards_per_s", "mean_batch", "forward_share", "transfer_share", "
               "device_busy_share", "bottleneck", "gpu_util_mean", "gpu_status")
 
 
-def write_tables(out: Path) -> tuple[list[dict], str]:
+def write_tables(out: Path) -> tuple[list[dict[str, Any]], str]:
     """transfer-share.csv (one row per run) and nvml-timeline.csv (every NVML sample)."""
     from perfkit.strategies import STRATEGIES
 
@@ -271,7 +275,10 @@ def projection_file(games: int) -> str:
     return f"projection-{games // 1000}k.json" if games % 1000 == 0 else f"projection-{games}.json"
 
 
-def render_readme(*, options, device, env, steps, shares, gpu_status, projection, tuned_flags, total_s) -> str:
+def render_readme(
+    *, options: GpuResultsOptions, device: Device, env: dict[str, Any], steps: list[Step],
+    shares: list[dict[str, Any]], gpu_status: str, projection: dict[str, Any], tuned_flags: str, total_s: float,
+) -> str:
     """The folder's README: what ran where, the headline figures, and the command behind each file."""
     sim = device.simulated
     command = shlex.join(["perfkit", "gpu-results", *cli_argv(options)])
@@ -336,7 +343,7 @@ def rank(order: list[str], name: str) -> int:
     return order.index(name) if name in order else len(order)
 
 
-def fmt(value, spec: str) -> str:
+def fmt(value: object, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 

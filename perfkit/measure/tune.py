@@ -12,13 +12,16 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from perfkit.instrument.recorder import Recorder
 from perfkit.measure.bench import Workload
 from perfkit.strategies import CrossGameOptions, Engine, make_strategy
 
 # What the search tries, in this order; a field the strategy lacks is skipped.
-SEARCH_SPACE: dict[str, tuple] = {
+SEARCH_SPACE: dict[str, tuple[int, ...]] = {
     "concurrency": (16, 32, 64, 128, 256, 512),
     "max_batch": (128, 256, 512, 1024, 2048, 4096),
     "groups": (1, 2, 4),
@@ -31,7 +34,7 @@ SEARCH_SPACE: dict[str, tuple] = {
 class Trial:
     """One measured setting."""
 
-    settings: dict
+    settings: dict[str, Any]  # crossgame option -> value, e.g. {"concurrency": 64, "max_batch": 512}
     boards_per_s: float  # boards evaluated per second of the measured slice
     mean_batch: float
 
@@ -40,7 +43,10 @@ class _TimeUp(Exception):
     """Raised from inside the evaluator to end a trial exactly when its budget is spent."""
 
 
-def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: float, clock=time.perf_counter) -> Trial:
+def measure(
+    workload: Workload, settings: dict[str, Any], *, budget_s: float, warmup_s: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Trial:
     """Steady-state boards/s of crossgame with `settings`, over `budget_s` after `warmup_s`.
 
     `settings` change the workload's own crossgame options; the others (e.g. `max_wait_s`) are kept."""
@@ -51,7 +57,7 @@ def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: fl
     evaluator.on_call = recorder.on_call
     t0 = clock()
 
-    def evaluate(*args, **kwargs):
+    def evaluate(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:  # the evaluator's own call
         if clock() - t0 >= warmup_s + budget_s:
             raise _TimeUp
         return evaluator(*args, **kwargs)
@@ -72,13 +78,13 @@ def measure(workload: Workload, settings: dict, *, budget_s: float, warmup_s: fl
     )
 
 
-def trial_options(workload: Workload | None, settings: dict) -> CrossGameOptions:
+def trial_options(workload: Workload | None, settings: dict[str, Any]) -> CrossGameOptions:
     """The workload's crossgame options, every one, with a trial's `settings` changed."""
     base = workload.settings.crossgame_options() if workload is not None else CrossGameOptions()
     return dataclasses.replace(base, **compatible({**base.to_dict(), **settings}))
 
 
-def compatible(settings: dict) -> dict:
+def compatible(settings: dict[str, Any]) -> dict[str, Any]:
     """Worker processes batch on their own server: groups and inflight are in-process knobs."""
     if settings.get("workers"):
         return {**settings, "groups": 1, "inflight": 1}
@@ -90,10 +96,10 @@ def tune(
     *,
     budget_s: float = 4.0,
     warmup_s: float = 1.0,
-    space: dict[str, tuple] | None = None,
+    space: dict[str, tuple[int, ...]] | None = None,
     on_trial: Callable[[Trial], None] | None = None,
     measure_fn: Callable[..., Trial] = measure,
-) -> tuple[dict, list[Trial]]:
+) -> tuple[dict[str, Any], list[Trial]]:
     """Coordinate ascent over `space`, from the workload's own crossgame options (defaults without a
     workload); returns (best settings, every trial in order)."""
     space = space or SEARCH_SPACE
@@ -101,9 +107,9 @@ def tune(
     start = trial_options(workload, {}).to_dict()
     best = {k: start[k] for k in space if k in fields}
     trials: list[Trial] = []
-    cache: dict[tuple, Trial] = {}
+    cache: dict[tuple[tuple[str, Any], ...], Trial] = {}  # settings, sorted -> its trial: none measured twice
 
-    def run(settings: dict) -> Trial:
+    def run(settings: dict[str, Any]) -> Trial:
         key = tuple(sorted(settings.items()))
         if key not in cache:
             cache[key] = measure_fn(workload, settings, budget_s=budget_s, warmup_s=warmup_s)

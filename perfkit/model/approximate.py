@@ -59,6 +59,7 @@ class Autocast(nn.Module):
         self.inner, self.device_type, self.dtype = model, device_type, dtype
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """planes [B, *obs_shape] float32 -> logits [B, A] float32, values [B] float32."""
         # cache_enabled=False: required inside a CUDA graph capture (--cuda-graphs), and each call
         # enters autocast anew, so its weight-cast cache would not outlive a call anyway.
         with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=False):
@@ -110,16 +111,18 @@ class Bucketed(nn.Module):
         self.compiled = torch.compile(model, dynamic=False, backend=backend)
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """planes [B, *obs_shape] -> logits [B, A], values [B], computed at batch bucket(B)."""
         b = planes.shape[0]
         size = bucket(b)
         if size != b:
+            # Blank boards fill the bucket; their rows are cut off the outputs below.
             planes = torch.cat([planes, planes.new_zeros((size - b, *planes.shape[1:]))])
         if size in self.compile_s:
             logits, values = self.compiled(planes)
         else:
             t0 = self.clock()
             logits, values = self.compiled(planes)
-            if planes.device.type == "cuda":
+            if planes.device.type == "cuda":  # CUDA runs asynchronously: wait, or the clock reads launch time
                 torch.cuda.synchronize(planes.device)
             self.compile_s[size] = self.clock() - t0
         return logits[:b], values[:b]

@@ -85,7 +85,10 @@ class Evaluator:
 
     def blank(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """`batch` all-zero compact rows, player 1 to move: input for warm-ups and probes
-        (a conv net's cost does not depend on the stones)."""
+        (a conv net's cost does not depend on the stones).
+
+        Returns stones [batch, D] of `game.compact_dtype` and to_move [batch] int8.
+        """
         return np.zeros((batch, self.game.compact_width), self.game.compact_dtype), np.ones(batch, np.int8)
 
     @property
@@ -110,8 +113,19 @@ class Evaluator:
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
         """Policy logits and values of B positions, as float64 numpy arrays.
 
-        `asked`: the boards asked of a cache in front of this evaluator, of which these B were
-        not cached (recorded with the call; None: no cache).
+        Args:
+            stones: [B, D] compact rows of `game.compact_dtype` (Hex: int8 [B, N*N], 0 empty).
+            to_move: [B] int8, 1 or 2.
+            n_policy, n_value: how many of the B the search asked a policy / a value of (recorded
+                with the call, so the report can say what each call was for; default B).
+            level: the search level the positions come from (-1: mixed or not from a search).
+            queue_wait_s: how long the positions waited for this call (None: no queue).
+            asked: the boards asked of a cache in front of this evaluator, of which these B were
+                not cached (recorded with the call; None: no cache).
+
+        Returns:
+            logits [B, A] float64, unmasked (A = `game.actions`), and values [B] float64 in
+            [-1, 1], each for the player to move.
         """
         b = len(to_move)
         start = time.perf_counter()

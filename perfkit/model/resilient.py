@@ -87,17 +87,23 @@ class Resilient:
 
     def __call__(
         self,
-        stones: np.ndarray,  # [B, N*N] int8
-        to_move: np.ndarray,  # [B] int8
+        stones: np.ndarray,
+        to_move: np.ndarray,
         *,
         n_policy: int | None = None,
         n_value: int | None = None,
         level: int = -1,
-        **extra: Any,  # passed through unchanged (e.g. the evaluator's queue_wait_s)
-    ) -> tuple[np.ndarray, np.ndarray]:  # [B, N*N] float64, [B] float64
+        **extra: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped evaluate's answer for the B boards, in as many calls as it takes to succeed.
+
+        stones [B, D] compact rows (Hex: int8 [B, N*N]), to_move [B] int8 -> logits [B, A] float64,
+        values [B] float64; `extra` (e.g. the evaluator's queue_wait_s) goes through unchanged.
+        """
         b = len(to_move)
         if self.cap is not None and b > self.cap:
             return self._in_parts(stones, to_move, n_policy, n_value, level, extra, self.cap)
+        # Only a single board is retried as it is: a larger batch is split at its first failure.
         for attempt in range(self.retries + 1 if b == 1 else 1):
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))

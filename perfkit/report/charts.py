@@ -9,15 +9,20 @@ PNG through Agg.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from perfkit.analysis import tables
+from perfkit.analysis.compare import Comparison
 from perfkit.instrument.run import Run
+from perfkit.types import Curve
 
 STRATEGY_COLORS = {"naive": "#d62728", "permove": "#ff7f0e", "crossgame": "#2ca02c"}
 SOURCE_COLORS = {"seed": "#8c8c8c", "measured": "#1f77b4", "what-if": "#9467bd"}
@@ -65,7 +70,7 @@ def run_color(run: Run) -> str:
     return STRATEGY_COLORS.get(tables.strategy(run), "#1f77b4")
 
 
-def _no_data(fig: Figure, ax, message: str) -> Figure:
+def _no_data(fig: Figure, ax: Axes, message: str) -> Figure:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555", wrap=True)
     ax.set_axis_off()
     return fig
@@ -74,16 +79,14 @@ def _no_data(fig: Figure, ax, message: str) -> Figure:
 def projection_chart(
     runs: Sequence[Run] = (),
     *,
-    reference: dict | None = None,
-    whatif: Sequence[dict] = (),
+    reference: dict[str, Any] | None = None,
+    whatif: Sequence[dict[str, Any]] = (),
     bars: pd.DataFrame | None = None,
     target_days: float | None = None,
     games: int = 500_000,
     note: str | None = None,
 ) -> Figure:
     """Days for 500k games as horizontal bars, labelled with whose number each is.
-
-    Long on purpose: one chart, drawn in one place, whose every label says whose figure it is.
 
     Seed figures are grey (reported, not measured by perfkit), measured runs blue with their
     interval, what-if replays purple and hatched; the vertical line is the 4-day target.
@@ -100,39 +103,16 @@ def projection_chart(
     y = np.arange(len(bars))[::-1]
     days = bars["days"].astype(float).to_numpy()
     for yi, (_, bar), d in zip(y, bars.iterrows(), days, strict=True):
-        src = bar["source"]
-        ax.barh(
-            yi, d, color=SOURCE_COLORS[src], alpha=0.9 if src != "seed" else 0.7,
-            hatch="//" if src == "what-if" else None, edgecolor="white" if src != "what-if" else "#4b2a6b",
-        )
-        low, high = bar.get("low"), bar.get("high")
-        if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
-            ax.errorbar(d, yi, xerr=[[d - low], [high - d]], fmt="none", ecolor="black", capsize=3, lw=1)
-        end = high if high is not None and not pd.isna(high) else d
-        ax.annotate(f"{d:.1f} d", (end, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=8,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
+        _projection_bar(ax, yi, bar, d)
     ax.set_yticks(y, bars["label"], fontsize=9)
-    positive = days[days > 0]
-    highs = bars["high"].astype(float).fillna(0).to_numpy()
-    top = max(np.nanmax(days), np.nanmax(highs) if len(highs) else 0)
-    if len(positive) and top / positive.min() > 30:
-        ax.set_xscale("log")
-        ax.set_xlim(positive.min() / 2, top * 3)
-    else:
-        ax.set_xlim(0, top * 1.25)
+    _days_axis(ax, days, bars["high"].astype(float).fillna(0).to_numpy())
     if target_days:
         ax.axvline(target_days, color="black", ls="--", lw=1.2)
         ax.text(target_days, y.max() + 0.6, f" target: {target_days:g} days", fontsize=8, va="bottom")
     ax.set_ylim(-0.7, y.max() + 1.1)
     ax.set_xlabel(f"days for {games:,} games (one device; lower is better)")
     ax.set_title("Projection: days for 500k self-play games", loc="left", fontsize=11)
-    handles = [
-        _patch(SOURCE_COLORS["seed"], "seed's figure (reported, not measured here)"),
-        _patch(SOURCE_COLORS["measured"], "measured by perfkit (bars: interval)"),
-    ]
-    if (bars["source"] == "what-if").any():
-        handles.append(_patch(SOURCE_COLORS["what-if"], "what-if: measured trace, other latency curve", hatch="//"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
+    _projection_legend(fig, whatif=bool((bars["source"] == "what-if").any()))
     ax.grid(axis="x", alpha=0.3, which="both")
     if note:
         ax.text(0.995, 0.02, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5, wrap=True,
@@ -140,13 +120,50 @@ def projection_chart(
     return fig
 
 
-def _patch(color: str, label: str, hatch: str | None = None):
-    from matplotlib.patches import Patch
+def _projection_bar(ax: Axes, yi: float, bar: pd.Series, d: float) -> None:
+    """One projection bar at height `yi`, coloured by its source, with its interval and its days."""
+    src = bar["source"]
+    ax.barh(
+        yi, d, color=SOURCE_COLORS[src], alpha=0.9 if src != "seed" else 0.7,
+        hatch="//" if src == "what-if" else None, edgecolor="white" if src != "what-if" else "#4b2a6b",
+    )
+    low, high = bar.get("low"), bar.get("high")
+    if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+        ax.errorbar(d, yi, xerr=[[d - low], [high - d]], fmt="none", ecolor="black", capsize=3, lw=1)
+    end = high if high is not None and not pd.isna(high) else d
+    ax.annotate(f"{d:.1f} d", (end, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
 
+
+def _days_axis(ax: Axes, days: np.ndarray, highs: np.ndarray) -> None:
+    """The days axis: logarithmic when the bars span more than 30x (a seed's weeks beside minutes).
+
+    days [R] float (a bar each), highs [R] float (their intervals' upper ends, 0 where none).
+    """
+    positive = days[days > 0]
+    top = max(np.nanmax(days), np.nanmax(highs) if len(highs) else 0)
+    if len(positive) and top / positive.min() > 30:
+        ax.set_xscale("log")
+        ax.set_xlim(positive.min() / 2, top * 3)
+    else:
+        ax.set_xlim(0, top * 1.25)
+
+
+def _projection_legend(fig: Figure, *, whatif: bool) -> None:
+    handles = [
+        _patch(SOURCE_COLORS["seed"], "seed's figure (reported, not measured here)"),
+        _patch(SOURCE_COLORS["measured"], "measured by perfkit (bars: interval)"),
+    ]
+    if whatif:
+        handles.append(_patch(SOURCE_COLORS["what-if"], "what-if: measured trace, other latency curve", hatch="//"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
+
+
+def _patch(color: str, label: str, hatch: str | None = None) -> Patch:
     return Patch(facecolor=color, label=label, hatch=hatch, edgecolor="white" if not hatch else "#4b2a6b")
 
 
-def calls_by_purpose_chart(runs: Sequence[Run], *, reference: dict | None = None) -> Figure:
+def calls_by_purpose_chart(runs: Sequence[Run], *, reference: dict[str, Any] | None = None) -> Figure:
     """Calls per move, stacked by purpose (root, candidate values, tree policies, leaves).
 
     With `reference`, the seed's reported 18 calls (1 + 5 + 12) are drawn on top for comparison.
@@ -228,8 +245,8 @@ def _seed_vs_runs_bars(
     seed_bars: list[tuple[str, float]],
     *,
     key: str,
-    run_label,
-    value_label,
+    run_label: Callable[[str, Run], str],
+    value_label: Callable[[float], str],
     line: tuple[float, str] | None,
     xlabel: str,
     title: str,
@@ -263,7 +280,7 @@ def _seed_vs_runs_bars(
     return fig
 
 
-def calls_per_move_chart(runs: Sequence[Run], *, reference: dict | None = None, floor: int | None = None) -> Figure:
+def calls_per_move_chart(runs: Sequence[Run], *, reference: dict[str, Any] | None = None, floor: int | None = None) -> Figure:
     """Calls per move: the seed's reported 18 and phase-1 claim of 2 next to measured runs."""
     seed = [
         ("seed baseline (reported)", reference["baseline"]["calls_per_move"]),
@@ -295,18 +312,23 @@ def batch_histogram(runs: Sequence[Run]) -> Figure:
         ax_calls.hist(b, bins=edges, weights=np.full(len(b), 1 / len(b)), histtype="step", lw=1.8,
                       color=run_color(run), label=f"{label} (mean {b.mean():.1f})")
         ax_boards.hist(b, bins=edges, weights=b / b.sum(), histtype="step", lw=1.8, color=run_color(run), label=label)
+    _batch_panels(ax_calls, ax_boards, ylabels=("share of calls", "share of boards"),
+                  titles=("Batch sizes: share of calls", "Batch sizes: share of boards evaluated"))
     for ax in (ax_calls, ax_boards):
-        ax.set_xscale("log", base=2)
         ax.set_xlim(0.8, edges[-1])
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
-        ax.set_xlabel("boards per call (batch size)")
         ax.grid(alpha=0.3)
-    ax_calls.set_ylabel("share of calls")
-    ax_boards.set_ylabel("share of boards")
-    ax_calls.set_title("Batch sizes: share of calls", loc="left", fontsize=10)
-    ax_boards.set_title("Batch sizes: share of boards evaluated", loc="left", fontsize=10)
-    ax_calls.legend(fontsize=8)
     return fig
+
+
+def _batch_panels(left: Axes, right: Axes, *, ylabels: tuple[str, str], titles: tuple[str, str]) -> None:
+    """Label two panels side by side over the batch size (a log2 axis); the legend goes left."""
+    for ax, ylabel, title in zip((left, right), ylabels, titles, strict=True):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("boards per call (batch size)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left", fontsize=10)
+    left.legend(fontsize=8)
 
 
 def time_breakdown_chart(runs: Sequence[Run]) -> Figure:
@@ -339,7 +361,7 @@ def time_breakdown_chart(runs: Sequence[Run]) -> Figure:
     return fig
 
 
-def latency_chart(runs: Sequence[Run], *, curve=None) -> Figure:
+def latency_chart(runs: Sequence[Run], *, curve: Curve | None = None) -> Figure:
     """Forward latency by batch size from the runs' calls (median, IQR), per call and per board.
 
     Args:
@@ -363,16 +385,11 @@ def latency_chart(runs: Sequence[Run], *, curve=None) -> Figure:
         what = "forward" if part == "forward_ms" else "whole call"
         ax_call.plot(cb, ms, "-", color="black", lw=1.2, label=f"perfkit curve ({what}, median)")
         ax_board.plot(cb, ms * 1e3 / cb, "-", color="black", lw=1.2, label="perfkit curve")
+    _batch_panels(ax_call, ax_board, ylabels=("forward time per call (ms)", "forward time per board (µs)"),
+                  titles=("Latency by batch size", "Cost per board by batch size"))
     for ax in (ax_call, ax_board):
-        ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("boards per call (batch size)")
         ax.grid(alpha=0.3, which="both")
-    ax_call.set_ylabel("forward time per call (ms)")
-    ax_board.set_ylabel("forward time per board (µs)")
-    ax_call.set_title("Latency by batch size", loc="left", fontsize=10)
-    ax_board.set_title("Cost per board by batch size", loc="left", fontsize=10)
-    ax_call.legend(fontsize=8)
     return fig
 
 
@@ -434,7 +451,7 @@ def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) 
     return fig
 
 
-def throughput_chart(runs: Sequence[Run], *, reference: dict | None = None) -> Figure:
+def throughput_chart(runs: Sequence[Run], *, reference: dict[str, Any] | None = None) -> Figure:
     """Boards/s of each run, next to the seed's reported 917 → 6,492 and its 5,000 target."""
     seed = [
         ("seed baseline (reported, GPU)", reference["baseline"]["boards_per_s"]),
@@ -472,7 +489,7 @@ def gpu_timeline_chart(runs: Sequence[Run]) -> Figure | None:
     return fig
 
 
-def compare_chart(comparison) -> Figure:
+def compare_chart(comparison: Comparison) -> Figure:
     """`perfkit compare`: each rate's change B vs A with its noise band; red where slower beyond it."""
     diffs = comparison.diffs
     fig = new_figure(9.0, 1.2 + 0.32 * max(len(diffs), 1))

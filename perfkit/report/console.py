@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from perfkit.analysis import metrics, tables
 from perfkit.analysis.bottleneck import cpu_side_line
+from perfkit.analysis.compare import Comparison
 from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
+from perfkit.types import Curve
 
 
-def fmt(value, spec: str) -> str:
+def fmt(value: object, spec: str) -> str:
     if value is None:
         return "n/a"
     try:
@@ -19,11 +24,14 @@ def fmt(value, spec: str) -> str:
 
 def render_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False))  # noqa: E731
+
+    def line(cells: Sequence[object]) -> str:
+        return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False))
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def bench_cell(s: dict, m: Metric) -> str:
+def bench_cell(s: dict[str, Any], m: Metric) -> str:
     """A metric's cell: its value, with its interval ("1.2 [1.0, 1.5]") or its spread over repeats ("3.1 ±4%")."""
     cell = fmt(s.get(m.key), m.fmt)
     if m.interval is not None and s.get(m.key) is not None:
@@ -99,7 +107,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     return "\n".join(out)
 
 
-def network_phrase(settings: dict, net: dict) -> str:
+def network_phrase(settings: dict[str, Any], net: dict[str, Any]) -> str:
     """Which network a run used: perfkit's preset, or an engine's own."""
     if net.get("own"):
         return f"the engine's own network {net['name']} (board {net['board']}, {net.get('parameters') or '?'} parameters)"
@@ -131,14 +139,14 @@ def approximate_lines(runs: list[Run]) -> list[str]:
     return out
 
 
-def sim_banner(env: dict) -> str:
+def sim_banner(env: dict[str, Any]) -> str:
     """The line every rendering of a sim run carries: its device times are modelled, not measured."""
     curve = env.get("sim_curve") or {}
     source = curve.get("label") or "a free network (sim:free)"
     return f"SIMULATED DEVICE (sim): network times are modelled from {source}, not measured on hardware"
 
 
-def render_curve(curve) -> str:
+def render_curve(curve: Curve) -> str:
     """A `perfkit curve`: cost per call and throughput by batch size, the peak, how it stopped."""
     header = ["batch", "ms/call", "IQR ms", "forward ms", "boards/s", "repeats", "calls/repeat", "note"]
     rows = [
@@ -163,7 +171,7 @@ def render_curve(curve) -> str:
     return "\n".join(out)
 
 
-def render_projection(p: dict) -> str:
+def render_projection(p: dict[str, Any]) -> str:
     """`perfkit project`: measured days, the what-if replay, the seed's figure, each labelled."""
     devices = f"{p['devices']} device{'s' if p['devices'] > 1 else ''}"
     header = ["", "games/s per device", f"days for {p['games']:,} games ({devices})", "interval"]
@@ -196,7 +204,7 @@ def render_projection(p: dict) -> str:
     return "\n".join(out)
 
 
-def render_overhead(o: dict) -> str:
+def render_overhead(o: dict[str, Any]) -> str:
     """`perfkit bench --recorder-overhead`: wall time with recording on vs off, and self-timing."""
     on = ", ".join(f"{x:.2f}" for x in o["wall_on_s"])
     off = ", ".join(f"{x:.2f}" for x in o["wall_off_s"])
@@ -210,7 +218,7 @@ def render_overhead(o: dict) -> str:
 RATE_TITLES = {"moves_per_s": "moves/s", "boards_per_s": "boards/s", "games_per_s": "games/s"}
 
 
-def render_compare(c, *, fail_if_slower: float | None = None) -> str:
+def render_compare(c: Comparison, *, fail_if_slower: float | None = None) -> str:
     """`perfkit compare A B`: each rate of each strategy, A vs B, the change and whether it is beyond the noise."""
     header = ["strategy", "rate", "A", "B", "change", "noise", "verdict", "noise from"]
     rows = []

@@ -14,8 +14,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from matplotlib.figure import Figure
 
 from perfkit.analysis import metrics, tables
 from perfkit.analysis.metrics import Metric
@@ -139,8 +141,6 @@ def render_html(
 ) -> str:
     """The report of `runs` as one self-contained HTML page.
 
-    Long on purpose: it lists the page's sections in reading order, one line of data each.
-
     Args:
         runs: stored runs (from `load_run` or `bench`), compared side by side in this order.
         reference: the seed's figures; default `seed_reference()`.
@@ -154,7 +154,34 @@ def render_html(
     labels = tables.unique_labels(runs)
     header, rows = comparison_rows(runs)
     detail_header, details = detail_rows(runs)
-    def uri(fig) -> str:
+    sections, gpu = _chart_sections(runs, labels, reference=reference, whatif=whatif)
+    template = _environment().from_string(TEMPLATE)
+    return template.render(
+        title=title,
+        sim_banner=sim_banner(next(r for r in runs if tables.is_simulated(r)).manifest["environment"])
+        if any(tables.is_simulated(r) for r in runs) else None,
+        generated_at=generated_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        n_runs=len(runs),
+        header=header,
+        rows=rows,
+        detail_header=detail_header,
+        details=details,
+        same_games=same_games(runs) + approximate_notes(runs),
+        sections=sections,
+        gpu=gpu,
+        runs=[run_details(r, label) for r, label in zip(runs, labels, strict=True)],
+        reference=reference,
+        reference_rows=_flat({k: v for k, v in reference.items() if k not in ("label", "note", "source")}),
+    )
+
+
+def _chart_sections(
+    runs: Sequence[Run], labels: list[str], *, reference: dict[str, Any], whatif: Sequence[dict[str, Any]]
+) -> tuple[list[tuple[str, str, str, str]], dict[str, Any]]:
+    """The page's chart sections in reading order, (anchor, title, caption, PNG data URI) each,
+    and the GPU section (its timeline, if any run has NVML samples, and each run's status)."""
+
+    def uri(fig: Figure) -> str:
         return figure_data_uri(charts.mark_simulated(fig, runs))
 
     gpu_fig = charts.gpu_timeline_chart(runs)
@@ -187,24 +214,7 @@ def render_html(
         "image": uri(gpu_fig) if gpu_fig is not None else None,
         "statuses": [(label, r.summary.get("gpu_status") or "n/a") for label, r in zip(labels, runs, strict=True)],
     }
-    template = _environment().from_string(TEMPLATE)
-    return template.render(
-        title=title,
-        sim_banner=sim_banner(next(r for r in runs if tables.is_simulated(r)).manifest["environment"])
-        if any(tables.is_simulated(r) for r in runs) else None,
-        generated_at=generated_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        n_runs=len(runs),
-        header=header,
-        rows=rows,
-        detail_header=detail_header,
-        details=details,
-        same_games=same_games(runs) + approximate_notes(runs),
-        sections=sections,
-        gpu=gpu,
-        runs=[run_details(r, label) for r, label in zip(runs, labels, strict=True)],
-        reference=reference,
-        reference_rows=_flat({k: v for k, v in reference.items() if k not in ("label", "note", "source")}),
-    )
+    return sections, gpu
 
 
 def _environment() -> jinja2.Environment:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from perfkit.types import PerfkitError
+
+if TYPE_CHECKING:  # nbformat is imported where it is used: `import perfkit` must not need it
+    from nbformat import NotebookNode
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -29,7 +33,7 @@ OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 
-def default_notebooks(folder: str | os.PathLike = "notebooks") -> list[Path]:
+def default_notebooks(folder: str | os.PathLike[str] = "notebooks") -> list[Path]:
     """The story's notebooks in `folder`, in order (01_..., 02_..., ...)."""
     paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not paths:
@@ -37,9 +41,9 @@ def default_notebooks(folder: str | os.PathLike = "notebooks") -> list[Path]:
     return paths
 
 
-def parse_parameters(items: Iterable[str]) -> dict:
+def parse_parameters(items: Iterable[str]) -> dict[str, Any]:
     """`name=value` strings as a dict; values are Python literals (8, "small", [1, 2]) or text."""
-    out = {}
+    out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip().isidentifier():
@@ -52,7 +56,7 @@ def parse_parameters(items: Iterable[str]) -> dict:
     return out
 
 
-def inject_parameters(nb, parameters: Mapping[str, object]):
+def inject_parameters(nb: NotebookNode, parameters: Mapping[str, object]) -> NotebookNode:
     """Insert an `injected-parameters` cell after the `parameters` cell (replacing an old one)."""
     import nbformat
 
@@ -71,7 +75,9 @@ def inject_parameters(nb, parameters: Mapping[str, object]):
     return nb
 
 
-def execute_notebook(nb, *, cwd: str | os.PathLike, timeout_s: int = 900, kernel_name: str = KERNEL):
+def execute_notebook(
+    nb: NotebookNode, *, cwd: str | os.PathLike[str], timeout_s: int = 900, kernel_name: str = KERNEL
+) -> NotebookNode:
     """Run every cell of `nb` in a fresh kernel started in `cwd`; PerfkitError on a failing cell.
 
     The kernel is `kernel_name`'s spec; a spec whose command is plain `python` runs this
@@ -103,7 +109,7 @@ def execute_notebook(nb, *, cwd: str | os.PathLike, timeout_s: int = 900, kernel
     return nb
 
 
-def to_html(nb) -> str:
+def to_html(nb: NotebookNode) -> str:
     """The notebook as one HTML page: images embedded, no CDN scripts."""
     import jinja2
     from nbconvert import HTMLExporter
@@ -119,14 +125,14 @@ def to_html(nb) -> str:
 
 
 def export_notebooks(
-    paths: Iterable[str | os.PathLike],
-    out_dir: str | os.PathLike,
+    paths: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
     *,
     parameters: Mapping[str, object] | None = None,
     execute: bool = True,
     timeout_s: int = 900,
     kernel_name: str = KERNEL,
-    on_done=None,
+    on_done: Callable[[Path, Path], None] | None = None,
 ) -> list[Path]:
     """Execute (optionally) and export each notebook to `out_dir/<name>.html`.
 

@@ -18,6 +18,8 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
+from typing import Any, Protocol
 
 from perfkit.model.resilient import ForwardFailed
 from perfkit.selfplay.settings import SelfplaySettings
@@ -26,6 +28,23 @@ from perfkit.types import GameRecord, PerfkitError
 
 MAX_RESTARTS = 3  # an actor dying this many times in a row on one chunk stops the run
 WAIT_S = 0.5  # ray.wait timeout: how often the driver can react to a signal
+
+
+class Backend(Protocol):
+    """What the driver needs of a backend: start, play ids into records, count failures, close."""
+
+    name: str  # local or ray
+    workers: int  # players, each with its own network
+    devices: list[str]  # where each player's network runs (set by start)
+
+    def start(self) -> None: ...
+
+    def play(self, game_ids: Iterable[int]) -> Iterator[GameRecord]: ...  # as games end, any order
+
+    @property
+    def stats(self) -> dict[str, int]: ...  # forward_failures, batch_splits, actor_restarts
+
+    def close(self) -> None: ...
 
 
 class LocalBackend:
@@ -53,7 +72,7 @@ class LocalBackend:
         return self.player.play(game_ids)
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         base = {"forward_failures": 0, "batch_splits": 0, "actor_restarts": 0}
         return base if self.player is None else {**base, **self.player.stats}
 
@@ -91,7 +110,8 @@ class SelfplayActor:
         except Exception as exc:  # noqa: BLE001 - reported by ready(), where the driver can say it
             self.error = f"{type(exc).__name__}: {exc}"
 
-    def ready(self) -> dict:
+    def ready(self) -> dict[str, Any]:
+        """Whether the Player was built (`error` None) and where: device, host, pid."""
         return {
             "error": self.error,
             "device": self.player.device if self.player else None,
@@ -99,7 +119,8 @@ class SelfplayActor:
             "pid": os.getpid(),
         }
 
-    def play(self, game_ids: list[int]) -> tuple[list[GameRecord], str | None, dict]:
+    def play(self, game_ids: list[int]) -> tuple[list[GameRecord], str | None, dict[str, int]]:
+        """The chunk's games, the ForwardFailed that cut it short (None: none did), the Player's counts."""
         assert self.player is not None
         games: list[GameRecord] = []
         try:
@@ -110,7 +131,7 @@ class SelfplayActor:
         return games, None, self.player.stats
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
@@ -146,11 +167,11 @@ class RayBackend:
         self.on_result = on_result
         self.ray = import_ray()
         self.owns_ray = False
-        self.actors: list = []
+        self.actors: list[Any] = []  # Ray actor handles, one per slot (Ray ships no types)
         self.devices: list[str] = []
         self.workers = 0
         self.restarts = 0
-        self._stats: dict[int, dict] = {}  # actor slot -> its cumulative failure counts
+        self._stats: dict[int, dict[str, int]] = {}  # actor slot -> its cumulative failure counts
         self._retired = {"forward_failures": 0, "batch_splits": 0}  # from actors that died
 
     def start(self) -> None:
@@ -177,7 +198,7 @@ class RayBackend:
             raise PerfkitError(f"a Ray actor could not start: {sorted(errors)[0]}")
         self.devices = [f"{i['host']}:{i['device']}" for i in infos]
 
-    def _new_actor(self):
+    def _new_actor(self) -> Any:  # a Ray actor handle
         return self.actor_class.remote(self.settings, self.wrap_evaluate)
 
     def play(self, game_ids: Iterable[int]) -> Iterator[GameRecord]:
@@ -188,11 +209,12 @@ class RayBackend:
         ids = iter(game_ids)
         fresh = iter(lambda: list(itertools.islice(ids, size)), [])  # chunks cut lazily: N may be huge
         chunks: deque[list[int]] = deque()  # chunks handed back by dead actors, played first
-        inflight: dict = {}  # object ref -> (actor slot, chunk)
+        inflight: dict[Any, tuple[int, list[int]]] = {}  # Ray object ref -> (actor slot, chunk)
         deaths: dict[int, int] = {}  # first id of a chunk -> times an actor died on it
         failure: str | None = None
 
         def submit(slot: int) -> None:
+            """Hand `slot` its next chunk: a dead actor's first; none once a forward kept failing."""
             if failure is None:
                 chunk = chunks.popleft() if chunks else next(fresh, None)
                 if chunk:
@@ -247,7 +269,7 @@ class RayBackend:
         self.actors[slot] = self._new_actor()
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         out = dict(self._retired)
         for s in self._stats.values():
             for k in out:
@@ -269,7 +291,7 @@ class RayBackend:
 def make_backend(
     settings: SelfplaySettings, *, wrap_evaluate: WrapEvaluate | None = None,
     log: Callable[[str], None] = print, on_result: Callable[[RayBackend], None] | None = None,
-):
+) -> LocalBackend | RayBackend:
     if settings.backend == "ray":
         return RayBackend(settings, wrap_evaluate=wrap_evaluate, log=log, on_result=on_result)
     return LocalBackend(settings, wrap_evaluate=wrap_evaluate, log=log)

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -23,7 +25,8 @@ from tqdm import tqdm
 from perfkit.analysis.summary import DAY_S, PROJECTION_GAMES
 from perfkit.instrument.environment import peak_rss_mb
 from perfkit.model.resilient import ForwardFailed
-from perfkit.selfplay.backends import RayBackend, make_backend
+from perfkit.selfplay.backends import Backend, RayBackend, make_backend
+from perfkit.selfplay.ledger import Ledger, MissingIds
 from perfkit.selfplay.settings import SelfplaySettings
 from perfkit.selfplay.store import DiskFull, SelfplayDir, digest_dir, log_to_stderr
 from perfkit.selfplay.worker import WrapEvaluate
@@ -32,6 +35,8 @@ from perfkit.types import GameRecord, PerfkitError
 
 PROGRESS_EVERY_S = 2.0  # progress.json is rewritten at most this often (and at every shard)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What signal.signal returns: a function, SIG_DFL/SIG_IGN (ints), or None for a handler not set from Python.
+Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -56,18 +61,18 @@ class StopSignals:
         self.pending: int | None = None
         self.depth = 0
         self.closing = False  # cleaning up: further signals are ignored
-        self.previous: dict = {}
+        self.previous: dict[signal.Signals, Handler] = {}  # the handlers ours replaced, restored on exit
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             self.previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for s, handler in self.previous.items():
             signal.signal(s, handler)
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.depth or self.closing:
             self.pending = self.pending or signum
             return
@@ -137,11 +142,11 @@ class RateEstimator:
         return f"warm-up over ({w} games); no game finished since"
 
 
-def games_in_flight(settings: SelfplaySettings, backend) -> int:
+def games_in_flight(settings: SelfplaySettings, backend: Backend) -> int:
     """Games that start together, so the first wave that ends together (see RateEstimator)."""
     if isinstance(backend, RayBackend):
         return max(1, backend.workers) * settings.chunk  # an actor returns its chunk's games at once
-    return make_strategy(settings.strategy, settings.workload.crossgame_options()).settings()["concurrency"]
+    return int(make_strategy(settings.strategy, settings.workload.crossgame_options()).settings()["concurrency"])
 
 
 class Progress:
@@ -162,14 +167,14 @@ class Progress:
         self.estimator = RateEstimator(warmup_games=min(warmup_games, max(1, self.total - stored)), clock=clock)
         self.last_write = -np.inf
         self.buffered = 0  # finished games waiting for the next shard
-        self.backend_stats: dict = {}
+        self.backend_stats: dict[str, Any] = {}  # the backend's name, workers and failure counts
         self.reason: str | None = None  # why the run stopped, one line (None while running or finished)
         self.bar = tqdm(
             total=self.total, initial=stored, unit="game", desc="selfplay", file=sys.stderr,
             disable=not bar, dynamic_ncols=True, smoothing=0.1,
         )
 
-    def rates(self, *, final: bool = False) -> dict:
+    def rates(self, *, final: bool = False) -> dict[str, Any]:
         """The session's time and rate; the rate (and so eta and days) leaves out warm-up (RateEstimator).
 
         `final` (the run is over): a session too short to get past warm-up reports its whole rate.
@@ -200,7 +205,7 @@ class Progress:
         self.stored += games
         self.buffered = 0
 
-    def write(self, state: str, *, last: bool = False) -> dict:
+    def write(self, state: str, *, last: bool = False) -> dict[str, Any]:
         """Snapshot to progress.json; `last` (how the run ended) is written even on a full disk if it can be."""
         r = self.rates(final=state != "running")
         if r["games_per_s"]:
@@ -233,18 +238,14 @@ class Progress:
 
 def selfplay(
     settings: SelfplaySettings,
-    out,
+    out: str | os.PathLike[str],
     *,
     progress: bool = True,
     wrap_evaluate: WrapEvaluate | None = None,
     log: Callable[[str], None] = log_to_stderr,
     on_ray_result: Callable[[RayBackend], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Bring DIR `out` to `settings.games` games, playing only those it lacks; returns a summary.
-
-    Long on purpose: the claim of DIR, the signal handlers and the flush-on-stop form one
-    try/finally, so that every way out (done, SIGINT, disk full, a failing network) keeps every
-    completed game.
 
     Resumable: run it again with the same settings after any stop. Raises `Interrupted` on
     SIGINT/SIGTERM and PerfkitError (`ForwardFailed` for the network, `DiskFull` for the disk)
@@ -259,19 +260,15 @@ def selfplay(
         log: warnings and notes, one line each.
         on_ray_result: Ray backend only; see RayBackend.
     """
-    if not isinstance(settings, SelfplaySettings):
-        raise PerfkitError(f"selfplay needs a SelfplaySettings, got {type(settings).__name__}")
-    if not isinstance(out, (str, os.PathLike)):
-        raise PerfkitError(f"selfplay needs an output directory path (str or Path), got {type(out).__name__}")
+    _check_arguments(settings, out)
     store = SelfplayDir.open(out, identity=settings.identity(), created_with=settings.produced_by(), log=log)
-    backend = report = None
+    backend: Backend | None = None
+    report: Progress | None = None
+    # One try/finally around everything after the claim of DIR: every way out (done, SIGINT,
+    # disk full, a failing network) releases the backend, the lock and the bar.
     try:
         n = settings.games
-        if store.ledger.max_id() >= n:
-            raise PerfkitError(
-                f"{out} already holds games up to id {store.ledger.max_id()}: --games can grow on resume "
-                f"but not shrink; pass --games {store.ledger.max_id() + 1} or more"
-            )
+        _refuse_shrinking(store, n, out)
         done = store.ledger.copy()  # stored + finished this session: guards against writing a game twice
         todo = done.missing(n)  # lazy: costs the ledger's ranges, not N
         meta = settings.produced_by()
@@ -279,67 +276,17 @@ def selfplay(
         if todo:
             backend.start()  # before our signal handlers: ray.init installs its own
             meta["devices"] = sorted(set(backend.devices))
-        try:
-            store.claim()  # the network is on its device: only now does DIR become this run's
-        except PerfkitError as exc:
-            fix = "free space or choose another --out" if isinstance(exc, DiskFull) else "choose another --out"
-            raise type(exc)(f"{exc}; nothing was written; {fix}, then run the same command again") from None
+        _claim(store)
         report = Progress(
             store, settings, stored=done.count, bar=progress, warmup_games=games_in_flight(settings, backend)
         )
         report.backend_stats = {"backend": backend.name, "workers": backend.workers, **backend.stats}
-        buffer: list[GameRecord] = []
-        last_flush = time.monotonic()
-
-        def flush(*, write_progress: bool = True) -> None:
-            nonlocal buffer, last_flush
-            if buffer:
-                store.write_shard(buffer, meta)
-                report.shard_written(len(buffer))
-                buffer = []
-            last_flush = time.monotonic()
-            report.backend_stats.update(backend.stats)
-            if write_progress:
-                report.write("running")
-
-        with StopSignals() as signals:
-            try:
-                report.write("running")  # the first write: a disk full on resume stops here
-                for game in backend.play(todo) if todo else ():
-                    if not done.add(game.game):
-                        continue  # never twice, whatever a backend delivers
-                    buffer.append(game)
-                    report.game_done(len(buffer))
-                    if len(buffer) >= settings.shard_games or time.monotonic() - last_flush >= settings.flush_s:
-                        with signals.critical():
-                            flush()
-            except BaseException as exc:
-                signals.closing = True
-                raise _stopped(exc, flush=flush, report=report, out=out, n=n) from None
-            flush()
+        shards = ShardBuffer(store, report, backend, meta=meta, settings=settings)
+        _play_and_store(backend, todo, done=done, shards=shards, report=report, out=out, n=n)
         report.backend_stats.update(backend.stats)
         final = report.write("finished")
         report.close()
-        return {
-            "out": str(out),
-            "state": "finished",
-            "games_requested": n,
-            "games": sum(s.games for s in store.shard_list),
-            "unique_games": store.ledger.count,
-            "missing_games": n - store.ledger.count_below(n),
-            "game_digest": digest_dir(store.shard_list),
-            "shards": len(store.shard_list),
-            "strategy": settings.strategy,
-            "concurrency": settings.concurrency,
-            "session_games": report.session,
-            "wall_s": final["session_elapsed_s"],
-            "games_per_s": final["games_per_s"],
-            "projected_days_500k": final["projected_days_500k"],
-            "warmup_games": final["warmup_games"],
-            "rate_basis": final["rate_basis"],
-            "peak_rss_mb": peak_rss_mb(),
-            **report.backend_stats,
-        }
+        return _summary(store, settings, report, final, out=out, n=n)
     finally:
         if report is not None:
             report.close()
@@ -348,7 +295,118 @@ def selfplay(
         store.close()
 
 
-def _stopped(exc: BaseException, *, flush: Callable[..., None], report: Progress, out, n: int) -> BaseException:
+def _check_arguments(settings: object, out: object) -> None:
+    if not isinstance(settings, SelfplaySettings):
+        raise PerfkitError(f"selfplay needs a SelfplaySettings, got {type(settings).__name__}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise PerfkitError(f"selfplay needs an output directory path (str or Path), got {type(out).__name__}")
+
+
+def _refuse_shrinking(store: SelfplayDir, n: int, out: str | os.PathLike[str]) -> None:
+    """Game ids are 0..N-1: a DIR holding an id >= n was asked for more games than n."""
+    if store.ledger.max_id() >= n:
+        raise PerfkitError(
+            f"{out} already holds games up to id {store.ledger.max_id()}: --games can grow on resume "
+            f"but not shrink; pass --games {store.ledger.max_id() + 1} or more"
+        )
+
+
+def _claim(store: SelfplayDir) -> None:
+    """Make DIR this run's: called once the network is on its device, so a failed start writes nothing."""
+    try:
+        store.claim()
+    except PerfkitError as exc:
+        fix = "free space or choose another --out" if isinstance(exc, DiskFull) else "choose another --out"
+        raise type(exc)(f"{exc}; nothing was written; {fix}, then run the same command again") from None
+
+
+class ShardBuffer:
+    """Finished games waiting for the next shard, written once there are `shard_games` of them
+    or `flush_s` has passed since the last shard (so a kill loses at most that)."""
+
+    def __init__(
+        self, store: SelfplayDir, report: Progress, backend: Backend, *, meta: dict[str, Any],
+        settings: SelfplaySettings,
+    ) -> None:
+        self.store = store
+        self.report = report
+        self.backend = backend
+        self.meta = meta  # how this session produces games, stored in every shard
+        self.settings = settings
+        self.games: list[GameRecord] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, game: GameRecord) -> None:
+        self.games.append(game)
+        self.report.game_done(len(self.games))
+
+    def due(self) -> bool:
+        return len(self.games) >= self.settings.shard_games or time.monotonic() - self.last_flush >= self.settings.flush_s
+
+    def flush(self, *, write_progress: bool = True) -> None:
+        """Write the buffered games as a shard (if any), then progress.json unless told not to."""
+        if self.games:
+            self.store.write_shard(self.games, self.meta)
+            self.report.shard_written(len(self.games))
+            self.games = []
+        self.last_flush = time.monotonic()
+        self.report.backend_stats.update(self.backend.stats)
+        if write_progress:
+            self.report.write("running")
+
+
+def _play_and_store(
+    backend: Backend, todo: MissingIds, *, done: Ledger, shards: ShardBuffer, report: Progress,
+    out: str | os.PathLike[str], n: int,
+) -> None:
+    """Play the games `todo` and store them as they finish; on any stop, store what is finished
+    and raise how it ended (`_stopped`)."""
+    with StopSignals() as signals:
+        try:
+            report.write("running")  # the first write: a disk full on resume stops here
+            for game in backend.play(todo) if todo else ():
+                if not done.add(game.game):
+                    continue  # never twice, whatever a backend delivers
+                shards.add(game)
+                if shards.due():
+                    with signals.critical():
+                        shards.flush()
+        except BaseException as exc:
+            signals.closing = True
+            raise _stopped(exc, flush=shards.flush, report=report, out=out, n=n) from None
+        shards.flush()
+
+
+def _summary(
+    store: SelfplayDir, settings: SelfplaySettings, report: Progress, final: dict[str, Any], *,
+    out: str | os.PathLike[str], n: int,
+) -> dict[str, Any]:
+    """What `selfplay` returns (its keys: `perfkit.selfplay.keys.SELFPLAY_JSON_KEYS`)."""
+    return {
+        "out": str(out),
+        "state": "finished",
+        "games_requested": n,
+        "games": sum(s.games for s in store.shard_list),
+        "unique_games": store.ledger.count,
+        "missing_games": n - store.ledger.count_below(n),
+        "game_digest": digest_dir(store.shard_list),
+        "shards": len(store.shard_list),
+        "strategy": settings.strategy,
+        "concurrency": settings.concurrency,
+        "session_games": report.session,
+        "wall_s": final["session_elapsed_s"],
+        "games_per_s": final["games_per_s"],
+        "projected_days_500k": final["projected_days_500k"],
+        "warmup_games": final["warmup_games"],
+        "rate_basis": final["rate_basis"],
+        "peak_rss_mb": peak_rss_mb(),
+        **report.backend_stats,
+    }
+
+
+def _stopped(
+    exc: BaseException, *, flush: Callable[..., None], report: Progress, out: str | os.PathLike[str], n: int
+) -> BaseException:
     """Store what is finished, record in progress.json how the run ended, and say it in one line."""
     if not isinstance(exc, DiskFull):  # a full disk takes no shard: those games are played again
         try:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from perfkit.measure.bench import BenchSettings
 from perfkit.model.resilient import DEFAULT_RETRIES
@@ -81,7 +82,7 @@ class SelfplaySettings:
     def chunk(self) -> int:
         return self.chunk_games or max(16, 4 * self.concurrency)
 
-    def identity(self) -> dict:
+    def identity(self) -> dict[str, Any]:
         """Everything that determines the games; a DIR made with another identity is refused.
 
         Strategy, concurrency, max batch, device and backend are not in it: in float64 on the
@@ -107,9 +108,10 @@ class SelfplaySettings:
             "search": w.search.to_dict(),
             "checkpoint_sha256": checkpoint,
         }
-        return json.loads(json.dumps(ident))  # tuples become lists, as they are read back
+        doc: dict[str, Any] = json.loads(json.dumps(ident))  # tuples become lists, as they are read back
+        return doc
 
-    def produced_by(self) -> dict:
+    def produced_by(self) -> dict[str, Any]:
         """How this session produces games: stored in settings.json (first session) and every shard."""
         w = self.workload
         return {
@@ -126,5 +128,5 @@ class SelfplaySettings:
             "checkpoint": w.checkpoint,
         }
 
-    def replace(self, **changes) -> SelfplaySettings:
+    def replace(self, **changes: Any) -> SelfplaySettings:
         return dataclasses.replace(self, **changes)

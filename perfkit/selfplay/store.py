@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,8 @@ def _write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
 
 
 def games_table(games: Iterable[GameRecord]) -> pa.Table:
-    """One row per move of `games`, in the shard schema."""
-    cols: dict[str, list] = {name: [] for name in SCHEMA.names}
+    """One row per move of `games`, in the shard schema (a game's columns repeated on its moves)."""
+    cols: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
     for g in games:
         for m in g.moves:
             for name in MOVE_COLUMNS:
@@ -145,12 +146,12 @@ def table_checksum(table: pa.Table, names: list[str] | None = None) -> str:
     return h.hexdigest()
 
 
-def run_id(identity: dict) -> str:
+def run_id(identity: dict[str, Any]) -> str:
     """The run's identity hash, carried by every shard: equal hashes, the same games for an id."""
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -161,12 +162,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 # -- settings.json -----------------------------------------------------------------------------
 
 
-def _json_type(value) -> str:
+def _json_type(value: object) -> str:
     return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(value), type(value).__name__)
 
 
-def check_settings(doc, file: Path) -> dict:
+def check_settings(doc: object, file: Path) -> dict[str, Any]:
     """settings.json checked against its schema; PerfkitError saying what is wrong."""
     fix = "restore it from a copy, or choose another --out"
     if not isinstance(doc, dict):
@@ -190,7 +191,7 @@ def check_settings(doc, file: Path) -> dict:
     return doc
 
 
-def read_settings(path: Path) -> dict:
+def read_settings(path: Path) -> dict[str, Any]:
     file = path / SETTINGS
     if not file.is_file():
         raise PerfkitError(f"{path} is not a self-play directory (no {SETTINGS}); make one with perfkit selfplay")
@@ -231,7 +232,7 @@ class Rejected:
     problem: str  # one line: what is wrong with it
 
 
-def shard_meta(table: pa.Table, *, run: str, identity: dict, produced_by: dict) -> dict:
+def shard_meta(table: pa.Table, *, run: str, identity: dict[str, Any], produced_by: dict[str, Any]) -> dict[str, Any]:
     ids = ranges_of(table.column("game").to_numpy())
     return {
         **produced_by,
@@ -318,7 +319,7 @@ class SelfplayDir:
     was never claimed, removes what opening it created.
     """
 
-    def __init__(self, path: Path, settings: dict, lock_fd: int | None, log: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, settings: dict[str, Any], lock_fd: int | None, log: Callable[[str], None]) -> None:
         self.path = path
         self.settings = settings
         self.run = run_id(settings["identity"])
@@ -335,7 +336,7 @@ class SelfplayDir:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, *, identity: dict, created_with: dict, log: Callable[[str], None] = log_to_stderr
+        cls, path: str | os.PathLike[str], *, identity: dict[str, Any], created_with: dict[str, Any], log: Callable[[str], None] = log_to_stderr
     ) -> SelfplayDir:
         """Open (or prepare to create) DIR for writing games with `identity`; PerfkitError if it can't be.
 
@@ -411,7 +412,7 @@ class SelfplayDir:
             os.close(fd)  # closing the descriptor releases the flock
 
     @staticmethod
-    def _settings(path: Path, identity: dict, created_with: dict) -> dict | None:
+    def _settings(path: Path, identity: dict[str, Any], created_with: dict[str, Any]) -> dict[str, Any] | None:
         """The stored settings, checked against `identity`; None for a directory not yet claimed."""
         if not (path / SETTINGS).exists():
             if _foreign_entries(path):  # checked again under the lock
@@ -468,7 +469,7 @@ class SelfplayDir:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write_shard(self, games: list[GameRecord], produced_by: dict) -> Path | None:
+    def write_shard(self, games: list[GameRecord], produced_by: dict[str, Any]) -> Path | None:
         """Write `games` (complete games only) as the next shard, atomically and durably."""
         if not games:
             return None
@@ -488,7 +489,7 @@ class SelfplayDir:
             self.ledger.add_range(lo, hi)
         return final
 
-    def write_progress(self, progress: dict, *, last: bool = False) -> bool:
+    def write_progress(self, progress: dict[str, Any], *, last: bool = False) -> bool:
         """Rewrite progress.json whole. Raises DiskFull/PerfkitError, except `last`, which tries harder
         (in place, on a full disk) and returns whether it was written."""
         file = self.path / PROGRESS
@@ -546,13 +547,13 @@ def _foreign_entries(path: Path) -> list[str]:
     return found
 
 
-def full_identity(stored: dict) -> dict:
+def full_identity(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored identity with the fields it predates filled in (IDENTITY_DEFAULTS); its run hash stays
     that of what was stored (`run_id(stored)`), as its shards carry it."""
     return {**IDENTITY_DEFAULTS, **stored}
 
 
-def describe_difference(stored: dict, now: dict) -> str:
+def describe_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
     """`seed 0 here vs 1 now, precision ...` for the keys whose values differ."""
     keys = sorted(set(stored) | set(now))
     parts = [f"{k} {stored.get(k)!r} in DIR vs {now.get(k)!r} now" for k in keys if stored.get(k) != now.get(k)]
@@ -568,22 +569,22 @@ class SelfplayData:
 
     games: pd.DataFrame  # one row per game: GAME_COLUMNS
     moves: pd.DataFrame  # one row per move: MOVE_COLUMNS; each (game, ply) once
-    settings: dict  # settings.json
-    progress: dict | None  # progress.json, None if absent or unreadable
+    settings: dict[str, Any]  # settings.json
+    progress: dict[str, Any] | None  # progress.json, None if absent or unreadable
     path: Path
     skipped: list[str] = field(default_factory=list)  # one line per shard set aside (and why)
 
 
-def _dir_arg(path, what: str) -> Path:
+def _dir_arg(path: object, what: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise PerfkitError(f"{what} needs a self-play directory path (str or Path), got {type(path).__name__}")
-    path = Path(path)
-    if not path.is_dir():
-        raise PerfkitError(f"{path} is not a self-play directory: it does not exist; make one with perfkit selfplay")
-    return path
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PerfkitError(f"{folder} is not a self-play directory: it does not exist; make one with perfkit selfplay")
+    return folder
 
 
-def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_to_stderr) -> SelfplayData:
+def load_selfplay(path: str | os.PathLike[str], *, log: Callable[[str], None] = log_to_stderr) -> SelfplayData:
     """Every game stored in a self-play directory, each (game, ply) once; PerfkitError if it isn't one.
 
     Safe to call while a run is writing DIR: only complete shards are read. Shards that cannot
@@ -626,14 +627,14 @@ def load_selfplay(path: str | os.PathLike, *, log: Callable[[str], None] = log_t
                         skipped=skipped)
 
 
-def read_progress(path: Path) -> dict | None:
+def read_progress(path: Path) -> dict[str, Any] | None:
     with contextlib.suppress(OSError, ValueError):
         doc = json.loads((path / PROGRESS).read_text())
         return doc if isinstance(doc, dict) else None
     return None
 
 
-def verify_selfplay(path: str | os.PathLike, *, games: int | None = None) -> dict:
+def verify_selfplay(path: str | os.PathLike[str], *, games: int | None = None) -> dict[str, Any]:
     """Check every shard of DIR against settings.json without writing anything.
 
     `games`: the N the directory should hold (ids 0..N-1); None: the last session's request, from

@@ -12,7 +12,9 @@ from perfkit.strategies.base import Evaluate
 from perfkit.types import GameRecord
 
 # Applied to the network's evaluate before the split-and-retry wrapper: a user's instrumentation,
-# or a failing fake in the tests. Must be picklable (cloudpickle) for the Ray backend.
+# or a failing fake in the tests. Must be picklable (cloudpickle) for the Ray backend. What it
+# wraps and returns alike: evaluate(stones [B, D] compact rows, to_move [B] int8, **call facts)
+# -> (logits [B, A] float64, values [B] float64 for the player to move), as `Evaluator.__call__`.
 WrapEvaluate = Callable[[Evaluate], Evaluate]
 
 
@@ -49,5 +51,5 @@ class Player:
         return self.strategy.play(game_ids, self.engine)
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         return {"forward_failures": self.resilient.failures, "batch_splits": self.resilient.splits}
