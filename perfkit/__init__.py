@@ -29,7 +29,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(('MCTSConfig', 'search'), "perfkit.search"),
     **dict.fromkeys(('SelfplaySettings', 'load_selfplay', 'selfplay'), "perfkit.selfplay"),
     **dict.fromkeys(('STRATEGIES', 'CrossGameOptions', 'Engine', 'make_strategy'), "perfkit.strategies"),
-    **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'SearchConfig', 'get_preset'), "perfkit.types"),
+    **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'RunSummary', 'SearchConfig',
+                     'get_preset'), "perfkit.types"),
 }
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Positions",
     "Recorder",
     "Run",
+    "RunSummary",
     "SearchConfig",
     "SelfplaySettings",
     "Tracer",

@@ -274,6 +274,71 @@ class CallRecord:
     asked: int | None = None  # boards the search asked for, `batch` of them sent (None: no cache in front)
 
 
+# ---------------------------------------------------------------- the run summary
+
+
+@dataclass
+class RunSummary:
+    """A run's summary metrics, typed: what every run has, finished in one place
+    (`perfkit.instrument.summary.finish_summary`), and what its measurer adds (`extra`).
+
+    Its JSON form (`to_dict`, a run manifest's "summary") has the keys that
+    `perfkit.analysis.metrics.METRICS` documents; None where a metric does not apply.
+    """
+
+    games: int
+    moves: int
+    calls: int  # network calls
+    boards: int  # positions the network evaluated, all calls
+    calls_per_move: float
+    boards_per_move: float
+    mean_batch: float  # boards per call
+    p50_batch: float
+    p95_batch: float
+    max_batch_seen: int
+    wall_s: float  # the games' wall time, warm-up excluded
+    games_per_s: float
+    moves_per_s: float
+    boards_per_s: float
+    forward_share: float | None  # shares of wall_s; None: no wall time
+    transfer_share: float | None  # None on the CPU: there is no transfer
+    encode_share: float | None
+    cpu_share: float | None
+    outside_network_share: float | None
+    game_digest: str | None  # sha256 of every game's moves (None: no moves)
+    batch1_median_s: float | None  # None: no single-board call
+    projected_days_500k: float | None
+    projected_days_500k_low: float | None
+    projected_days_500k_high: float | None
+    gpu_util_mean: float | None  # None: no NVML samples (gpu_status says why)
+    gpu_status: str  # "measured" or "unavailable: <reason>"
+    peak_rss_mb: float
+    device: str  # cpu, cuda:0, sim[:CURVE]
+    device_name: str
+    recorder_s: float  # the recorder's own cost: hooks + tables
+    recorder_share: float | None
+    efficiency: float | None = None  # boards_per_s / a curve's peak (None: not compared with one)
+    efficiency_status: str = "not compared with a curve"
+    speedup_vs_naive: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # metrics the run's measurer adds (threads, cache, workers...)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as stored in a run's manifest and printed by `bench --json`."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**fields, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSummary:
+        """A stored summary, typed; PerfkitError naming a metric every run has that it lacks."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in d]
+        if missing:
+            raise PerfkitError(f"the run's summary has no {', '.join(missing)}: it is not a whole perfkit run")
+        return cls(**{k: d[k] for k in names if k in d}, extra={k: v for k, v in d.items() if k not in names})
+
+
 # ---------------------------------------------------------------- the curve
 # What one network call costs by batch size on one device (`perfkit curve` measures it,
 # perfkit.analysis.curve). A contract: the sim device runs on one, efficiency divides by its

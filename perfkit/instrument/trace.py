@@ -453,9 +453,8 @@ class Tracer:
 
     def run(self, *, wall_s: float | None = None) -> Run:
         """The traced calls, moves and games as a Run (the tracer's clock is stopped first)."""
-        from perfkit.analysis.curve import efficiency_fields
-        from perfkit.analysis.summary import summarize
-        from perfkit.instrument.environment import environment_of, peak_rss_mb
+        from perfkit.instrument.environment import environment_of
+        from perfkit.instrument.summary import finish_summary
 
         self.start()
         self.stop()
@@ -464,18 +463,13 @@ class Tracer:
         wall = self.wall_s if wall_s is None else wall_s
         rec = self.recorder
         calls, moves, games = rec.calls_table(), rec.moves_table(), rec.games_table()
-        summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall, wall_start=self.t0)
         gpu = self._sampler.table() if self._sampler is not None else None
-        gpu_status = (self._sampler.error if self._sampler else None) or self._gpu_status or "measured"
-        summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if gpu is not None and len(gpu) else None
-        summary["gpu_status"] = gpu_status
-        summary["peak_rss_mb"] = peak_rss_mb()
         env = environment_of(self.device)
-        summary["device"], summary["device_name"] = env["device"], env["device_name"]
-        summary["recorder_s"] = rec.own_s
-        summary["recorder_share"] = rec.own_s / wall if wall > 0 else None
-        summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve"))
-        summary["speedup_vs_naive"] = None
+        summary = finish_summary(
+            calls=calls, moves=moves, games=games, gpu=gpu, wall_s=wall, wall_start=self.t0,
+            gpu_status=(self._sampler.error if self._sampler else None) or self._gpu_status or "measured",
+            device=env["device"], device_name=env["device_name"], recorder_s=rec.own_s,
+        )
         precision = {torch.float32: "float32", torch.float64: "float64"}.get(self.dtype, str(self.dtype))
         extra = dict(self.extra_manifest)
         settings = {"preset": "user", "precision": precision, "seed": None, "games": len(games),
@@ -497,7 +491,7 @@ class Tracer:
             "traced": True,
             **({"failed_games": [{"game": g, "error": why} for g, why in self.failed_games]} if self.failed_games else {}),
             **extra,
-            "summary": summary,
+            "summary": summary.to_dict(),
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
                    gpu=gpu if gpu is not None else pd.DataFrame())

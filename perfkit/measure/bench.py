@@ -30,7 +30,6 @@ from perfkit.analysis.quality import (
     settings_path_label,
 )
 from perfkit.analysis.roofline import mfu_fields
-from perfkit.analysis.summary import summarize
 from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
@@ -46,10 +45,11 @@ from perfkit.devices.threads import (
 )
 from perfkit.game import get_game
 from perfkit.game.hex import HexGame, check_board_size
-from perfkit.instrument.environment import environment_of, peak_rss_mb
+from perfkit.instrument.environment import environment_of
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run, remove_empty
+from perfkit.instrument.summary import finish_summary
 from perfkit.model.approximate import (
     AUTOCAST_DTYPES,
     autocast_network,
@@ -320,19 +320,15 @@ def run_strategy(
     gpu_status = sampler.error or gpu_status or "measured"
 
     calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
-    summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall_s, wall_start=t0)
     gpu = sampler.table()
-    summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if len(gpu) else None
-    summary["gpu_status"] = gpu_status
-    summary["peak_rss_mb"] = peak_rss_mb()
-    summary["device"] = evaluator.backend.spec
-    summary["device_name"] = evaluator.device_name
-    summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
-    summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
-    summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
-    summary.update(mfu_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
+    not_compared = "not compared with a curve (bench does that)"
+    summary = finish_summary(
+        calls=calls, moves=moves, games=games, gpu=gpu, wall_s=wall_s, wall_start=t0, gpu_status=gpu_status,
+        device=evaluator.backend.spec, device_name=evaluator.device_name, recorder_s=recorder.own_s,
+        efficiency_status=not_compared,
+    ).to_dict()
+    summary.update(mfu_fields(summary["boards_per_s"], None, not_compared))
     summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
-    summary["speedup_vs_naive"] = None
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
     summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
     summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason, calls))
