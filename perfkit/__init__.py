@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(('MCTSConfig', 'search'), "perfkit.search"),
     **dict.fromkeys(('SelfplaySettings', 'load_selfplay', 'selfplay'), "perfkit.selfplay"),
     **dict.fromkeys(('STRATEGIES', 'CrossGameOptions', 'Engine', 'make_strategy'), "perfkit.strategies"),
-    **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'RunSummary', 'SearchConfig',
+    **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'RunSummary', 'SearchConfig', 'UserEngine',
                      'get_preset'), "perfkit.types"),
 }
 
@@ -58,6 +58,7 @@ __all__ = [
     "SearchConfig",
     "SelfplaySettings",
     "Tracer",
+    "UserEngine",
     "Workload",
     "bench",
     "bench_engine",

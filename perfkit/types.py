@@ -11,10 +11,10 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -155,6 +155,35 @@ class Game(Protocol):
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
     def describe(self) -> dict[str, Any]: ...  # what a manifest or checkpoint records of the game
+
+
+# What a search asks the network through: `(stones [B, D], to_move [B], *, n_policy, n_value, level)
+# -> (logits [B, A] float64, values [B] float64)`. perfkit's Evaluator, the evaluation cache in front
+# of it, and a strategy's batching wrappers all have this signature.
+Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+# A user's engine asks one position at a time: observation `[*obs_shape]` -> (logits [A] unmasked, value).
+Predict = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+
+@runtime_checkable
+class UserEngine(Protocol):
+    """An engine perfkit did not write (a search of its own), traced and batched unmodified.
+
+    Optional beyond these: `settings() -> dict` (for the run's manifest) and `network`, its own
+    network (a torch module, or a callable on a batch `[B, *obs_shape]` returning
+    `(logits [B, actions], value [B])`), which `bench` then calls instead of perfkit's residual
+    net. `perfkit.engines.check_engine` checks an engine against this where it is made.
+    """
+
+    obs_shape: Sequence[int]  # the observation of one position, [planes, rows, cols]
+    actions: int  # A: the game's action count, the policy's width
+
+    def play_game(self, game_id: int, predict: Predict, tracer: Any) -> int:
+        """Play one game to the end, asking `predict` for one position at a time, and mark each
+        move on `tracer` (a perfkit.Tracer): `with tracer.move(player) as move: ...; move.action = a`.
+        Returns the winner: 1, 2, or 0 for a draw."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,16 @@ import numpy as np
 from perfkit.search import config_for
 from perfkit.search.mcts import Forest, MCTSConfig
 from perfkit.search.minimax import gumbel_noise, search
-from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, PerfkitError, SearchConfig
-
-# (stones, to_move, *, n_policy, n_value, level) -> (logits, values): an Evaluator.
-Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
+from perfkit.types import (
+    EvalRequest,
+    Evaluate,
+    Evaluation,
+    Game,
+    GameRecord,
+    MoveRecord,
+    PerfkitError,
+    SearchConfig,
+)
 
 
 @dataclass(frozen=True)
