@@ -13,8 +13,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -63,7 +65,7 @@ from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
-from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
+from perfkit.types import Game, PerfkitError, Preset, RunSummary, SearchConfig, get_preset
 
 # Summary keys a strategy's `stats()` provides (crossgame with worker processes).
 WORKER_KEYS = ("batch_fill", "worker_idle_share", "requests_sent", "requests_answered")
@@ -273,38 +275,119 @@ def run_strategy(
     record_calls: bool = True,
     gpu_reader=None,
 ) -> Run:
-    """Play the workload's games with strategy `name`; returns the Run (not yet saved).
-
-    Long on purpose: the clock, the GPU sampler and the progress bar bracket the games in one
-    block, and the manifest is assembled in the order a reader meets it."""
+    """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
     s = workload.settings
     strategy = make_strategy(name, s.crossgame_options())
     threads, threads_reason = workload.threads.for_strategy(name) if workload.threads else (torch.get_num_threads(), None)
     torch.set_num_threads(threads)
     recorder = Recorder(strategy.name, record_calls=record_calls)
-    evaluator = workload.evaluator()
-    workload.warm_up(evaluator)
-    compiled = find_bucketed(evaluator.model)
-    if compiled is not None:  # every bucket the run can reach, compiled before the clock starts
-        precompile(compiled, tuple(evaluator.game.obs_shape), up_to=largest_call(name, s), device=evaluator.device,
-                   dtype=evaluator.dtype)
-    compiled_before = dict(compiled.compile_s) if compiled is not None else {}
-    graphed = find_graphed(evaluator.model)
-    if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
-        graphed.capture_all(torch.zeros((1, *evaluator.game.obs_shape), device=evaluator.device, dtype=evaluator.dtype))
-    evaluator.on_call = recorder.on_call
-    evaluate = workload.cached(evaluator)
-    engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
+    ready = ReadyNetwork.prepare(name, workload)
+    ready.evaluator.on_call = recorder.on_call
+    engine = Engine(evaluate=ready.evaluate, game=ready.evaluator.game, config=s.search, seed=s.seed)
     if gpu_reader is None:
-        gpu_reader, gpu_status = evaluator.backend.gpu_reader()
+        gpu_reader, gpu_status = ready.evaluator.backend.gpu_reader()
     else:
         gpu_status = None
+    played = play_timed(strategy, engine, recorder, GpuSampler(gpu_reader), games=s.games, progress=progress)
+    calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
+    summary = finish_summary(
+        calls=calls, moves=moves, games=games, gpu=played.gpu, wall_s=played.wall_s, wall_start=played.t0,
+        gpu_status=played.gpu_status or gpu_status or "measured", device=ready.evaluator.backend.spec,
+        device_name=ready.evaluator.device_name, recorder_s=recorder.own_s,
+        efficiency_status="not compared with a curve (bench does that)",
+    )
+    stats = strategy.stats() if hasattr(strategy, "stats") else {}
+    summary.extra.update(bench_fields(summary, workload, ready, stats, threads, threads_reason, calls))
+    manifest = {
+        "kind": "perfkit-run",
+        "strategy": strategy.name,
+        "strategy_settings": strategy.settings(),
+        "strategy_stats": stats,
+        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
+        "search": s.search.to_dict(),
+        "network": network_fields(s.network, ready.evaluator.game),
+        "game": ready.evaluator.game.describe(),
+        "environment": environment(ready.evaluator),
+        "threads": workload.threads.to_dict() if workload.threads else None,
+        **played.times(),
+        "record_calls": record_calls,
+        **ready.manifest_fields(workload.prepared),
+        "quality": workload.quality,
+        "summary": summary.to_dict(),
+    }
+    return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=played.gpu)
 
-    bar = tqdm(total=s.games, unit="game", desc=name, file=sys.stderr, disable=not progress, leave=False)
+
+@dataclass
+class ReadyNetwork:
+    """The evaluator a run calls, warmed up, with every compiled bucket and CUDA graph made before its clock."""
+
+    evaluator: Evaluator
+    evaluate: Any  # the evaluator, behind the exact cache unless cache=False
+    compiled: Any  # the torch.compile'd wrapper (None: not compiled)
+    compiled_before: dict[int, float]  # its buckets' compile seconds before the clock started
+    graphed: Any  # the CUDA-graphed wrapper (None: no graphs)
+
+    @classmethod
+    def prepare(cls, name: str, workload: Workload) -> ReadyNetwork:
+        evaluator = workload.evaluator()
+        workload.warm_up(evaluator)
+        obs_shape = tuple(evaluator.game.obs_shape)
+        compiled = find_bucketed(evaluator.model)
+        if compiled is not None:  # every bucket the run can reach, compiled before the clock starts
+            precompile(compiled, obs_shape, up_to=largest_call(name, workload.settings), device=evaluator.device,
+                       dtype=evaluator.dtype)
+        graphed = find_graphed(evaluator.model)
+        if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
+            graphed.capture_all(torch.zeros((1, *obs_shape), device=evaluator.device, dtype=evaluator.dtype))
+        return cls(evaluator=evaluator, evaluate=workload.cached(evaluator), compiled=compiled,
+                   compiled_before=dict(compiled.compile_s) if compiled is not None else {}, graphed=graphed)
+
+    @property
+    def cache(self) -> EvalCache | None:
+        return self.evaluate if isinstance(self.evaluate, EvalCache) else None
+
+    def manifest_fields(self, prepared: dict | None) -> dict[str, Any]:
+        """The manifest's cache, network_prepared (`prepared`), compile and cuda_graphs."""
+        compiled = self.compiled
+        return {
+            "cache": self.cache.stats() if self.cache is not None else None,
+            "network_prepared": prepared,
+            "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
+                        "backend": compiled.backend} if compiled is not None else None,
+            "cuda_graphs": self.graphed.describe() if self.graphed is not None else None,
+        }
+
+
+@dataclass
+class Played:
+    """A run's games on the clock: when they started and ended, and the GPU samples taken meanwhile."""
+
+    t0: float  # perf_counter at the start: the calls' start_s/end_s are on this clock
+    wall_s: float
+    started_at: float  # time.time()
+    ended_at: float
+    gpu: pd.DataFrame  # NVML samples
+    gpu_status: str | None  # the sampler's error, None: it sampled
+
+    def times(self) -> dict[str, Any]:
+        return {
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at)),
+            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.ended_at)),
+            "wall_s": self.wall_s,
+            "perf_counter_start_s": self.t0,
+        }
+
+
+def play_timed(
+    strategy: Any, engine: Engine, recorder: Recorder, sampler: GpuSampler, *, games: int, progress: bool
+) -> Played:
+    """Play `games` games with `strategy`: the clock, the GPU sampler and the progress bar bracket them."""
+    bar = tqdm(total=games, unit="game", desc=strategy.name, file=sys.stderr, disable=not progress, leave=False)
     started_at = time.time()
     t0 = time.perf_counter()
-    with GpuSampler(gpu_reader) as sampler:
-        for game in strategy.play(range(s.games), engine):
+    with sampler:
+        for game in strategy.play(range(games), engine):
             recorder.on_game(game)
             bar.update(1)
             if progress and recorder.n_calls:
@@ -317,51 +400,28 @@ def run_strategy(
     wall_s = time.perf_counter() - t0
     ended_at = time.time()
     bar.close()
-    gpu_status = sampler.error or gpu_status or "measured"
+    return Played(t0=t0, wall_s=wall_s, started_at=started_at, ended_at=ended_at, gpu=sampler.table(),
+                  gpu_status=sampler.error)
 
-    calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
-    gpu = sampler.table()
-    not_compared = "not compared with a curve (bench does that)"
-    summary = finish_summary(
-        calls=calls, moves=moves, games=games, gpu=gpu, wall_s=wall_s, wall_start=t0, gpu_status=gpu_status,
-        device=evaluator.backend.spec, device_name=evaluator.device_name, recorder_s=recorder.own_s,
-        efficiency_status=not_compared,
-    ).to_dict()
-    summary.update(mfu_fields(summary["boards_per_s"], None, not_compared))
-    summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
-    stats = strategy.stats() if hasattr(strategy, "stats") else {}
-    summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
-    summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason, calls))
-    if evaluator.backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
-        summary["oversubscription_warning"] = None
-    summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))
-    summary.update(compile_fields(compiled, compiled_before))
-    summary.update(quality_fields(workload.quality))
-    manifest = {
-        "kind": "perfkit-run",
-        "strategy": strategy.name,
-        "strategy_settings": strategy.settings(),
-        "strategy_stats": stats,
-        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
-        "search": s.search.to_dict(),
-        "network": network_fields(s.network, evaluator.game),
-        "game": evaluator.game.describe(),
-        "environment": environment(evaluator),
-        "threads": workload.threads.to_dict() if workload.threads else None,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
-        "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ended_at)),
-        "wall_s": wall_s,
-        "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
-        "record_calls": record_calls,
-        "cache": evaluate.stats() if isinstance(evaluate, EvalCache) else None,
-        "network_prepared": workload.prepared,
-        "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
-                    "backend": compiled.backend} if compiled is not None else None,
-        "cuda_graphs": graphed.describe() if graphed is not None else None,
-        "quality": workload.quality,
-        "summary": summary,
-    }
-    return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+def bench_fields(
+    summary: RunSummary, workload: Workload, ready: ReadyNetwork, stats: dict, threads: int, threads_reason: str | None,
+    calls: pd.DataFrame,
+) -> dict[str, Any]:
+    """What bench adds to a run's summary: threads, workers, cache, compile, quality, the verdict."""
+    base = summary.to_dict()
+    backend = ready.evaluator.backend
+    fields: dict[str, Any] = {}
+    fields.update(mfu_fields(summary.boards_per_s, None, summary.efficiency_status))
+    fields.update(bottleneck_fields({**base, **fields}, getattr(backend, "curve", None)))
+    fields.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
+    fields.update(thread_fields(workload.threads, summary.batch1_median_s, threads, threads_reason, calls))
+    if backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
+        fields["oversubscription_warning"] = None
+    fields.update(cache_fields(ready.cache, summary.boards))
+    fields.update(compile_fields(ready.compiled, ready.compiled_before))
+    fields.update(quality_fields(workload.quality))
+    return fields
 
 
 def largest_call(name: str, s: BenchSettings) -> int:
