@@ -186,6 +186,20 @@ class UserEngine(Protocol):
         ...
 
 
+class Searcher(Protocol):
+    """One search over the games in flight, driven by a strategy's game loop (`perfkit.search.SEARCHES`).
+
+    `search` is a generator: it yields the `EvalRequest`s it needs (never a terminal position),
+    is sent each one's `Evaluation`, and returns one decision per root, each with the move
+    record's search part (`move`, `root_value`, `minimax_value`, `candidates`,
+    `policy_move_values`, `chosen_rank`, optionally `visits`).
+    """
+
+    def search(self, roots: PositionBatch, *, games: list[int], plies: np.ndarray) -> Any: ...  # [m] roots, game ids, [m] plies
+
+    def advance(self, keep: np.ndarray) -> None: ...  # [k] rows of the last search whose games go on, in order
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Parameters of the seed's policy-pruned minimax (SPEC §1.3)."""

@@ -63,6 +63,7 @@ from perfkit.model.approximate import (
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
 from perfkit.model.net import build_game_model, build_model, load_checkpoint
+from perfkit.search import search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.types import Game, PerfkitError, Preset, RunSummary, SearchConfig, get_preset
@@ -141,8 +142,7 @@ class BenchSettings:
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
         check_h2h_games(self.h2h_games)
-        if not isinstance(self.search, (SearchConfig, MCTSConfig)):
-            raise PerfkitError(f"search must be a perfkit.SearchConfig or MCTSConfig, got {type(self.search).__name__}")
+        search_kind(self.search)  # a config of no registered search (perfkit.search.SEARCHES) fails here
         if self.board is not None:
             if self.game != "hex":
                 raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
