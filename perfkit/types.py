@@ -154,7 +154,9 @@ class Game(Protocol):
 
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
-    def describe(self) -> dict[str, Any]: ...  # what a manifest or checkpoint records of the game
+    # What a manifest or checkpoint records of the game: its name, obs_shape, actions, and
+    # "board" where the game is sized by one (Hex's N), which the network then records too.
+    def describe(self) -> dict[str, Any]: ...
 
 
 # What a search asks the network through: `(stones [B, D], to_move [B], *, n_policy, n_value, level)

@@ -11,6 +11,7 @@ import errno
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
 from perfkit.devices.graphs import find_graphed, graph_network
+from perfkit.devices.nvml import GpuReader
 from perfkit.devices.threads import (
     BIG_BATCH,
     ThreadChoice,
@@ -46,7 +48,7 @@ from perfkit.devices.threads import (
     time_calls,
 )
 from perfkit.game import get_game
-from perfkit.game.hex import HexGame, check_board_size
+from perfkit.game.hex import check_board_size
 from perfkit.instrument.environment import environment_of
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
@@ -62,11 +64,20 @@ from perfkit.model.approximate import (
 )
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
-from perfkit.model.net import build_game_model, build_model, load_checkpoint
+from perfkit.model.net import build_network, load_checkpoint
 from perfkit.search import search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
-from perfkit.types import Game, PerfkitError, Preset, RunSummary, SearchConfig, get_preset
+from perfkit.types import (
+    CallRecord,
+    Evaluate,
+    Game,
+    PerfkitError,
+    Preset,
+    RunSummary,
+    SearchConfig,
+    get_preset,
+)
 
 # Summary keys a strategy's `stats()` provides (crossgame with worker processes).
 WORKER_KEYS = ("batch_fill", "worker_idle_share", "requests_sent", "requests_answered")
@@ -201,10 +212,8 @@ class Workload:
         model: torch.nn.Module
         if settings.checkpoint:
             model = load_checkpoint(settings.checkpoint, net, game=game)
-        elif isinstance(game, HexGame):
-            model = build_model(net, seed=settings.seed)
         else:
-            model = build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
+            model = build_network(game, net, seed=settings.seed)
         prepared = None
         dtype = resolve_precision(settings.precision)
         check_precision_supported(device, dtype, model, tuple(game.obs_shape))  # one line where it can't run
@@ -231,14 +240,14 @@ class Workload:
         workload.threads = dataclasses.replace(workload.threads, big_call_s=big_call_s)
         return workload
 
-    def evaluator(self, on_call=None) -> Evaluator:
+    def evaluator(self, on_call: Callable[[CallRecord], None] | None = None) -> Evaluator:
         return Evaluator(
             self.model, game=self.game or self.settings.make_game(),
             device=self.backend if self.backend is not None else self.device,
             precision=self.settings.precision, on_call=on_call,
         )
 
-    def cached(self, evaluate):
+    def cached(self, evaluate: Evaluate) -> Evaluate:
         """`evaluate` behind the exact evaluation cache, or as it is with `cache=False`."""
         return EvalCache(evaluate, entries=self.settings.cache_size) if self.settings.cache else evaluate
 
@@ -248,13 +257,14 @@ class Workload:
             evaluator(*evaluator.blank(b))
 
 
-def environment(evaluator: Evaluator) -> dict:
+def environment(evaluator: Evaluator) -> dict[str, Any]:
     return environment_of(evaluator.backend)
 
 
 def thread_fields(
-    choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None, calls=None
-) -> dict:
+    choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None,
+    calls: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """The run's thread count, why, and a warning when its calls were far slower than timed before it."""
     expected = choice.batch1_s.get(threads) if choice else None
     big_s = choice.big_call_s if choice and threads == choice.threads else None
@@ -273,7 +283,7 @@ def run_strategy(
     *,
     progress: bool = True,
     record_calls: bool = True,
-    gpu_reader=None,
+    gpu_reader: GpuReader | None = None,
 ) -> Run:
     """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
     s = workload.settings
@@ -347,7 +357,7 @@ class ReadyNetwork:
     def cache(self) -> EvalCache | None:
         return self.evaluate if isinstance(self.evaluate, EvalCache) else None
 
-    def manifest_fields(self, prepared: dict | None) -> dict[str, Any]:
+    def manifest_fields(self, prepared: dict[str, Any] | None) -> dict[str, Any]:
         """The manifest's cache, network_prepared (`prepared`), compile and cuda_graphs."""
         compiled = self.compiled
         return {
@@ -405,7 +415,8 @@ def play_timed(
 
 
 def bench_fields(
-    summary: RunSummary, workload: Workload, ready: ReadyNetwork, stats: dict, threads: int, threads_reason: str | None,
+    summary: RunSummary, workload: Workload, ready: ReadyNetwork, stats: dict[str, Any], threads: int,
+    threads_reason: str | None,
     calls: pd.DataFrame,
 ) -> dict[str, Any]:
     """What bench adds to a run's summary: threads, workers, cache, compile, quality, the verdict."""
@@ -458,7 +469,7 @@ def network_fields(preset: Preset, game: Game) -> dict:
     """The manifest's network: the preset's sizes; its board is the game's (rows x cols for
     a game other than Hex)."""
     fields = dataclasses.asdict(preset)
-    if not isinstance(game, HexGame):
+    if "board" not in game.describe():  # a game not sized by --board: its board is its observation's
         fields.update(board="x".join(map(str, game.obs_shape[1:])), obs_shape=list(game.obs_shape), actions=game.actions)
     return fields
 

@@ -212,7 +212,7 @@ class GameSlots:
             return None
         self.plies = np.array([len(g.moves) for g in self.games])
         self.tally = Tally(m)
-        searched: Generator[EvalRequest, Evaluation, list] = self.searcher.search(
+        searched: Generator[EvalRequest, Evaluation, list[Any]] = self.searcher.search(
             self.positions, games=[g.game for g in self.games], plies=self.plies
         )
         return searched
