@@ -28,11 +28,11 @@ class PerfkitError(Exception):
 # The network contract: what a network perfkit did not write may be given and must answer.
 
 
-def _shape(shape) -> str:
+def _shape(shape: Iterable[Any]) -> str:
     return f"[{', '.join(map(str, shape))}]"
 
 
-def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
+def check_observations(obs: Any, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
     """`obs` as an array of finite numbers, `[K, *obs_shape]` (`batch`) or `[*obs_shape]`; else a
     PerfkitError naming what is wrong (a network given text, NaN or another shape answers
     garbage, or fails far from the cause)."""
@@ -56,7 +56,7 @@ def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bo
     return arr
 
 
-def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
+def check_answers(out: Any, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """A forward's `(logits [rows, A], values [rows])` as float64 arrays; else a PerfkitError."""
     try:
         logits, values = out
@@ -83,6 +83,10 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
+
+# The reference workload's game (SPEC §1.1): the one the presets' board N sizes, and the game of a
+# stored run, curve or checkpoint that names none.
+DEFAULT_GAME = "hex"
 
 MIN_BOARD, MAX_BOARD = 3, 19
 MAX_DEPTH, MAX_WIDTH = 4, 16
@@ -530,7 +534,7 @@ class Curve:
         return (
             self.device_name == device_name
             and self.precision == precision
-            and self.network.get("game", "hex") == network.get("game", "hex")
+            and self.network.get("game", DEFAULT_GAME) == network.get("game", DEFAULT_GAME)
             and all(int(self.network.get(k, -1)) == int(network.get(k, -2)) for k in keys)
         )
 

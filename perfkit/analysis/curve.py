@@ -29,7 +29,7 @@ from perfkit.devices import Device
 from perfkit.devices.threads import ThreadChoice, curve_oversubscription
 from perfkit.instrument.environment import environment_of
 from perfkit.model.approximate import find_bucketed, precompile
-from perfkit.types import MEASURED_LABEL, Curve, CurvePoint, PerfkitError, Preset, load_curve
+from perfkit.types import DEFAULT_GAME, MEASURED_LABEL, Curve, CurvePoint, PerfkitError, Preset, load_curve
 
 SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
 
@@ -47,7 +47,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
-def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = "hex") -> str:
+def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = DEFAULT_GAME) -> str:
     """<device-slug>-<preset>[-board<N> when overridden][-<game> when not Hex]-<precision>.json"""
     from perfkit.types import get_preset
 
@@ -57,20 +57,20 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str, game: st
             name = f"{name}-board{preset.board}"
     except PerfkitError:
         name = f"{name}-board{preset.board}-b{preset.blocks}-c{preset.channels}"
-    if game != "hex":
+    if game != DEFAULT_GAME:
         name = f"{name}-{slug(game)}"
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
-def network_key(network: Preset, game: str = "hex") -> dict[str, Any]:
+def network_key(network: Preset, game: str = DEFAULT_GAME) -> dict[str, Any]:
     """What identifies a network for its curve: the preset's sizes and the game (a game other
     than Hex has its own board: board 0 stands for "the game's")."""
-    return {"board": network.board if game == "hex" else 0, "blocks": network.blocks, "channels": network.channels,
+    return {"board": network.board if game == DEFAULT_GAME else 0, "blocks": network.blocks, "channels": network.channels,
             "game": game}
 
 
 def find_curve(
-    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = "hex"
+    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = DEFAULT_GAME
 ) -> tuple[Curve | None, str]:
     """The saved curve matching a run (same device name, network shape, precision), and why.
 
@@ -92,9 +92,9 @@ def find_curve(
             return curve, ""
     device_flag = "cpu" if device_name == "cpu" else "cuda"
     board = f" --board {network.board}" if "-board" in wanted.name else ""
-    game_flag = "" if game == "hex" else f" --game '{game}'"
+    game_flag = "" if game == DEFAULT_GAME else f" --game '{game}'"
     return None, (
-        f"no curve for {network.name}{'' if game == 'hex' else ' on ' + game} ({precision}) on {device_name} in {folder}; "
+        f"no curve for {network.name}{'' if game == DEFAULT_GAME else ' on ' + game} ({precision}) on {device_name} in {folder}; "
         f"run perfkit curve --preset {network.name}{board}{game_flag} --device {device_flag} --precision {precision} "
         f"--out {folder}"
     )
@@ -195,7 +195,7 @@ def curve_labels(evaluator: Any, network: Preset) -> dict[str, Any]:
         "device": str(backend) if backend is not None else str(evaluator.device),
         "device_name": evaluator.device_name,
         "preset": network.name,
-        "network": network_key(network, getattr(evaluator.game, "name", "hex")),
+        "network": network_key(network, getattr(evaluator.game, "name", DEFAULT_GAME)),
         "precision": evaluator.precision,
         "label": SIM_LABEL if getattr(backend, "simulated", False) else MEASURED_LABEL,
     }

@@ -20,7 +20,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, check_engine, play_engine
 from perfkit.instrument.trace import why_failed
@@ -30,7 +32,7 @@ BUILTIN = "builtin"  # perfkit's own search (the seed's minimax), played by the 
 ENGINES = (BUILTIN, "openspiel-mcts")
 
 
-def _factory(spec: str):
+def _factory(spec: str) -> Callable[..., Any]:
     """The engine factory named by `spec` (a built-in name, FILE.py:NAME or MODULE:NAME)."""
     if spec == "openspiel-mcts":
         from perfkit.engines.openspiel_mcts import OpenSpielMCTS

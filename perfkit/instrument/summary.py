@@ -134,14 +134,14 @@ def finish_summary(
         recorder_s: what the recorder spent on itself, part of `wall_s`.
     """
     metrics = summarize(calls=calls, moves=moves, games=games, wall_s=wall_s, wall_start=wall_start)
-    return RunSummary(
+    return RunSummary.from_dict({  # a metric `summarize` adds without a typed field lands in `extra`
         **metrics,
-        gpu_util_mean=float(gpu["util_pct"].mean()) if gpu is not None and len(gpu) else None,
-        gpu_status=gpu_status,
-        peak_rss_mb=peak_rss_mb(),
-        device=device,
-        device_name=device_name,
-        recorder_s=recorder_s,
-        recorder_share=recorder_s / wall_s if wall_s > 0 else None,
-        efficiency_status=efficiency_status,
-    )
+        "gpu_util_mean": float(gpu["util_pct"].mean()) if gpu is not None and len(gpu) else None,
+        "gpu_status": gpu_status,
+        "peak_rss_mb": peak_rss_mb(),
+        "device": device,
+        "device_name": device_name,
+        "recorder_s": recorder_s,
+        "recorder_share": recorder_s / wall_s if wall_s > 0 else None,
+        "efficiency_status": efficiency_status,
+    })

@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,14 +79,14 @@ class GameMark:
     open_move: MoveMark | None = field(default=None, repr=False)  # the move being searched, if any
 
 
-def _on_host(x):
+def _on_host(x: Any) -> Any:
     """A tensor as a float64 numpy array (any dtype, any device); anything else as it is."""
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
     return x
 
 
-def _whole(value, what: str, rule: str, ok: Callable[[int], bool]) -> int:
+def _whole(value: Any, what: str, rule: str, ok: Callable[[int], bool]) -> int:
     """`value` as an int if it is a whole number (not a bool) for which `ok` holds; else a PerfkitError."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not ok(int(value)):
         raise PerfkitError(f"{what} must be {rule}, got {value!r}")
@@ -184,7 +185,7 @@ class Tracer:
     def __enter__(self) -> Tracer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --------------------------------------------------------------- marks

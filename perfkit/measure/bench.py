@@ -69,6 +69,7 @@ from perfkit.search import search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
 from perfkit.types import (
+    DEFAULT_GAME,
     CallRecord,
     Evaluate,
     Game,
@@ -88,7 +89,7 @@ class BenchSettings:
     """Everything that defines a benchmark run; stored in its manifest."""
 
     preset: str = "small"  # network/board preset: tiny, small, reference
-    game: str = "hex"  # hex (built in) or an OpenSpiel game string: connect_four, go(board_size=9)
+    game: str = DEFAULT_GAME  # hex (built in) or an OpenSpiel game string: connect_four, go(board_size=9)
     board: int | None = None  # override the preset's board size (same network shape)
     games: int = 16  # games to play per strategy
     concurrency: int | None = None  # crossgame: games in flight (None: its default)
@@ -155,7 +156,7 @@ class BenchSettings:
         check_h2h_games(self.h2h_games)
         search_kind(self.search)  # a config of no registered search (perfkit.search.SEARCHES) fails here
         if self.board is not None:
-            if self.game != "hex":
+            if self.game != DEFAULT_GAME:
                 raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
             check_board_size(self.board)
         get_preset(self.preset)
@@ -460,7 +461,7 @@ def compile_fields(compiled, before: dict[int, float]) -> dict:
 
 def run_label_of(settings: BenchSettings) -> str:
     """The preset, and the game where it is not Hex, for run directory names."""
-    if settings.game == "hex":
+    if settings.game == DEFAULT_GAME:
         return settings.preset
     return f"{settings.preset}-{''.join(c if c.isalnum() else '_' for c in settings.game).strip('_')}"
 

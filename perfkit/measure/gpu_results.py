@@ -22,11 +22,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from perfkit.atomic import write_atomic
 from perfkit.types import PRESETS, PerfkitError
+
+if TYPE_CHECKING:
+    from perfkit.devices import Device
 
 HALF_PRECISIONS = ("float16", "bfloat16")
 
@@ -159,7 +163,7 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
-def environment_fields(device) -> dict:
+def environment_fields(device: Device) -> dict[str, Any]:
     """The GPU model, driver, torch, CUDA and cuDNN versions, plus perfkit's manifest fields."""
     import torch
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from perfkit.types import PRESETS, Game, PerfkitError, Preset, get_preset
+from perfkit.types import DEFAULT_GAME, PRESETS, Game, PerfkitError, Preset, get_preset
 
 CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
 
@@ -178,11 +178,11 @@ def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game 
         raise PerfkitError(
             f"{path} is not a perfkit checkpoint; write one with perfkit.save_checkpoint(model, path)"
         )
-    game_name = getattr(game, "name", "hex")
-    stored = data.get("game", "hex")  # checkpoints before games were recorded are Hex networks
+    game_name = getattr(game, "name", DEFAULT_GAME)
+    stored = data.get("game", DEFAULT_GAME)  # checkpoints before games were recorded are Hex networks
     if stored != game_name:
         raise PerfkitError(f"checkpoint {path} is a network for {stored}, not {game_name}; pass --game {stored}")
-    if game_name == "hex":
+    if game_name == DEFAULT_GAME:  # sized by the preset's board
         sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
         if sizes != (preset.board, preset.blocks, preset.channels):
             raise PerfkitError(

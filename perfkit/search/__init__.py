@@ -65,7 +65,7 @@ def get_search(name: str) -> SearchKind:
     return SEARCHES[name]
 
 
-def search_kind(config) -> SearchKind:
+def search_kind(config: Any) -> SearchKind:
     """The search a config belongs to."""
     for kind in SEARCHES.values():
         if isinstance(config, kind.config):
@@ -79,7 +79,7 @@ def make_searcher(game: Game, config: Any, capacity: int, *, seed: int = 0) -> S
     return search_kind(config).make(game, config, capacity, seed=seed)
 
 
-def config_for(config, strategy: str, *, workers: int = 0):
+def config_for(config: Any, strategy: str, *, workers: int = 0) -> Any:
     """`config` as `strategy` plays it, or one line saying why that strategy cannot serve the search."""
     kind = search_kind(config)
     if strategy not in kind.strategies:
