@@ -541,8 +541,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
         return cmd_cpu_side(args)
 
     from perfkit.analysis.curve import curve_filename, measure_curve
-    from perfkit.devices.threads import curve_oversubscription
-    from perfkit.measure.bench import BenchSettings, Workload, environment
+    from perfkit.measure.bench import BenchSettings, Workload
     from perfkit.measure.profile import _check_writable_file
 
     settings = BenchSettings(
@@ -570,24 +569,18 @@ def cmd_curve(args: argparse.Namespace) -> int:
                 file=sys.stderr, flush=True,
             )
 
-    compile_note = curve_precompile(args, evaluator) if args.compile else ""
+    if args.compile and not args.no_progress:
+        print(f"compiling batch sizes 1..{args.max_batch} (powers of two) ...", file=sys.stderr, flush=True)
     curve = measure_curve(
         evaluator, network=settings.network, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
-        time_budget_s=args.time_budget, seed=args.seed, on_point=progress,
-        environment={**environment(evaluator), "threads": threads.to_dict()},
+        time_budget_s=args.time_budget, seed=args.seed, on_point=progress, threads=threads,
     )
-    curve.note = compile_note
-    warning = curve_oversubscription(curve, threads.expected_batch1_s)
-    if warning:
-        curve.note = f"{curve.note}; {warning}" if curve.note else warning
-    roofline = curve_roofline(workload, curve.peak_boards_per_s)
-    curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
     curve.save(path)
-    print_curve(curve, roofline, as_json=args.json)
+    print_curve(curve, as_json=args.json)
     return 0
 
 
-def print_curve(curve, roofline: dict, *, as_json: bool) -> None:
+def print_curve(curve, *, as_json: bool) -> None:
     """A saved curve on stdout (table or JSON), and on stderr why it gives no efficiency, if it gives none."""
     from perfkit.report.console import render_curve
 
@@ -595,42 +588,15 @@ def print_curve(curve, roofline: dict, *, as_json: bool) -> None:
     if unusable:
         print(f"perfkit curve: warning: {unusable}", file=sys.stderr, flush=True)
     if as_json:
-        print(json.dumps({**curve.to_dict(), "roofline": roofline, "path": str(curve.path)}, indent=2))
+        print(json.dumps({**curve.to_dict(), "path": str(curve.path)}, indent=2))
         return
     print(render_curve(curve))
+    roofline = curve.roofline
     print(
         f"roofline: {roofline['flops_per_board'] / 1e6:,.1f} MFLOP/board; at the peak "
         f"{roofline['achieved_flop_per_s'] / 1e9:,.1f} GFLOP/s of a {roofline['matmul_size']}² matmul's "
         f"{roofline['peak_flop_per_s'] / 1e9:,.1f} GFLOP/s (mfu {roofline['mfu']:.0%})"
     )
-
-
-def curve_precompile(args: argparse.Namespace, evaluator) -> str:
-    """`curve --compile`: every bucket compiled before the sweep's clock starts; the curve's note on its cost."""
-    from perfkit.model.approximate import find_bucketed, precompile
-
-    if not args.no_progress:
-        print(f"compiling batch sizes 1..{args.max_batch} (powers of two) ...", file=sys.stderr, flush=True)
-    compiled = find_bucketed(evaluator.model)
-    assert compiled is not None  # settings.compile made it
-    spent = precompile(compiled, tuple(evaluator.game.obs_shape), up_to=args.max_batch,
-                       device=evaluator.device, dtype=evaluator.dtype)
-    return f"torch.compile'd network ({spent:.1f} s compiling up to batch {args.max_batch}, untimed)"
-
-
-def curve_roofline(workload, boards_per_s: float) -> dict:
-    """FLOPs per board counted from the network, the FLOP/s at `boards_per_s`, and a matmul's peak
-    on the same device in the same dtype, measured now."""
-    from perfkit.analysis.roofline import flops_per_board, matmul_peak, roofline_fields
-    from perfkit.model.approximate import find_bucketed
-    from perfkit.model.evaluator import resolve_precision
-
-    dtype = resolve_precision(workload.settings.precision)
-    game = workload.game or workload.settings.make_game()
-    peak = matmul_peak(workload.device, dtype)
-    compiled = find_bucketed(workload.model)  # count the network's own FLOPs, not through torch.compile's graph
-    flops = flops_per_board(compiled.inner if compiled is not None else workload.model, tuple(game.obs_shape))
-    return {**roofline_fields(flops, boards_per_s, peak["peak_flop_per_s"]), "matmul_size": peak["matmul_size"]}
 
 
 def cmd_project(args: argparse.Namespace) -> int:

@@ -11,10 +11,10 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,11 +28,11 @@ class PerfkitError(Exception):
 # The network contract: what a network perfkit did not write may be given and must answer.
 
 
-def _shape(shape) -> str:
+def _shape(shape: Iterable[Any]) -> str:
     return f"[{', '.join(map(str, shape))}]"
 
 
-def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
+def check_observations(obs: Any, obs_shape: Sequence[int] | None = None, *, batch: bool = True) -> np.ndarray:
     """`obs` as an array of finite numbers, `[K, *obs_shape]` (`batch`) or `[*obs_shape]`; else a
     PerfkitError naming what is wrong (a network given text, NaN or another shape answers
     garbage, or fails far from the cause)."""
@@ -56,7 +56,7 @@ def check_observations(obs, obs_shape: Sequence[int] | None = None, *, batch: bo
     return arr
 
 
-def check_answers(out, rows: int) -> tuple[np.ndarray, np.ndarray]:
+def check_answers(out: Any, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """A forward's `(logits [rows, A], values [rows])` as float64 arrays; else a PerfkitError."""
     try:
         logits, values = out
@@ -83,6 +83,10 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
+
+# The reference workload's game (SPEC §1.1): the one the presets' board N sizes, and the game of a
+# stored run, curve or checkpoint that names none.
+DEFAULT_GAME = "hex"
 
 MIN_BOARD, MAX_BOARD = 3, 19
 MAX_DEPTH, MAX_WIDTH = 4, 16
@@ -154,7 +158,52 @@ class Game(Protocol):
 
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
-    def describe(self) -> dict[str, Any]: ...  # what a manifest or checkpoint records of the game
+    # What a manifest or checkpoint records of the game: its name, obs_shape, actions, and
+    # "board" where the game is sized by one (Hex's N), which the network then records too.
+    def describe(self) -> dict[str, Any]: ...
+
+
+# What a search asks the network through: `(stones [B, D], to_move [B], *, n_policy, n_value, level)
+# -> (logits [B, A] float64, values [B] float64)`. perfkit's Evaluator, the evaluation cache in front
+# of it, and a strategy's batching wrappers all have this signature.
+Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+# A user's engine asks one position at a time: observation `[*obs_shape]` -> (logits [A] unmasked, value).
+Predict = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+
+@runtime_checkable
+class UserEngine(Protocol):
+    """An engine perfkit did not write (a search of its own), traced and batched unmodified.
+
+    Optional beyond these: `settings() -> dict` (for the run's manifest) and `network`, its own
+    network (a torch module, or a callable on a batch `[B, *obs_shape]` returning
+    `(logits [B, actions], value [B])`), which `bench` then calls instead of perfkit's residual
+    net. `perfkit.engines.check_engine` checks an engine against this where it is made.
+    """
+
+    obs_shape: Sequence[int]  # the observation of one position, [planes, rows, cols]
+    actions: int  # A: the game's action count, the policy's width
+
+    def play_game(self, game_id: int, predict: Predict, tracer: Any) -> int:
+        """Play one game to the end, asking `predict` for one position at a time, and mark each
+        move on `tracer` (a perfkit.Tracer): `with tracer.move(player) as move: ...; move.action = a`.
+        Returns the winner: 1, 2, or 0 for a draw."""
+        ...
+
+
+class Searcher(Protocol):
+    """One search over the games in flight, driven by a strategy's game loop (`perfkit.search.SEARCHES`).
+
+    `search` is a generator: it yields the `EvalRequest`s it needs (never a terminal position),
+    is sent each one's `Evaluation`, and returns one decision per root, each with the move
+    record's search part (`move`, `root_value`, `minimax_value`, `candidates`,
+    `policy_move_values`, `chosen_rank`, optionally `visits`).
+    """
+
+    def search(self, roots: PositionBatch, *, games: list[int], plies: np.ndarray) -> Any: ...  # [m] roots, game ids, [m] plies
+
+    def advance(self, keep: np.ndarray) -> None: ...  # [k] rows of the last search whose games go on, in order
 
 
 @dataclass(frozen=True)
@@ -272,6 +321,71 @@ class CallRecord:
     start_s: float  # wall clock (time.perf_counter) at the call's start
     end_s: float
     asked: int | None = None  # boards the search asked for, `batch` of them sent (None: no cache in front)
+
+
+# ---------------------------------------------------------------- the run summary
+
+
+@dataclass
+class RunSummary:
+    """A run's summary metrics, typed: what every run has, finished in one place
+    (`perfkit.instrument.summary.finish_summary`), and what its measurer adds (`extra`).
+
+    Its JSON form (`to_dict`, a run manifest's "summary") has the keys that
+    `perfkit.analysis.metrics.METRICS` documents; None where a metric does not apply.
+    """
+
+    games: int
+    moves: int
+    calls: int  # network calls
+    boards: int  # positions the network evaluated, all calls
+    calls_per_move: float
+    boards_per_move: float
+    mean_batch: float  # boards per call
+    p50_batch: float
+    p95_batch: float
+    max_batch_seen: int
+    wall_s: float  # the games' wall time, warm-up excluded
+    games_per_s: float
+    moves_per_s: float
+    boards_per_s: float
+    forward_share: float | None  # shares of wall_s; None: no wall time
+    transfer_share: float | None  # None on the CPU: there is no transfer
+    encode_share: float | None
+    cpu_share: float | None
+    outside_network_share: float | None
+    game_digest: str | None  # sha256 of every game's moves (None: no moves)
+    batch1_median_s: float | None  # None: no single-board call
+    projected_days_500k: float | None
+    projected_days_500k_low: float | None
+    projected_days_500k_high: float | None
+    gpu_util_mean: float | None  # None: no NVML samples (gpu_status says why)
+    gpu_status: str  # "measured" or "unavailable: <reason>"
+    peak_rss_mb: float
+    device: str  # cpu, cuda:0, sim[:CURVE]
+    device_name: str
+    recorder_s: float  # the recorder's own cost: hooks + tables
+    recorder_share: float | None
+    efficiency: float | None = None  # boards_per_s / a curve's peak (None: not compared with one)
+    efficiency_status: str = "not compared with a curve"
+    speedup_vs_naive: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # metrics the run's measurer adds (threads, cache, workers...)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as stored in a run's manifest and printed by `bench --json`."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**fields, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSummary:
+        """A stored summary, typed; PerfkitError naming a metric every run has that it lacks."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in d]
+        if missing:
+            raise PerfkitError(f"the run's summary has no {', '.join(missing)}: it is not a whole perfkit run")
+        return cls(**{k: d[k] for k in names if k in d}, extra={k: v for k, v in d.items() if k not in names})
 
 
 # ---------------------------------------------------------------- the curve
@@ -420,7 +534,7 @@ class Curve:
         return (
             self.device_name == device_name
             and self.precision == precision
-            and self.network.get("game", "hex") == network.get("game", "hex")
+            and self.network.get("game", DEFAULT_GAME) == network.get("game", DEFAULT_GAME)
             and all(int(self.network.get(k, -1)) == int(network.get(k, -2)) for k in keys)
         )
 

@@ -38,12 +38,7 @@ ROOT_NAMES = {"__version__"}
 
 # (importer, imported): what cannot be fixed without editing code others are changing now.
 # Keep it short: a test below fails once an entry is no longer needed.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("perfkit.instrument.trace", "perfkit.analysis.summary"):
-        "Tracer.run() finishes its run's summary itself (so does bench.py); issue 19 finishes it in one place",
-    ("perfkit.instrument.trace", "perfkit.analysis.curve"):
-        "Tracer.run() adds the efficiency fields to its summary, for the same reason",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

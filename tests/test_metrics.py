@@ -25,8 +25,14 @@ BENCH = ["bench", "--strategy", "naive", "--preset", "tiny", "--games", "1", "--
 def test_a_metric_added_in_one_place_shows_in_json_docs_console_and_report(verbose, monkeypatch, tmp_path, capsys):
     fake = Metric("fake_metric", "float", "a metric made up by the test", "fake col", "{:.3f} fk", verbose=verbose)
     monkeypatch.setattr(metrics, "METRICS", (*metrics.METRICS, fake))  # the one edit
-    summarize = bench_module.summarize  # its computation, which the one edit leaves aside
-    monkeypatch.setattr(bench_module, "summarize", lambda **kw: {**summarize(**kw), "fake_metric": 0.125})
+    finish_summary = bench_module.finish_summary  # its computation, which the one edit leaves aside
+
+    def finish(**kw):
+        summary = finish_summary(**kw)
+        summary.extra["fake_metric"] = 0.125
+        return summary
+
+    monkeypatch.setattr(bench_module, "finish_summary", finish)
 
     assert keys.BENCH_JSON_KEYS["fake_metric"] == ("float", "a metric made up by the test")
     assert main([*BENCH, "--json", "--out", str(tmp_path / "runs")]) == 0

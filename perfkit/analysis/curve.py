@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from perfkit.types import MEASURED_LABEL, CallRecord, Curve, CurvePoint, PerfkitError, Preset, load_curve
+from perfkit.analysis.roofline import flops_per_board, matmul_peak, roofline_fields
+from perfkit.devices import Device
+from perfkit.devices.threads import ThreadChoice, curve_oversubscription
+from perfkit.instrument.environment import environment_of
+from perfkit.model.approximate import find_bucketed, precompile
+from perfkit.types import DEFAULT_GAME, MEASURED_LABEL, Curve, CurvePoint, PerfkitError, Preset, load_curve
 
 SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
 
@@ -41,7 +47,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
-def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = "hex") -> str:
+def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = DEFAULT_GAME) -> str:
     """<device-slug>-<preset>[-board<N> when overridden][-<game> when not Hex]-<precision>.json"""
     from perfkit.types import get_preset
 
@@ -51,20 +57,20 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str, game: st
             name = f"{name}-board{preset.board}"
     except PerfkitError:
         name = f"{name}-board{preset.board}-b{preset.blocks}-c{preset.channels}"
-    if game != "hex":
+    if game != DEFAULT_GAME:
         name = f"{name}-{slug(game)}"
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
-def network_key(network: Preset, game: str = "hex") -> dict[str, Any]:
+def network_key(network: Preset, game: str = DEFAULT_GAME) -> dict[str, Any]:
     """What identifies a network for its curve: the preset's sizes and the game (a game other
     than Hex has its own board: board 0 stands for "the game's")."""
-    return {"board": network.board if game == "hex" else 0, "blocks": network.blocks, "channels": network.channels,
+    return {"board": network.board if game == DEFAULT_GAME else 0, "blocks": network.blocks, "channels": network.channels,
             "game": game}
 
 
 def find_curve(
-    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = "hex"
+    curves_dir: str | os.PathLike[str], *, device_name: str, network: Preset, precision: str, game: str = DEFAULT_GAME
 ) -> tuple[Curve | None, str]:
     """The saved curve matching a run (same device name, network shape, precision), and why.
 
@@ -86,9 +92,9 @@ def find_curve(
             return curve, ""
     device_flag = "cpu" if device_name == "cpu" else "cuda"
     board = f" --board {network.board}" if "-board" in wanted.name else ""
-    game_flag = "" if game == "hex" else f" --game '{game}'"
+    game_flag = "" if game == DEFAULT_GAME else f" --game '{game}'"
     return None, (
-        f"no curve for {network.name}{'' if game == 'hex' else ' on ' + game} ({precision}) on {device_name} in {folder}; "
+        f"no curve for {network.name}{'' if game == DEFAULT_GAME else ' on ' + game} ({precision}) on {device_name} in {folder}; "
         f"run perfkit curve --preset {network.name}{board}{game_flag} --device {device_flag} --precision {precision} "
         f"--out {folder}"
     )
@@ -135,17 +141,18 @@ def measure_curve(
     time_budget_s: float = 30.0,
     seed: int = 0,
     environment: dict[str, Any] | None = None,
+    threads: ThreadChoice | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_point: Callable[[CurvePoint], None] | None = None,
 ) -> Curve:
-    """Per-call cost of `evaluator` for growing batch sizes, until done, out of time or memory.
-
-    Long on purpose: the sweep's stopping rules (max batch, time budget, out of memory) and the
-    evaluator's recording hook are restored in one try/finally that has to see all of them.
+    """Per-call cost of `evaluator` for growing batch sizes, until done, out of time or memory:
+    what `perfkit curve` measures and saves, point for point.
 
     Args:
-        evaluator: an `Evaluator` (or anything with its call signature and its `n`, `device`,
-            `device_name`, `precision` and `on_call` attributes).
+        evaluator: an `Evaluator` (or anything with its call signature and its `game`, `device`,
+            `device_name`, `precision` and `on_call` attributes). A torch.compile'd network has
+            every batch size compiled before the clock starts; a network (`evaluator.model`)
+            gets its roofline (FLOPs per board, a matmul's peak on the device) with the curve.
         network: the network's preset (its name and shape label the curve).
         batches: batch sizes to measure, ascending; default powers of two up to `max_batch`.
         repeats: timed repeats per batch size (raw samples kept); the median is the point.
@@ -154,27 +161,101 @@ def measure_curve(
         time_budget_s: the sweep stops before a batch size that would not fit in the budget
             (predicted from the last point as if cost grew linearly), and a batch size that
             turns out slower than predicted keeps only the repeats done by the deadline.
+        environment: the machine, for the curve file (default: the evaluator's device's).
+        threads: the torch thread choice the curve ran with (`Workload.threads`): stored, and
+            its batch-1 probe flags an oversubscribed sweep in the curve's note.
         clock: the clock read around the timed calls; injectable for tests.
         on_point: called with each measured point (live progress).
     """
+    check_sweep(repeats=repeats, warmup=warmup, time_budget_s=time_budget_s, max_batch=max_batch)
+    sizes = sorted(set(batches)) if batches else default_batches(max_batch)
+    note = precompile_for_curve(evaluator, up_to=max(sizes))
+    points, stopped_by = _sweep(
+        evaluator, sizes, seed=seed, repeats=repeats, warmup=warmup, min_repeat_s=min_repeat_s,
+        time_budget_s=time_budget_s, clock=clock, on_point=on_point,
+        done="all batch sizes measured" if batches else "max batch",
+    )
+    backend = getattr(evaluator, "backend", None)
+    curve = Curve(
+        **curve_labels(evaluator, network), points=points, stopped_by=stopped_by,
+        settings={"repeats": repeats, "warmup": warmup, "min_repeat_s": min_repeat_s,
+                  "time_budget_s": time_budget_s, "max_batch": max_batch, "seed": seed},
+        environment=curve_environment(backend, environment, threads), measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    warning = curve_oversubscription(curve, threads.expected_batch1_s) if threads is not None else None
+    curve.note = "; ".join(text for text in (note, warning) if text)
+    curve.roofline = curve_roofline(evaluator, curve.peak_boards_per_s)
+    return curve
+
+
+def curve_labels(evaluator: Any, network: Preset) -> dict[str, Any]:
+    """What a curve is of: the device, the network, the precision, and whose numbers these are."""
+    backend = getattr(evaluator, "backend", None)
+    return {
+        "device": str(backend) if backend is not None else str(evaluator.device),
+        "device_name": evaluator.device_name,
+        "preset": network.name,
+        "network": network_key(network, getattr(evaluator.game, "name", DEFAULT_GAME)),
+        "precision": evaluator.precision,
+        "label": SIM_LABEL if getattr(backend, "simulated", False) else MEASURED_LABEL,
+    }
+
+
+def check_sweep(*, repeats: int, warmup: int, time_budget_s: float, max_batch: int) -> None:
+    """PerfkitError (one line) for a sweep that cannot be measured."""
     if repeats < 1 or warmup < 1:
         raise PerfkitError(f"repeats and warmup must be >= 1, got {repeats} and {warmup}")
     if isinstance(time_budget_s, bool) or not isinstance(time_budget_s, (int, float)) or not time_budget_s > 0:
         raise PerfkitError(f"time budget must be a number of seconds > 0, got {time_budget_s!r}")
     if max_batch < 1:
         raise PerfkitError(f"max batch must be >= 1, got {max_batch}")
-    sizes = sorted(set(batches)) if batches else default_batches(max_batch)
+
+
+def curve_environment(backend: Any, environment: dict[str, Any] | None, threads: ThreadChoice | None) -> dict[str, Any]:
+    """What the curve file says of the machine: `environment`, else its device's; and the thread choice."""
+    if environment is None:
+        environment = environment_of(backend) if isinstance(backend, Device) else {}
+    return {**environment, "threads": threads.to_dict()} if threads is not None else dict(environment)
+
+
+def precompile_for_curve(evaluator: Any, *, up_to: int) -> str:
+    """A torch.compile'd network's every bucket up to `up_to` compiled before the sweep's clock
+    starts; the curve's note on what that cost ("" for a network that is not compiled)."""
+    model = getattr(evaluator, "model", None)
+    compiled = find_bucketed(model) if isinstance(model, torch.nn.Module) else None
+    if compiled is None:
+        return ""
+    spent = precompile(compiled, tuple(evaluator.game.obs_shape), up_to=up_to, device=evaluator.device,
+                       dtype=evaluator.dtype)
+    return f"torch.compile'd network ({spent:.1f} s compiling up to batch {up_to}, untimed)"
+
+
+def curve_roofline(evaluator: Any, boards_per_s: float) -> dict[str, Any]:
+    """FLOPs per board counted from the evaluator's network, the FLOP/s at `boards_per_s`, and a
+    matmul's peak on the same device in the same dtype, measured now ({}: no network to count)."""
+    model = getattr(evaluator, "model", None)
+    if not isinstance(model, torch.nn.Module):
+        return {}
+    peak = matmul_peak(evaluator.device, evaluator.dtype)
+    compiled = find_bucketed(model)  # count the network's own FLOPs, not through torch.compile's graph
+    flops = flops_per_board(compiled.inner if compiled is not None else model, tuple(evaluator.game.obs_shape))
+    return {**roofline_fields(flops, boards_per_s, peak["peak_flop_per_s"]), "matmul_size": peak["matmul_size"]}
+
+
+def _sweep(
+    evaluator: Any, sizes: list[int], *, seed: int, repeats: int, warmup: int, min_repeat_s: float,
+    time_budget_s: float, clock: Callable[[], float], on_point: Callable[[CurvePoint], None] | None, done: str,
+) -> tuple[list[CurvePoint], str]:
+    """The points measured of `sizes` and why the sweep stopped (`done`: it measured them all).
+
+    The evaluator's recording hook is borrowed for the forward times and given back whatever
+    stops the sweep (max batch, time budget, out of memory)."""
     rng = np.random.default_rng(seed)
     forward: list[float] = []
     previous_hook = evaluator.on_call
-
-    def hook(record: CallRecord) -> None:
-        forward.append(record.forward_s)
-
     points: list[CurvePoint] = []
-    stopped_by = "max batch" if not batches else "all batch sizes measured"
     start = clock()
-    evaluator.on_call = hook
+    evaluator.on_call = lambda record: forward.append(record.forward_s)
     try:
         for b in sizes:
             if points:
@@ -182,10 +263,8 @@ def measure_curve(
                 last = points[-1]
                 est_call = last.median_s * b / last.batch
                 est = est_call * (warmup + repeats * max(1, math.ceil(min_repeat_s / est_call)))
-                left = time_budget_s - (clock() - start)
-                if est > left:
-                    stopped_by = f"time budget {time_budget_s:g} s (batch {b} would need ~{est:.1f} s)"
-                    break
+                if est > time_budget_s - (clock() - start):
+                    return points, f"time budget {time_budget_s:g} s (batch {b} would need ~{est:.1f} s)"
             try:
                 point = _measure_point(
                     evaluator, b, rng, forward, repeats, warmup, min_repeat_s, clock, deadline=start + time_budget_s
@@ -194,36 +273,21 @@ def measure_curve(
                 if not _is_oom(exc):
                     raise
                 _free_device_memory(evaluator)
-                stopped_by = f"out of memory at batch {b}"
-                break
+                return _measured(points, f"out of memory at batch {b}")
             points.append(point)
             if on_point is not None:
                 on_point(point)
             if len(point.call_s) < repeats:
-                stopped_by = f"time budget {time_budget_s:g} s (batch {b}: {len(point.call_s)} of {repeats} repeats)"
-                break
+                return points, f"time budget {time_budget_s:g} s (batch {b}: {len(point.call_s)} of {repeats} repeats)"
     finally:
         evaluator.on_call = previous_hook
+    return _measured(points, done)
+
+
+def _measured(points: list[CurvePoint], stopped_by: str) -> tuple[list[CurvePoint], str]:
     if not points:
         raise PerfkitError(f"no batch size could be measured ({stopped_by}); try a smaller preset")
-    backend = getattr(evaluator, "backend", None)
-    simulated = bool(getattr(backend, "simulated", False))
-    return Curve(
-        device=str(backend) if backend is not None else str(evaluator.device),
-        device_name=evaluator.device_name,
-        preset=network.name,
-        network=network_key(network, getattr(evaluator.game, "name", "hex")),
-        precision=evaluator.precision,
-        points=points,
-        stopped_by=stopped_by,
-        settings={
-            "repeats": repeats, "warmup": warmup, "min_repeat_s": min_repeat_s,
-            "time_budget_s": time_budget_s, "max_batch": max_batch, "seed": seed,
-        },
-        environment=environment or {},
-        measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        label=SIM_LABEL if simulated else MEASURED_LABEL,
-    )
+    return points, stopped_by
 
 
 def _measure_point(

@@ -153,15 +153,11 @@ def settings_path_label(settings: Any) -> str | None:
 
 def reference_model(settings: Any, game: Game) -> torch.nn.Module:
     """The run's network rebuilt from its settings (seed or checkpoint), as built: no fold, no compile."""
-    from perfkit.game.hex import HexGame
-    from perfkit.model.net import build_game_model, build_model, load_checkpoint
+    from perfkit.model.net import build_network, load_checkpoint
 
-    net = settings.network
     if settings.checkpoint:
-        return load_checkpoint(settings.checkpoint, net, game=game)
-    if isinstance(game, HexGame):
-        return build_model(net, seed=settings.seed)
-    return build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
+        return load_checkpoint(settings.checkpoint, settings.network, game=game)
+    return build_network(game, settings.network, seed=settings.seed)
 
 
 def measure_quality(

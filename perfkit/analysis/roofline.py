@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from perfkit.devices import get_device
 from perfkit.types import Curve
 
 
@@ -40,18 +41,18 @@ def matmul_peak(
     sat ~5% below a 1024²'s best, and a compiled network then read above "the peak".
     """
     g = torch.Generator().manual_seed(0)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)
+    sync = get_device(device).synchronize
     best = None
     for size in sizes:
         a = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
         b = torch.rand((size, size), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
         torch.mm(a, b)
-        sync(device)
+        sync()
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             torch.mm(a, b)
-            sync(device)
+            sync()
             times.append(time.perf_counter() - t0)
         fastest = min(times)
         found = {"matmul_size": size, "matmul_s": fastest, "peak_flop_per_s": 2.0 * size**3 / fastest}

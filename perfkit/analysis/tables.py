@@ -58,7 +58,7 @@ def where_measured(run: Run) -> str:
     env = run.manifest.get("environment", {})
     if is_simulated(run):
         return f"{env.get('device_name') or 'sim'} (simulated, not measured)"
-    if str(env.get("device", "cpu")).startswith("cuda"):
+    if str(env.get("device", "cpu")) != "cpu":  # an accelerator: its name says what it is
         return str(env.get("device_name") or env.get("device"))
     cores = env.get("cpu_count")
     return f"CPU, {cores} cores" if cores else "CPU"

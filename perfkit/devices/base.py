@@ -103,6 +103,14 @@ class Device:
     def free_memory(self) -> None:
         """Return cached memory after an out-of-memory error, so that smaller batches fit."""
 
+    def unsupported(self, dtype: torch.dtype) -> str | None:
+        """Why this device cannot run `dtype`, known before trying ("not supported on ..."); None: it may."""
+        return None
+
+    def hardware(self) -> dict[str, Any]:
+        """The hardware beyond the manifest's fields, for a results page: memory, capability, driver ({}: none)."""
+        return {}
+
     def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         """(NVML reader, None), or (None, "unavailable: <reason>")."""
         return None, f"unavailable: the run uses {self.name}, not an NVIDIA GPU"

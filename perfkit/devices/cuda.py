@@ -6,12 +6,13 @@ Never run on this project's machines yet (no GPU lent): the tests that need it s
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
 from perfkit.devices.base import Device, Forward, RunnerOutput, Slots, TimedCall
-from perfkit.devices.nvml import GpuReader, open_reader
+from perfkit.devices.nvml import GpuReader, driver_version, open_reader
 from perfkit.types import Game, PerfkitError
 
 
@@ -88,6 +89,16 @@ class CudaDevice(Device):
 
     def free_memory(self) -> None:
         torch.cuda.empty_cache()
+
+    def unsupported(self, dtype: torch.dtype) -> str | None:
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            return f"not supported on {self.name}"
+        return None
+
+    def hardware(self) -> dict[str, Any]:
+        props = torch.cuda.get_device_properties(self.torch_device)
+        return {"cudnn": torch.backends.cudnn.version(), "gpu_memory_gib": props.total_memory / 2**30,
+                "gpu_capability": f"{props.major}.{props.minor}", "driver": driver_version()}
 
     def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return open_reader("cuda", self.index)

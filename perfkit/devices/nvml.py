@@ -105,3 +105,15 @@ def open_reader(device_type: str, index: int | None, *, nvml: Any = None) -> tup
         return NvmlReader(index or 0, nvml=nvml), None
     except Unavailable as exc:
         return None, f"unavailable: {exc}"
+
+
+def driver_version() -> str | None:
+    """The NVIDIA driver's version, None where NVML cannot say."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # noqa: BLE001 - no NVML: the driver is left unknown, the run goes on
+        return None

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from perfkit.batching.greenlets import DEFAULT_SCHEDULER, GreenletServer, check_
 from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer, why_failed
-from perfkit.types import PerfkitError, check_observations
+from perfkit.types import PerfkitError, UserEngine, check_observations
 
 ENGINE_STRATEGIES = ("naive", "crossgame")
 DEFAULT_CONCURRENCY = 64
@@ -43,12 +44,12 @@ MAX_ACTIONS = 1_000_000  # a network's policy row; far above any board game's (G
 MAX_OBS_NUMBERS = 10_000_000  # numbers in one observation (40 MB in float32)
 
 
-def check_engine(engine, spec: str | None = None):
-    """`engine` if it keeps the engine protocol (see perfkit.engines), else a PerfkitError saying what it lacks."""
+def check_engine(engine: Any, spec: str | None = None) -> UserEngine:
+    """`engine` if it keeps the engine protocol (`perfkit.types.UserEngine`), else a PerfkitError saying what it lacks."""
     name = f"engine {spec!r}" if spec else f"engine {type(engine).__name__}"
     missing = [a for a in ("obs_shape", "actions", "play_game") if not hasattr(engine, a)]
     if missing:
-        raise PerfkitError(f"{name} lacks {', '.join(missing)} (see perfkit.engines)")
+        raise PerfkitError(f"{name} lacks {', '.join(missing)} (see perfkit.types.UserEngine)")
     if not callable(engine.play_game):
         raise PerfkitError(f"{name}: play_game must be a method, got {type(engine.play_game).__name__}")
     shape, actions = engine.obs_shape, engine.actions
@@ -63,6 +64,8 @@ def check_engine(engine, spec: str | None = None):
     if isinstance(actions, bool) or not isinstance(actions, (int, np.integer)) or not 1 <= actions <= MAX_ACTIONS:
         raise PerfkitError(f"{name}: actions must be a whole number from 1 to {MAX_ACTIONS:,} (the game's action count), "
                            f"got {actions!r}")
+    if not isinstance(engine, UserEngine):  # what is checked above is all the Protocol asks
+        raise PerfkitError(f"{name} does not keep perfkit.types.UserEngine")
     return engine
 
 

@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,14 +79,14 @@ class GameMark:
     open_move: MoveMark | None = field(default=None, repr=False)  # the move being searched, if any
 
 
-def _on_host(x):
+def _on_host(x: Any) -> Any:
     """A tensor as a float64 numpy array (any dtype, any device); anything else as it is."""
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
     return x
 
 
-def _whole(value, what: str, rule: str, ok: Callable[[int], bool]) -> int:
+def _whole(value: Any, what: str, rule: str, ok: Callable[[int], bool]) -> int:
     """`value` as an int if it is a whole number (not a bool) for which `ok` holds; else a PerfkitError."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not ok(int(value)):
         raise PerfkitError(f"{what} must be {rule}, got {value!r}")
@@ -184,7 +185,7 @@ class Tracer:
     def __enter__(self) -> Tracer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --------------------------------------------------------------- marks
@@ -453,9 +454,8 @@ class Tracer:
 
     def run(self, *, wall_s: float | None = None) -> Run:
         """The traced calls, moves and games as a Run (the tracer's clock is stopped first)."""
-        from perfkit.analysis.curve import efficiency_fields
-        from perfkit.analysis.summary import summarize
-        from perfkit.instrument.environment import environment_of, peak_rss_mb
+        from perfkit.instrument.environment import environment_of
+        from perfkit.instrument.summary import finish_summary
 
         self.start()
         self.stop()
@@ -464,18 +464,13 @@ class Tracer:
         wall = self.wall_s if wall_s is None else wall_s
         rec = self.recorder
         calls, moves, games = rec.calls_table(), rec.moves_table(), rec.games_table()
-        summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall, wall_start=self.t0)
         gpu = self._sampler.table() if self._sampler is not None else None
-        gpu_status = (self._sampler.error if self._sampler else None) or self._gpu_status or "measured"
-        summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if gpu is not None and len(gpu) else None
-        summary["gpu_status"] = gpu_status
-        summary["peak_rss_mb"] = peak_rss_mb()
         env = environment_of(self.device)
-        summary["device"], summary["device_name"] = env["device"], env["device_name"]
-        summary["recorder_s"] = rec.own_s
-        summary["recorder_share"] = rec.own_s / wall if wall > 0 else None
-        summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve"))
-        summary["speedup_vs_naive"] = None
+        summary = finish_summary(
+            calls=calls, moves=moves, games=games, gpu=gpu, wall_s=wall, wall_start=self.t0,
+            gpu_status=(self._sampler.error if self._sampler else None) or self._gpu_status or "measured",
+            device=env["device"], device_name=env["device_name"], recorder_s=rec.own_s,
+        )
         precision = {torch.float32: "float32", torch.float64: "float64"}.get(self.dtype, str(self.dtype))
         extra = dict(self.extra_manifest)
         settings = {"preset": "user", "precision": precision, "seed": None, "games": len(games),
@@ -497,7 +492,7 @@ class Tracer:
             "traced": True,
             **({"failed_games": [{"game": g, "error": why} for g, why in self.failed_games]} if self.failed_games else {}),
             **extra,
-            "summary": summary,
+            "summary": summary.to_dict(),
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
                    gpu=gpu if gpu is not None else pd.DataFrame())

@@ -11,10 +11,13 @@ import errno
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -30,11 +33,11 @@ from perfkit.analysis.quality import (
     settings_path_label,
 )
 from perfkit.analysis.roofline import mfu_fields
-from perfkit.analysis.summary import summarize
 from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
 from perfkit.devices.graphs import find_graphed, graph_network
+from perfkit.devices.nvml import GpuReader
 from perfkit.devices.threads import (
     BIG_BATCH,
     ThreadChoice,
@@ -45,11 +48,12 @@ from perfkit.devices.threads import (
     time_calls,
 )
 from perfkit.game import get_game
-from perfkit.game.hex import HexGame, check_board_size
-from perfkit.instrument.environment import environment_of, peak_rss_mb
+from perfkit.game.hex import check_board_size
+from perfkit.instrument.environment import environment_of
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run, remove_empty
+from perfkit.instrument.summary import finish_summary
 from perfkit.model.approximate import (
     AUTOCAST_DTYPES,
     autocast_network,
@@ -60,10 +64,21 @@ from perfkit.model.approximate import (
 )
 from perfkit.model.evaluator import Evaluator, resolve_precision
 from perfkit.model.fold import prepare_network
-from perfkit.model.net import build_game_model, build_model, load_checkpoint
+from perfkit.model.net import build_network, load_checkpoint
+from perfkit.search import search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.strategies import STRATEGIES, CrossGameOptions, Engine, make_strategy
-from perfkit.types import Game, PerfkitError, Preset, SearchConfig, get_preset
+from perfkit.types import (
+    DEFAULT_GAME,
+    CallRecord,
+    Evaluate,
+    Game,
+    PerfkitError,
+    Preset,
+    RunSummary,
+    SearchConfig,
+    get_preset,
+)
 
 # Summary keys a strategy's `stats()` provides (crossgame with worker processes).
 WORKER_KEYS = ("batch_fill", "worker_idle_share", "requests_sent", "requests_answered")
@@ -74,7 +89,7 @@ class BenchSettings:
     """Everything that defines a benchmark run; stored in its manifest."""
 
     preset: str = "small"  # network/board preset: tiny, small, reference
-    game: str = "hex"  # hex (built in) or an OpenSpiel game string: connect_four, go(board_size=9)
+    game: str = DEFAULT_GAME  # hex (built in) or an OpenSpiel game string: connect_four, go(board_size=9)
     board: int | None = None  # override the preset's board size (same network shape)
     games: int = 16  # games to play per strategy
     concurrency: int | None = None  # crossgame: games in flight (None: its default)
@@ -139,10 +154,9 @@ class BenchSettings:
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise PerfkitError(f"quality_positions must be a whole number >= 1, got {q!r}")
         check_h2h_games(self.h2h_games)
-        if not isinstance(self.search, (SearchConfig, MCTSConfig)):
-            raise PerfkitError(f"search must be a perfkit.SearchConfig or MCTSConfig, got {type(self.search).__name__}")
+        search_kind(self.search)  # a config of no registered search (perfkit.search.SEARCHES) fails here
         if self.board is not None:
-            if self.game != "hex":
+            if self.game != DEFAULT_GAME:
                 raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
             check_board_size(self.board)
         get_preset(self.preset)
@@ -199,10 +213,8 @@ class Workload:
         model: torch.nn.Module
         if settings.checkpoint:
             model = load_checkpoint(settings.checkpoint, net, game=game)
-        elif isinstance(game, HexGame):
-            model = build_model(net, seed=settings.seed)
         else:
-            model = build_game_model(game.obs_shape, game.actions, preset=net, seed=settings.seed, game=game.name)
+            model = build_network(game, net, seed=settings.seed)
         prepared = None
         dtype = resolve_precision(settings.precision)
         check_precision_supported(device, dtype, model, tuple(game.obs_shape))  # one line where it can't run
@@ -229,14 +241,14 @@ class Workload:
         workload.threads = dataclasses.replace(workload.threads, big_call_s=big_call_s)
         return workload
 
-    def evaluator(self, on_call=None) -> Evaluator:
+    def evaluator(self, on_call: Callable[[CallRecord], None] | None = None) -> Evaluator:
         return Evaluator(
             self.model, game=self.game or self.settings.make_game(),
             device=self.backend if self.backend is not None else self.device,
             precision=self.settings.precision, on_call=on_call,
         )
 
-    def cached(self, evaluate):
+    def cached(self, evaluate: Evaluate) -> Evaluate:
         """`evaluate` behind the exact evaluation cache, or as it is with `cache=False`."""
         return EvalCache(evaluate, entries=self.settings.cache_size) if self.settings.cache else evaluate
 
@@ -246,13 +258,14 @@ class Workload:
             evaluator(*evaluator.blank(b))
 
 
-def environment(evaluator: Evaluator) -> dict:
+def environment(evaluator: Evaluator) -> dict[str, Any]:
     return environment_of(evaluator.backend)
 
 
 def thread_fields(
-    choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None, calls=None
-) -> dict:
+    choice: ThreadChoice | None, batch1_s: float | None, threads: int, reason: str | None,
+    calls: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """The run's thread count, why, and a warning when its calls were far slower than timed before it."""
     expected = choice.batch1_s.get(threads) if choice else None
     big_s = choice.big_call_s if choice and threads == choice.threads else None
@@ -271,40 +284,121 @@ def run_strategy(
     *,
     progress: bool = True,
     record_calls: bool = True,
-    gpu_reader=None,
+    gpu_reader: GpuReader | None = None,
 ) -> Run:
-    """Play the workload's games with strategy `name`; returns the Run (not yet saved).
-
-    Long on purpose: the clock, the GPU sampler and the progress bar bracket the games in one
-    block, and the manifest is assembled in the order a reader meets it."""
+    """Play the workload's games with strategy `name`; returns the Run (not yet saved)."""
     s = workload.settings
     strategy = make_strategy(name, s.crossgame_options())
     threads, threads_reason = workload.threads.for_strategy(name) if workload.threads else (torch.get_num_threads(), None)
     torch.set_num_threads(threads)
     recorder = Recorder(strategy.name, record_calls=record_calls)
-    evaluator = workload.evaluator()
-    workload.warm_up(evaluator)
-    compiled = find_bucketed(evaluator.model)
-    if compiled is not None:  # every bucket the run can reach, compiled before the clock starts
-        precompile(compiled, tuple(evaluator.game.obs_shape), up_to=largest_call(name, s), device=evaluator.device,
-                   dtype=evaluator.dtype)
-    compiled_before = dict(compiled.compile_s) if compiled is not None else {}
-    graphed = find_graphed(evaluator.model)
-    if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
-        graphed.capture_all(torch.zeros((1, *evaluator.game.obs_shape), device=evaluator.device, dtype=evaluator.dtype))
-    evaluator.on_call = recorder.on_call
-    evaluate = workload.cached(evaluator)
-    engine = Engine(evaluate=evaluate, game=evaluator.game, config=s.search, seed=s.seed)
+    ready = ReadyNetwork.prepare(name, workload)
+    ready.evaluator.on_call = recorder.on_call
+    engine = Engine(evaluate=ready.evaluate, game=ready.evaluator.game, config=s.search, seed=s.seed)
     if gpu_reader is None:
-        gpu_reader, gpu_status = evaluator.backend.gpu_reader()
+        gpu_reader, gpu_status = ready.evaluator.backend.gpu_reader()
     else:
         gpu_status = None
+    played = play_timed(strategy, engine, recorder, GpuSampler(gpu_reader), games=s.games, progress=progress)
+    calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
+    summary = finish_summary(
+        calls=calls, moves=moves, games=games, gpu=played.gpu, wall_s=played.wall_s, wall_start=played.t0,
+        gpu_status=played.gpu_status or gpu_status or "measured", device=ready.evaluator.backend.spec,
+        device_name=ready.evaluator.device_name, recorder_s=recorder.own_s,
+        efficiency_status="not compared with a curve (bench does that)",
+    )
+    stats = strategy.stats() if hasattr(strategy, "stats") else {}
+    summary.extra.update(bench_fields(summary, workload, ready, stats, threads, threads_reason, calls))
+    manifest = {
+        "kind": "perfkit-run",
+        "strategy": strategy.name,
+        "strategy_settings": strategy.settings(),
+        "strategy_stats": stats,
+        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
+        "search": s.search.to_dict(),
+        "network": network_fields(s.network, ready.evaluator.game),
+        "game": ready.evaluator.game.describe(),
+        "environment": environment(ready.evaluator),
+        "threads": workload.threads.to_dict() if workload.threads else None,
+        **played.times(),
+        "record_calls": record_calls,
+        **ready.manifest_fields(workload.prepared),
+        "quality": workload.quality,
+        "summary": summary.to_dict(),
+    }
+    return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=played.gpu)
 
-    bar = tqdm(total=s.games, unit="game", desc=name, file=sys.stderr, disable=not progress, leave=False)
+
+@dataclass
+class ReadyNetwork:
+    """The evaluator a run calls, warmed up, with every compiled bucket and CUDA graph made before its clock."""
+
+    evaluator: Evaluator
+    evaluate: Any  # the evaluator, behind the exact cache unless cache=False
+    compiled: Any  # the torch.compile'd wrapper (None: not compiled)
+    compiled_before: dict[int, float]  # its buckets' compile seconds before the clock started
+    graphed: Any  # the CUDA-graphed wrapper (None: no graphs)
+
+    @classmethod
+    def prepare(cls, name: str, workload: Workload) -> ReadyNetwork:
+        evaluator = workload.evaluator()
+        workload.warm_up(evaluator)
+        obs_shape = tuple(evaluator.game.obs_shape)
+        compiled = find_bucketed(evaluator.model)
+        if compiled is not None:  # every bucket the run can reach, compiled before the clock starts
+            precompile(compiled, obs_shape, up_to=largest_call(name, workload.settings), device=evaluator.device,
+                       dtype=evaluator.dtype)
+        graphed = find_graphed(evaluator.model)
+        if graphed is not None:  # every bucket captured before the clock starts, and before other threads run
+            graphed.capture_all(torch.zeros((1, *obs_shape), device=evaluator.device, dtype=evaluator.dtype))
+        return cls(evaluator=evaluator, evaluate=workload.cached(evaluator), compiled=compiled,
+                   compiled_before=dict(compiled.compile_s) if compiled is not None else {}, graphed=graphed)
+
+    @property
+    def cache(self) -> EvalCache | None:
+        return self.evaluate if isinstance(self.evaluate, EvalCache) else None
+
+    def manifest_fields(self, prepared: dict[str, Any] | None) -> dict[str, Any]:
+        """The manifest's cache, network_prepared (`prepared`), compile and cuda_graphs."""
+        compiled = self.compiled
+        return {
+            "cache": self.cache.stats() if self.cache is not None else None,
+            "network_prepared": prepared,
+            "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
+                        "backend": compiled.backend} if compiled is not None else None,
+            "cuda_graphs": self.graphed.describe() if self.graphed is not None else None,
+        }
+
+
+@dataclass
+class Played:
+    """A run's games on the clock: when they started and ended, and the GPU samples taken meanwhile."""
+
+    t0: float  # perf_counter at the start: the calls' start_s/end_s are on this clock
+    wall_s: float
+    started_at: float  # time.time()
+    ended_at: float
+    gpu: pd.DataFrame  # NVML samples
+    gpu_status: str | None  # the sampler's error, None: it sampled
+
+    def times(self) -> dict[str, Any]:
+        return {
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at)),
+            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.ended_at)),
+            "wall_s": self.wall_s,
+            "perf_counter_start_s": self.t0,
+        }
+
+
+def play_timed(
+    strategy: Any, engine: Engine, recorder: Recorder, sampler: GpuSampler, *, games: int, progress: bool
+) -> Played:
+    """Play `games` games with `strategy`: the clock, the GPU sampler and the progress bar bracket them."""
+    bar = tqdm(total=games, unit="game", desc=strategy.name, file=sys.stderr, disable=not progress, leave=False)
     started_at = time.time()
     t0 = time.perf_counter()
-    with GpuSampler(gpu_reader) as sampler:
-        for game in strategy.play(range(s.games), engine):
+    with sampler:
+        for game in strategy.play(range(games), engine):
             recorder.on_game(game)
             bar.update(1)
             if progress and recorder.n_calls:
@@ -317,55 +411,29 @@ def run_strategy(
     wall_s = time.perf_counter() - t0
     ended_at = time.time()
     bar.close()
-    gpu_status = sampler.error or gpu_status or "measured"
+    return Played(t0=t0, wall_s=wall_s, started_at=started_at, ended_at=ended_at, gpu=sampler.table(),
+                  gpu_status=sampler.error)
 
-    calls, moves, games = recorder.calls_table(), recorder.moves_table(), recorder.games_table()
-    summary = summarize(calls=calls, moves=moves, games=games, wall_s=wall_s, wall_start=t0)
-    gpu = sampler.table()
-    summary["gpu_util_mean"] = float(gpu["util_pct"].mean()) if len(gpu) else None
-    summary["gpu_status"] = gpu_status
-    summary["peak_rss_mb"] = peak_rss_mb()
-    summary["device"] = evaluator.backend.spec
-    summary["device_name"] = evaluator.device_name
-    summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
-    summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
-    summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
-    summary.update(mfu_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
-    summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
-    summary["speedup_vs_naive"] = None
-    stats = strategy.stats() if hasattr(strategy, "stats") else {}
-    summary.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
-    summary.update(thread_fields(workload.threads, summary["batch1_median_s"], threads, threads_reason, calls))
-    if evaluator.backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
-        summary["oversubscription_warning"] = None
-    summary.update(cache_fields(evaluate if isinstance(evaluate, EvalCache) else None, summary["boards"]))
-    summary.update(compile_fields(compiled, compiled_before))
-    summary.update(quality_fields(workload.quality))
-    manifest = {
-        "kind": "perfkit-run",
-        "strategy": strategy.name,
-        "strategy_settings": strategy.settings(),
-        "strategy_stats": stats,
-        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k != "search"},
-        "search": s.search.to_dict(),
-        "network": network_fields(s.network, evaluator.game),
-        "game": evaluator.game.describe(),
-        "environment": environment(evaluator),
-        "threads": workload.threads.to_dict() if workload.threads else None,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at)),
-        "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ended_at)),
-        "wall_s": wall_s,
-        "perf_counter_start_s": t0,  # the calls' start_s/end_s are on this clock
-        "record_calls": record_calls,
-        "cache": evaluate.stats() if isinstance(evaluate, EvalCache) else None,
-        "network_prepared": workload.prepared,
-        "compile": {"buckets_s": {str(k): v for k, v in sorted(compiled.compile_s.items())},
-                    "backend": compiled.backend} if compiled is not None else None,
-        "cuda_graphs": graphed.describe() if graphed is not None else None,
-        "quality": workload.quality,
-        "summary": summary,
-    }
-    return Run(manifest=manifest, calls=calls, moves=moves, games=games, gpu=gpu)
+
+def bench_fields(
+    summary: RunSummary, workload: Workload, ready: ReadyNetwork, stats: dict[str, Any], threads: int,
+    threads_reason: str | None,
+    calls: pd.DataFrame,
+) -> dict[str, Any]:
+    """What bench adds to a run's summary: threads, workers, cache, compile, quality, the verdict."""
+    base = summary.to_dict()
+    backend = ready.evaluator.backend
+    fields: dict[str, Any] = {}
+    fields.update(mfu_fields(summary.boards_per_s, None, summary.efficiency_status))
+    fields.update(bottleneck_fields({**base, **fields}, getattr(backend, "curve", None)))
+    fields.update({key: stats.get(key) for key in WORKER_KEYS})  # None: not played with workers
+    fields.update(thread_fields(workload.threads, summary.batch1_median_s, threads, threads_reason, calls))
+    if backend.simulated:  # batch-1 wall times are modelled latencies, not a sign of oversubscription
+        fields["oversubscription_warning"] = None
+    fields.update(cache_fields(ready.cache, summary.boards))
+    fields.update(compile_fields(ready.compiled, ready.compiled_before))
+    fields.update(quality_fields(workload.quality))
+    return fields
 
 
 def largest_call(name: str, s: BenchSettings) -> int:
@@ -393,7 +461,7 @@ def compile_fields(compiled, before: dict[int, float]) -> dict:
 
 def run_label_of(settings: BenchSettings) -> str:
     """The preset, and the game where it is not Hex, for run directory names."""
-    if settings.game == "hex":
+    if settings.game == DEFAULT_GAME:
         return settings.preset
     return f"{settings.preset}-{''.join(c if c.isalnum() else '_' for c in settings.game).strip('_')}"
 
@@ -402,7 +470,7 @@ def network_fields(preset: Preset, game: Game) -> dict:
     """The manifest's network: the preset's sizes; its board is the game's (rows x cols for
     a game other than Hex)."""
     fields = dataclasses.asdict(preset)
-    if not isinstance(game, HexGame):
+    if "board" not in game.describe():  # a game not sized by --board: its board is its observation's
         fields.update(board="x".join(map(str, game.obs_shape[1:])), obs_shape=list(game.obs_shape), actions=game.actions)
     return fields
 

@@ -169,25 +169,8 @@ def environment_fields(device: Device) -> dict[str, Any]:
 
     from perfkit.instrument.environment import environment_of
 
-    env = {**environment_of(device), "torch_cuda": torch.version.cuda, "cudnn": None, "driver": None}
-    if device.kind == "cuda":
-        env["cudnn"] = torch.backends.cudnn.version()
-        props = torch.cuda.get_device_properties(device.torch_device)
-        env["gpu_memory_gib"] = props.total_memory / 2**30
-        env["gpu_capability"] = f"{props.major}.{props.minor}"
-        env["driver"] = driver_version()
-    return env
-
-
-def driver_version() -> str | None:
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        version: bytes | str = pynvml.nvmlSystemGetDriverVersion()  # bytes in older pynvml
-        return version.decode() if isinstance(version, bytes) else str(version)
-    except Exception:  # noqa: BLE001 - no NVML: the driver is left unknown, the run goes on
-        return None
+    return {**environment_of(device), "torch_cuda": torch.version.cuda, "cudnn": None, "driver": None,
+            **device.hardware()}
 
 
 def run_summaries(folder: Path) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:

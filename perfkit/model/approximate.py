@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from perfkit.devices import get_device
 from perfkit.types import PerfkitError
 
 APPROXIMATE_PRECISIONS = ("bfloat16", "float16")
@@ -36,8 +37,9 @@ def check_precision_supported(device: torch.device, dtype: torch.dtype, model: n
     if dtype in (torch.float32, torch.float64):
         return
     name = str(dtype).removeprefix("torch.")
-    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise PerfkitError(f"{name} is not supported on {torch.cuda.get_device_name(device)}; use --precision float32")
+    why = get_device(device).unsupported(dtype)
+    if why:
+        raise PerfkitError(f"{name} is {why}; use --precision float32")
     import copy
 
     try:
@@ -77,8 +79,9 @@ def autocast_network(model: nn.Module, obs_shape: tuple[int, ...], *, device: to
         raise PerfkitError(f"unknown --autocast {name!r}; use {' or '.join(AUTOCAST_DTYPES)}")
     if precision != "float32":
         raise PerfkitError(f"--autocast {name} runs a float32 network in mixed precision; drop --precision {precision}")
-    if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
-        raise PerfkitError(f"autocast bfloat16 is not supported on {torch.cuda.get_device_name(device)}; use float16")
+    why = get_device(device).unsupported(AUTOCAST_DTYPES[name])
+    if why:
+        raise PerfkitError(f"autocast {name} is {why}; use float16")
     wrapped = Autocast(model.to(device=device, dtype=torch.float32).eval(), device.type, AUTOCAST_DTYPES[name])
     try:
         with torch.inference_mode():
@@ -122,8 +125,7 @@ class Bucketed(nn.Module):
         else:
             t0 = self.clock()
             logits, values = self.compiled(planes)
-            if planes.device.type == "cuda":  # CUDA runs asynchronously: wait, or the clock reads launch time
-                torch.cuda.synchronize(planes.device)
+            get_device(planes.device).synchronize()  # a GPU runs asynchronously: wait, or the clock reads launch time
             self.compile_s[size] = self.clock() - t0
         return logits[:b], values[:b]
 

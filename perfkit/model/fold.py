@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from perfkit.devices import get_device
+
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 
@@ -80,14 +82,14 @@ def in_format(model: nn.Module, memory_format: str) -> nn.Module:
 
 def time_forward(model: nn.Module, planes: torch.Tensor, *, repeats: int = 5) -> float:
     """Median seconds of `model(planes)` over `repeats` after one untimed call."""
+    device = get_device(planes.device)
     with torch.inference_mode():
         model(planes)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             model(planes)
-            if planes.device.type == "cuda":
-                torch.cuda.synchronize(planes.device)
+            device.synchronize()
             times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
 

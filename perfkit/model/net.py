@@ -15,7 +15,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from perfkit.types import PRESETS, Game, PerfkitError, Preset, get_preset
+from perfkit.types import DEFAULT_GAME, PRESETS, Game, PerfkitError, Preset, get_preset
 
 CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
 
@@ -46,6 +46,7 @@ class ResNet(nn.Module):
         planes, rows, cols = obs_shape
         self.obs_shape, self.actions = (int(planes), int(rows), int(cols)), int(actions)
         self.game: str | None = None  # the game it plays, where known (checkpoints record it)
+        self.board: int | None = None  # the game's board size where the game is sized by one (Hex)
         self.blocks, self.channels = blocks, channels
         cells = rows * cols
         self.stem = nn.Sequential(
@@ -119,6 +120,14 @@ def build_game_model(
     return model
 
 
+def build_network(game: Game, preset: Preset, *, seed: int = 0) -> ResNet:
+    """The preset's residual net (its blocks and channels) for the network input `game` describes:
+    planes `[B, *game.obs_shape]` -> (logits `[B, game.actions]`, value `[B]`), weights from `seed`."""
+    model = build_game_model(game.obs_shape, game.actions, preset=preset, seed=seed, game=game.name)
+    model.board = game.describe().get("board")
+    return model
+
+
 def save_checkpoint(model: ResNet, path: str | os.PathLike[str]) -> None:
     """Write `model`'s weights, sizes and game to `path` (loadable by `load_checkpoint`)."""
     if not isinstance(model, ResNet):
@@ -135,7 +144,7 @@ def _save(model: ResNet, path: str | os.PathLike[str]) -> None:
         {
             "format": CHECKPOINT_FORMAT,
             "game": model.game,
-            "board": getattr(model, "board", None),
+            "board": model.board,
             "obs_shape": list(model.obs_shape),
             "actions": model.actions,
             "blocks": model.blocks,
@@ -169,11 +178,11 @@ def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game 
         raise PerfkitError(
             f"{path} is not a perfkit checkpoint; write one with perfkit.save_checkpoint(model, path)"
         )
-    game_name = getattr(game, "name", "hex")
-    stored = data.get("game", "hex")  # checkpoints before games were recorded are Hex networks
+    game_name = getattr(game, "name", DEFAULT_GAME)
+    stored = data.get("game", DEFAULT_GAME)  # checkpoints before games were recorded are Hex networks
     if stored != game_name:
         raise PerfkitError(f"checkpoint {path} is a network for {stored}, not {game_name}; pass --game {stored}")
-    if game_name == "hex":
+    if game_name == DEFAULT_GAME:  # sized by the preset's board
         sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
         if sizes != (preset.board, preset.blocks, preset.channels):
             raise PerfkitError(

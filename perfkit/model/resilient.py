@@ -35,15 +35,14 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _free_device_memory(exc: BaseException) -> None:
-    """After a CUDA out-of-memory error, return cached blocks so that smaller batches fit."""
-    if "out of memory" not in str(exc).lower():
+def _free_device_memory(exc: BaseException, backend: Any) -> None:
+    """After an out-of-memory error, the device (`backend`, a perfkit Device where the evaluate
+    has one) returns its cached blocks so that smaller batches fit."""
+    free = getattr(backend, "free_memory", None)
+    if "out of memory" not in str(exc).lower() or not callable(free):
         return
     try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        free()
     except Exception:  # noqa: BLE001 - freeing memory is best effort
         pass
 
@@ -114,7 +113,7 @@ class Resilient:
             except Exception as exc:  # noqa: BLE001 - any failing forward is retried smaller
                 self.failures += 1
                 last = exc
-                _free_device_memory(exc)
+                _free_device_memory(exc, getattr(self.evaluate, "backend", None))
                 if self.on_failure is not None:
                     self.on_failure(b, exc)
         if b == 1:

@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 
 from perfkit.instrument.run import Run, remove_empty
-from perfkit.types import PerfkitError
+from perfkit.types import PerfkitError, RunSummary
 
 SUMMARY_KEYS = [
     ("calls", "calls", "{:,.0f}"), ("boards", "boards", "{:,.0f}"), ("moves", "moves", "{:,.0f}"),
@@ -30,13 +30,13 @@ SUMMARY_KEYS = [
 
 def summary_html(run: Run) -> str:
     """The traced run's key figures as a small HTML table (n/a where a metric does not apply)."""
-    s = run.summary
+    s = RunSummary.from_dict(run.summary)
     rows = []
     for key, title, spec in SUMMARY_KEYS:
-        value = s.get(key)
+        value = getattr(s, key)
         text = "n/a" if value is None else spec.format(value)
         if key == "gpu_util_mean" and value is None:
-            text = f"n/a ({s.get('gpu_status')})"
+            text = f"n/a ({s.gpu_status})"
         rows.append(f"<tr><th style='text-align:left'>{html.escape(title)}</th><td>{html.escape(text)}</td></tr>")
     return f"<table><caption>perfkit trace: {html.escape(run.manifest['strategy'])}</caption>{''.join(rows)}</table>"
 

@@ -6,11 +6,36 @@ requests become network calls. `SEARCHES` says which strategies serve which sear
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from perfkit.search.mcts import Forest, MCTSConfig, MCTSResult
 from perfkit.search.minimax import SearchResult, gumbel_noise, search, top_k
-from perfkit.types import PerfkitError, SearchConfig
+from perfkit.types import EvalRequest, Evaluation, Game, PerfkitError, PositionBatch, SearchConfig, Searcher
+
+
+class Minimax:
+    """The seed's minimax as a `Searcher`: stateless between moves; each noisy move's Gumbel draws
+    keyed by (seed, game, ply), so every strategy consumes randomness identically."""
+
+    def __init__(self, game: Game, config: SearchConfig, capacity: int, *, seed: int = 0) -> None:
+        self.game, self.config, self.seed = game, config, seed
+
+    def search(
+        self, roots: PositionBatch, *, games: list[int], plies: np.ndarray
+    ) -> Generator[EvalRequest, Evaluation, list[SearchResult]]:
+        config, cells = self.config, self.game.actions
+        noisy = (plies < config.temperature_plies) & (config.temperature > 0)  # [m]
+        gumbel = np.zeros((len(roots), cells))  # [m, A]
+        for i in np.flatnonzero(noisy):
+            gumbel[i] = gumbel_noise(self.seed, games[i], int(plies[i]), cells)
+        return search(roots, config=config, gumbel=gumbel, noisy=noisy)
+
+    def advance(self, keep: np.ndarray) -> None:
+        """Nothing is kept between moves."""
 
 
 @dataclass(frozen=True)
@@ -22,13 +47,14 @@ class SearchKind:
     strategies: tuple[str, ...]  # naive, permove, crossgame: those that serve it
     in_process_only: bool  # crossgame's worker processes cannot play it
     about: str
+    make: Callable[..., Searcher]  # (game, config, capacity, *, seed) -> the search of `capacity` games in flight
 
 
 SEARCHES: dict[str, SearchKind] = {
     "minimax": SearchKind("minimax", SearchConfig, ("naive", "permove", "crossgame"), False,
-                          "the seed's policy-pruned minimax (SPEC §1.3), the reference workload's default"),
+                          "the seed's policy-pruned minimax (SPEC §1.3), the reference workload's default", Minimax),
     "mcts": SearchKind("mcts", MCTSConfig, ("naive", "permove", "crossgame"), True,
-                       "AlphaZero PUCT, the trees of all games in flight as arrays (crossgame in-process)"),
+                       "AlphaZero PUCT, the trees of all games in flight as arrays (crossgame in-process)", Forest),
 }
 
 
@@ -39,16 +65,21 @@ def get_search(name: str) -> SearchKind:
     return SEARCHES[name]
 
 
-def search_kind(config) -> SearchKind:
+def search_kind(config: Any) -> SearchKind:
     """The search a config belongs to."""
     for kind in SEARCHES.values():
         if isinstance(config, kind.config):
             return kind
-    raise PerfkitError(f"a search config is one of {', '.join(k.config.__name__ for k in SEARCHES.values())}, "
+    raise PerfkitError(f"search must be a perfkit.{' or '.join(k.config.__name__ for k in SEARCHES.values())}, "
                        f"got {type(config).__name__}")
 
 
-def config_for(config, strategy: str, *, workers: int = 0):
+def make_searcher(game: Game, config: Any, capacity: int, *, seed: int = 0) -> Searcher:
+    """The search `config` belongs to, for `capacity` games of `game` in flight."""
+    return search_kind(config).make(game, config, capacity, seed=seed)
+
+
+def config_for(config: Any, strategy: str, *, workers: int = 0) -> Any:
     """`config` as `strategy` plays it, or one line saying why that strategy cannot serve the search."""
     kind = search_kind(config)
     if strategy not in kind.strategies:
@@ -59,6 +90,6 @@ def config_for(config, strategy: str, *, workers: int = 0):
 
 
 __all__ = [
-    "SEARCHES", "Forest", "MCTSConfig", "MCTSResult", "SearchKind", "SearchResult", "config_for",
-    "get_search", "gumbel_noise", "search", "search_kind", "top_k",
+    "SEARCHES", "Forest", "MCTSConfig", "MCTSResult", "Minimax", "SearchKind", "SearchResult", "config_for",
+    "get_search", "gumbel_noise", "make_searcher", "search", "search_kind", "top_k",
 ]

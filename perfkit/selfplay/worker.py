@@ -8,8 +8,7 @@ from perfkit.measure.bench import Workload
 from perfkit.model.resilient import Resilient
 from perfkit.selfplay.settings import SelfplaySettings
 from perfkit.strategies import Engine, make_strategy
-from perfkit.strategies.base import Evaluate
-from perfkit.types import GameRecord
+from perfkit.types import Evaluate, GameRecord
 
 # Applied to the network's evaluate before the split-and-retry wrapper: a user's instrumentation,
 # or a failing fake in the tests. Must be picklable (cloudpickle) for the Ray backend. What it

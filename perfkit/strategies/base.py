@@ -16,13 +16,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from perfkit.search import config_for
-from perfkit.search.mcts import Forest, MCTSConfig
-from perfkit.search.minimax import gumbel_noise, search
-from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, PerfkitError, SearchConfig
-
-# (stones, to_move, *, n_policy, n_value, level) -> (logits, values): an Evaluator.
-Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
+from perfkit.search import config_for, make_searcher
+from perfkit.search.mcts import MCTSConfig
+from perfkit.types import (
+    EvalRequest,
+    Evaluate,
+    Evaluation,
+    Game,
+    GameRecord,
+    MoveRecord,
+    PerfkitError,
+    SearchConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -192,13 +197,11 @@ class GameSlots:
         self.positions = engine.game.start(0)
         self.tally = Tally(0)
         self.plies = np.zeros(0, np.int64)
-        self.trees = (  # mcts: the trees of the games in flight, kept across their moves
-            Forest(engine.game, engine.config, capacity, seed=engine.seed) if isinstance(engine.config, MCTSConfig) else None
-        )
+        self.searcher = make_searcher(engine.game, engine.config, capacity, seed=engine.seed)  # mcts: keeps its trees
 
     def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
-        game, config = self.engine.game, self.engine.config
+        game = self.engine.game
         fresh = self.source(self.capacity - len(self.games)) if len(self.games) < self.capacity else []
         if fresh:
             now = time.time()
@@ -207,17 +210,12 @@ class GameSlots:
         m = len(self.games)
         if m == 0:
             return None
-        cells = game.actions
         self.plies = np.array([len(g.moves) for g in self.games])
         self.tally = Tally(m)
-        if self.trees is not None:
-            return self.trees.search(self.positions, games=[g.game for g in self.games], plies=self.plies)
-        assert isinstance(config, SearchConfig)
-        noisy = (self.plies < config.temperature_plies) & (config.temperature > 0)
-        gumbel = np.zeros((m, cells))
-        for i in np.flatnonzero(noisy):
-            gumbel[i] = gumbel_noise(self.engine.seed, self.games[i].game, int(self.plies[i]), cells)
-        return search(self.positions, config=config, gumbel=gumbel, noisy=noisy)
+        searched: Generator[EvalRequest, Evaluation, list[Any]] = self.searcher.search(
+            self.positions, games=[g.game for g in self.games], plies=self.plies
+        )
+        return searched
 
     def end(self, results: list) -> list[GameRecord]:
         """Play the searched moves; returns the games that ended."""
@@ -241,8 +239,7 @@ class GameSlots:
             self.games[i].end_s = now
             finished.append(self.games[i])
         keep = np.flatnonzero(~ended)
-        if self.trees is not None:
-            self.trees.advance(keep)
+        self.searcher.advance(keep)
         self.games = [self.games[i] for i in keep]
         self.positions = after.take(keep)
         return finished

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfkit.strategies.base import Engine, Evaluate, Tally, batched, call, for_strategy, play_games
-from perfkit.types import EvalRequest, Evaluation, GameRecord, SearchConfig
+from perfkit.strategies.base import Engine, Tally, batched, call, for_strategy, play_games
+from perfkit.types import EvalRequest, Evaluate, Evaluation, GameRecord, SearchConfig
 
 
 def one_call_per_node(req: EvalRequest, evaluate: Evaluate, tally: Tally) -> Evaluation:
