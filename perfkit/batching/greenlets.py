@@ -146,12 +146,12 @@ class GreenletServer(BatchServer):
                 self._fire("all_waiting")
 
     def _fire(self, reason: str) -> None:
-        taken = self.queue.take()
-        self.waiting -= sum(1 for w, _, hi in taken if hi == w.rows)
+        call = self.queue.take()
+        self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
         self.fired[reason] += 1
         self.live_at_calls += self.live
-        self._call(taken)
-        for w, _, _ in taken:
+        self._call(call)
+        for w, _, _ in call.slices:
             if w.item.done.is_set():  # wholly answered (or failed): its task goes on
                 task = self._asker.pop(w.item, None)
                 if task is not None:

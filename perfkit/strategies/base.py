@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from perfkit.batching.queue import Rows, gather
 from perfkit.search import config_for
 from perfkit.search.mcts import Forest, MCTSConfig
 from perfkit.search.minimax import gumbel_noise, search
@@ -102,7 +103,7 @@ class Tally:
         self.boards = np.zeros(m, np.int64)  # [M]
 
 
-Part = tuple[EvalRequest, np.ndarray, Tally]  # rows of one request, and whose tally they count in
+Part = tuple[EvalRequest, Rows, Tally]  # rows of one request, and whose tally they count in
 
 
 def batch_of(
@@ -114,7 +115,9 @@ def batch_of(
     Returns (stones [B, N*N], to_move [B], keyword arguments for the evaluator). `seated`: the
     evaluator is a `Seats`, which also takes each row's root player.
     """
-    size = sum(len(rows) for _, rows, _ in parts)
+    rows_of = [(req, rows) for req, rows, _ in parts]
+    stones = gather(rows_of, lambda req: req.stones)
+    size = len(stones)
     for req, rows, tally in parts:
         owners = req.owner[rows]
         np.add.at(tally.calls, owners, 1.0 / size)
@@ -126,13 +129,8 @@ def batch_of(
         "level": levels.pop() if len(levels) == 1 else -1,
     }
     if seated:
-        kwargs["root_player"] = np.concatenate([_root_player(req)[rows] for req, rows, _ in parts])
-    if len(parts) == 1:
-        req, rows, _ = parts[0]
-        return req.stones[rows], req.to_move[rows], kwargs
-    stones = np.concatenate([req.stones[rows] for req, rows, _ in parts])
-    to_move = np.concatenate([req.to_move[rows] for req, rows, _ in parts])
-    return stones, to_move, kwargs
+        kwargs["root_player"] = gather(rows_of, _root_player)
+    return stones, gather(rows_of, lambda req: req.to_move), kwargs
 
 
 def _root_player(req: EvalRequest) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.batching.queue import RowQueue, Waiting
+from perfkit.batching.queue import Call, RowQueue
 from perfkit.strategies.base import Engine, GameSlots, Part, Seats, batch_of, for_strategy, take_from
 from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
@@ -42,7 +42,7 @@ DEFAULT_MAX_BATCH = 1024
 
 @dataclass
 class _Level:
-    """A search level waiting for its answers."""
+    """A search level waiting for its answers (a `Pending` of the batching core)."""
 
     slots: GameSlots
     steps: Iterator
@@ -56,6 +56,68 @@ class _Level:
         self.logits = np.empty((k, self.req.actions))
         self.values = np.empty(k)
 
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> bool:
+        self.logits[lo:hi], self.values[lo:hi] = logits, values
+        self.answered += hi - lo
+        return self.answered == len(self.req)
+
+
+class _Batcher:
+    """The in-process batch processor: the groups' levels wait in one queue, calls go out (on a
+    device thread with `inflight` >= 2), and answers resume the searches that wait for them."""
+
+    def __init__(self, engine: Engine, *, max_batch: int | None, inflight: int) -> None:
+        self.engine, self.inflight = engine, inflight
+        self.queue = RowQueue(max_batch)
+        self.flights: deque[tuple[Future | tuple, Call]] = deque()
+        # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
+        # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
+        threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="perfkit-device") if inflight > 1 else None
+        self.seated = isinstance(engine.evaluate, Seats)  # two networks: each row goes to its root player's
+
+    def start(self, slots: GameSlots) -> Iterator[GameRecord]:
+        """The group's next search, its first request queued; yields games a search that needed no network ended."""
+        while (steps := slots.begin()) is not None:
+            try:
+                first = next(steps)
+            except StopIteration as done:  # mcts: every leaf was terminal
+                yield from slots.end(done.value)
+                continue
+            self.queue.push(_Level(slots, steps, first), len(first), time.perf_counter())
+            return
+
+    def send(self) -> None:
+        """Calls from the queue while fewer than `inflight` are out."""
+        evaluate = self.engine.evaluate
+        while self.queue and len(self.flights) < self.inflight:
+            call = self.queue.take()
+            parts: list[Part] = [(level.req, rows, level.slots.tally) for level, rows in call.parts()]
+            stones, to_move, kwargs = batch_of(parts, seated=self.seated)
+            kwargs["queue_wait_s"] = time.perf_counter() - call.oldest_s
+            if self.pool is None:
+                self.flights.append((evaluate(stones, to_move, **kwargs), call))
+            else:
+                self.flights.append((self.pool.submit(evaluate, stones, to_move, **kwargs), call))
+
+    def receive(self) -> Iterator[GameRecord]:
+        """The oldest call's answers back to its levels; each level wholly answered resumes its search."""
+        answer, call = self.flights.popleft()
+        logits, values = answer.result() if isinstance(answer, Future) else answer
+        for level in call.scatter(logits, values):
+            try:
+                req = level.steps.send(Evaluation(level.logits, level.values))
+                self.queue.push(_Level(level.slots, level.steps, req), len(req), time.perf_counter())
+            except StopIteration as done:
+                yield from level.slots.end(done.value)
+                yield from self.start(level.slots)
+            if self.pool is not None:
+                self.send()  # this group's next level goes out now, while the CPU side serves the next group
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
 
 def play_crossgame(
     game_ids: Iterable[int],
@@ -68,79 +130,24 @@ def play_crossgame(
 ) -> Iterator[GameRecord]:
     """Play `game_ids`, `concurrency` games in flight split into `groups`; yields games as they end.
 
-    Long on purpose: the queue, the calls in flight and the groups' levels are one loop's state,
-    shared by its closures (start, send), and the loop sits in the try/finally that stops the
-    device thread. With `inflight` >= 2 a group's next level goes out as soon as it is ready, so
-    the device works on it while the CPU side serves the other groups.
+    With `inflight` >= 2 a group's next level goes out as soon as it is ready, so the device
+    works on it while the CPU side serves the other groups.
     """
     source = take_from(game_ids)
     # Split the games in flight evenly, also when the run has fewer games than `concurrency`.
     in_flight = min(concurrency, len(game_ids)) if isinstance(game_ids, Sized) else concurrency
     per_group = max(1, math.ceil(in_flight / groups))
-    queue = RowQueue(max_batch)
-    flights: deque[tuple[Future | tuple, list[tuple[Waiting, int, int]]]] = deque()
-
-    def enqueue(level: _Level) -> None:
-        queue.push(level, len(level.req), time.perf_counter())
-
-    def start(slots: GameSlots) -> Iterator[GameRecord]:
-        """The group's next search, its first request queued; yields games a search that needed no network ended."""
-        while (steps := slots.begin()) is not None:
-            try:
-                first = next(steps)
-            except StopIteration as done:  # mcts: every leaf was terminal
-                yield from slots.end(done.value)
-                continue
-            enqueue(_Level(slots, steps, first))
-            return
-
-    # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
-    # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
-    threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="perfkit-device") if inflight > 1 else None
-    seated = isinstance(engine.evaluate, Seats)  # two networks: each row goes to its root player's
-
-    def send() -> None:
-        """Calls from the queue while fewer than `inflight` are out."""
-        while queue and len(flights) < inflight:
-            taken = queue.take()
-            parts: list[Part] = [(w.item.req, np.arange(lo, hi), w.item.slots.tally) for w, lo, hi in taken]
-            stones, to_move, kwargs = batch_of(parts, seated=seated)
-            kwargs["queue_wait_s"] = time.perf_counter() - min(w.since_s for w, _, _ in taken)
-            if pool is None:
-                flights.append((engine.evaluate(stones, to_move, **kwargs), taken))
-            else:
-                flights.append((pool.submit(engine.evaluate, stones, to_move, **kwargs), taken))
-
+    batcher = _Batcher(engine, max_batch=max_batch, inflight=inflight)
     try:
         for _ in range(groups):
-            yield from start(GameSlots(engine, source, per_group))
-            if pool is not None:
-                send()  # each group's first level its own call: the groups start out of step
-        while queue or flights:
-            send()
-            answer, taken = flights.popleft()
-            logits, values = answer.result() if isinstance(answer, Future) else answer
-            offset = 0
-            for waiting, lo, hi in taken:
-                w = waiting.item
-                w.logits[lo:hi] = logits[offset : offset + hi - lo]
-                w.values[lo:hi] = values[offset : offset + hi - lo]
-                offset += hi - lo
-                w.answered += hi - lo
-                if w.answered < len(w.req):
-                    continue
-                try:
-                    req = w.steps.send(Evaluation(w.logits, w.values))
-                    enqueue(_Level(w.slots, w.steps, req))
-                except StopIteration as done:
-                    yield from w.slots.end(done.value)
-                    yield from start(w.slots)
-                if pool is not None:
-                    send()  # this group's next level goes out now, while the CPU side serves the next group
+            yield from batcher.start(GameSlots(engine, source, per_group))
+            if batcher.pool is not None:
+                batcher.send()  # each group's first level its own call: the groups start out of step
+        while batcher.queue or batcher.flights:
+            batcher.send()
+            yield from batcher.receive()
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        batcher.close()
 
 
 @dataclass(frozen=True)

@@ -232,12 +232,19 @@ class _Worker:
 
 @dataclass
 class _Level:
-    """A worker's search level waiting for (the rest of) its calls."""
+    """A worker's search level waiting for (the rest of) its calls (a `Pending` of the batching core)."""
 
     worker: _Worker
     seq: int
     rows: int
     level: int
+    answered: int = 0  # rows whose answers are in the worker's shared memory
+
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> bool:
+        buf = self.worker.buf
+        buf.logits[lo:hi], buf.values[lo:hi], buf.share[lo:hi] = logits, values, 1.0 / call_rows
+        self.answered += hi - lo
+        return self.answered == self.rows
 
 
 @dataclass
@@ -387,32 +394,20 @@ def play_with_workers(
 
     def one_call() -> None:
         """One call from the oldest pending rows (up to `max_batch`; a level may be split)."""
-        slices = pending.take()
-        oldest_s = min(w.since_s for w, _, _ in slices)
-        taken = [(w.item, lo, hi) for w, lo, hi in slices]
-        size = sum(hi - lo for _, lo, hi in taken)
-        stones = np.concatenate([p.worker.buf.stones[lo:hi] for p, lo, hi in taken])
-        to_move = np.concatenate([p.worker.buf.to_move[lo:hi] for p, lo, hi in taken])
-        flags = np.concatenate([p.worker.buf.flags[lo:hi] for p, lo, hi in taken])
-        levels = {p.level for p, _, _ in taken}
+        call = pending.take()
+        flags = call.gather(lambda p: p.worker.buf.flags)
+        levels = {p.level for p, _ in call.parts()}
         logits, values = engine.evaluate(
-            stones, to_move, n_policy=int(np.count_nonzero(flags & _POLICY)),
-            n_value=int(np.count_nonzero(flags & _VALUE)), level=levels.pop() if len(levels) == 1 else -1,
-            queue_wait_s=time.perf_counter() - oldest_s,
+            call.gather(lambda p: p.worker.buf.stones), call.gather(lambda p: p.worker.buf.to_move),
+            n_policy=int(np.count_nonzero(flags & _POLICY)), n_value=int(np.count_nonzero(flags & _VALUE)),
+            level=levels.pop() if len(levels) == 1 else -1, queue_wait_s=time.perf_counter() - call.oldest_s,
         )
         counts.calls += 1
-        counts.rows += size
-        offset = 0
-        for p, lo, hi in taken:
-            buf = p.worker.buf
-            buf.logits[lo:hi] = logits[offset : offset + hi - lo]
-            buf.values[lo:hi] = values[offset : offset + hi - lo]
-            buf.share[lo:hi] = 1.0 / size
-            offset += hi - lo
-            if hi == p.rows:  # the whole level is answered
-                p.worker.answered += 1
-                p.worker.waiting = False
-                p.worker.conn.send(("ans", p.seq))
+        counts.rows += len(call)
+        for p in call.scatter(logits, values):  # whole levels answered
+            p.worker.answered += 1
+            p.worker.waiting = False
+            p.worker.conn.send(("ans", p.seq))
 
     try:
         for i in range(workers):
