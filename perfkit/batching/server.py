@@ -36,6 +36,20 @@ from perfkit.batching.queue import FIRE_REASONS, Call, RowQueue
 from perfkit.types import PerfkitError, check_answers, check_observations
 
 DEFAULT_MAX_WAIT_S = 0.002
+SCHEDULERS = ("greenlet", "threads")  # how an engine's games take turns: `GreenletServer`, or this server's threads
+# Measured (data/results/2026-12-02-greenlet/): on 2 cores threads made more moves/s (MCTSBot 53.6
+# vs 38.4, the example 28.3 vs 25.8): a thread's forward releases the GIL and the other games
+# search on the other core, where greenlets take turns. Greenlets win on one core (1.32x) and
+# always fill every call, at 11-19 % less CPU per move: opt in with --scheduler greenlet.
+DEFAULT_SCHEDULER = "threads"
+
+
+def check_scheduler(name: object) -> str:
+    """`name` if it is a scheduler, else a PerfkitError saying which there are."""
+    if name not in SCHEDULERS:
+        raise PerfkitError(f"unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}")
+    return str(name)
+
 
 # (planes [B, *obs_shape], *, owners, queue_wait_s) -> (logits [B, A], values [B])
 Forward = Callable[..., tuple[np.ndarray, np.ndarray]]

@@ -1,7 +1,8 @@
 """The searches perfkit writes itself, one registry line each; every strategy drives them the same way.
 
 A search is a generator of `EvalRequest`s over all games in flight; a strategy decides how its
-requests become network calls. `SEARCHES` says which strategies serve which search.
+requests become network calls. Each strategy says which searches it serves (its `serves`, read
+by `perfkit.strategies.serving`), so a new strategy is one module and one registry line.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ from perfkit.types import PerfkitError, SearchConfig
 
 @dataclass(frozen=True)
 class SearchKind:
-    """A search by name: its config type and the strategies that can serve it."""
+    """A search by name: its config type."""
 
     name: str
     config: type  # the frozen dataclass of its parameters
-    strategies: tuple[str, ...]  # naive, permove, crossgame: those that serve it
     in_process_only: bool  # crossgame's worker processes cannot play it
     about: str
 
 
 SEARCHES: dict[str, SearchKind] = {
-    "minimax": SearchKind("minimax", SearchConfig, ("naive", "permove", "crossgame"), False,
+    "minimax": SearchKind("minimax", SearchConfig, False,
                           "the seed's policy-pruned minimax (SPEC §1.3), the reference workload's default"),
-    "mcts": SearchKind("mcts", MCTSConfig, ("naive", "permove", "crossgame"), True,
+    "mcts": SearchKind("mcts", MCTSConfig, True,
                        "AlphaZero PUCT, the trees of all games in flight as arrays (crossgame in-process)"),
 }
 
@@ -49,10 +49,11 @@ def search_kind(config) -> SearchKind:
 
 
 def config_for(config, strategy: str, *, workers: int = 0):
-    """`config` as `strategy` plays it, or one line saying why that strategy cannot serve the search."""
+    """`config` as `strategy` plays it, or one line saying why it cannot (workers for an in-process search).
+
+    Whether `strategy` serves the search at all is the strategy's to say (`perfkit.strategies.check_serves`).
+    """
     kind = search_kind(config)
-    if strategy not in kind.strategies:
-        raise PerfkitError(f"{kind.name} is served by {', '.join(kind.strategies)}; not by {strategy}")
     if workers and kind.in_process_only:
         raise PerfkitError(f"{kind.name} keeps its trees in the process that plays the games: crossgame with workers 0")
     return config.for_strategy(strategy) if hasattr(config, "for_strategy") else config

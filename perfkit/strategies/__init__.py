@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkit.strategies.base import Engine, Seats, Strategy, play_games
-from perfkit.strategies.crossgame import CrossGame, CrossGameOptions
+from perfkit.strategies.base import (
+    STRATEGIES,
+    USER_ENGINE,
+    Engine,
+    EngineGames,
+    Seats,
+    Strategy,
+    check_serves,
+    play_games,
+    register,
+    serving,
+)
+from perfkit.strategies.crossgame import CrossGame, CrossGameOptions, EngineOptions
 from perfkit.strategies.naive import Naive
 from perfkit.strategies.permove import PerMove
 from perfkit.types import PerfkitError
 
-STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
+# A new strategy: its module, and one line here (or `register(MyStrategy)` anywhere before it is used).
+register(Naive)
+register(PerMove)
+register(CrossGame)
 
 
 def make_strategy(name: str, options: CrossGameOptions | None = None, **values: Any) -> Strategy:
@@ -29,6 +43,6 @@ def make_strategy(name: str, options: CrossGameOptions | None = None, **values: 
 
 
 __all__ = [
-    "STRATEGIES", "CrossGame", "CrossGameOptions", "Engine", "Naive", "PerMove", "Seats", "Strategy", "make_strategy",
-    "play_games",
+    "STRATEGIES", "USER_ENGINE", "CrossGame", "CrossGameOptions", "Engine", "EngineGames", "EngineOptions", "Naive",
+    "PerMove", "Seats", "Strategy", "check_serves", "make_strategy", "play_games", "register", "serving",
 ]

@@ -12,12 +12,12 @@ import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from perfkit.batching.queue import Rows, gather
-from perfkit.search import config_for
+from perfkit.search import config_for, search_kind
 from perfkit.search.mcts import Forest, MCTSConfig
 from perfkit.search.minimax import gumbel_noise, search
 from perfkit.types import EvalRequest, Evaluation, Game, GameRecord, MoveRecord, PerfkitError, SearchConfig
@@ -45,8 +45,33 @@ class Engine:
             object.__setattr__(self, "game", HexGame(self.game))
 
 
+USER_ENGINE = "engine"  # the search of a user's unmodified engine (perfkit.engines): one position per request
+
+# The registry: name -> strategy class, in the order `--strategy all` plays them (`register`).
+STRATEGIES: dict[str, type[Any]] = {}
+
+
+def register(strategy: type[Any]) -> type[Any]:
+    """Add a strategy class to the registry under its `name`; its `serves` names the searches it plays."""
+    STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+def serving(search: str) -> list[str]:
+    """The registered strategies that serve `search` (minimax, mcts, or USER_ENGINE)."""
+    return [name for name, cls in STRATEGIES.items() if search in cls.serves]
+
+
+def check_serves(strategy: str, search: str) -> None:
+    """One line refusing `strategy` where it does not serve `search` (permove for a user's engine)."""
+    cls = STRATEGIES.get(strategy)
+    if cls is not None and search not in cls.serves:
+        raise PerfkitError(f"{search} is served by {', '.join(serving(search))}; not by {strategy}")
+
+
 def for_strategy(engine: Engine, strategy: str, *, workers: int = 0) -> Engine:
     """The engine with its search set up as `strategy` plays it (one line where it cannot)."""
+    check_serves(strategy, search_kind(engine.config).name)
     config = config_for(engine.config, strategy, workers=workers)
     return engine if config is engine.config else dataclasses.replace(engine, config=config)
 
@@ -167,10 +192,39 @@ def batched(max_batch: int | None = None) -> Schedule:
     return schedule
 
 
+class EngineGames(Protocol):
+    """A user's engine's games, as `perfkit.engines` hands them to a strategy: each game asks
+    `predict(obs [*obs_shape]) -> (logits [A], value)`, one position at a time."""
+
+    obs_shape: tuple[int, ...]
+    games: int  # how many games the run plays
+    scheduler: str  # how its games take turns in a batch server: "threads" or "greenlet"
+    forward: Callable[..., tuple[np.ndarray, np.ndarray]]  # (planes [B, *obs_shape], *, owners, queue_wait_s)
+    lookup: Callable[..., Any] | None  # the cache's: a wholly cached request answered on arrival
+    owner_of: Callable[[], Any]  # the move asking, called in the asking thread
+
+    def predict_one(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
+        """One position straight to the network (through the cache), checked as a server checks it."""
+        ...
+
+    def play_all(self, predict: Callable[[np.ndarray], tuple[np.ndarray, float]]) -> None:
+        """Play games, each asking `predict`, until none is left."""
+        ...
+
+    def run(self, targets: list[Callable[[], None]]) -> None:
+        """Each target in a thread of its own, all waited for (under the run's game timeout)."""
+        ...
+
+    def in_workers(self, server: Any) -> dict[str, Any]:
+        """The games in worker processes, their evaluations through `server` (a BatchServer)."""
+        ...
+
+
 class Strategy(Protocol):
     """Plays games with an engine; every strategy yields identical GameRecords."""
 
     name: str
+    serves: ClassVar[tuple[str, ...]]  # the searches it plays: minimax, mcts, USER_ENGINE
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]: ...
 

@@ -27,12 +27,24 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, check_cache_entries
 from perfkit.batching.queue import Call, RowQueue
-from perfkit.strategies.base import Engine, GameSlots, Part, Seats, batch_of, for_strategy, take_from
+from perfkit.batching.server import DEFAULT_SCHEDULER, BatchServer, check_scheduler
+from perfkit.strategies.base import (
+    USER_ENGINE,
+    Engine,
+    EngineGames,
+    GameSlots,
+    Part,
+    Seats,
+    batch_of,
+    for_strategy,
+    take_from,
+)
 from perfkit.strategies.workers import DEFAULT_MAX_WAIT_S, play_with_workers
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
@@ -175,15 +187,12 @@ class CrossGameOptions:
     max_wait_s: float = DEFAULT_MAX_WAIT_S
 
     def __post_init__(self) -> None:
-        for key in ("concurrency", "groups", "inflight"):
-            if getattr(self, key) < 1:
-                raise PerfkitError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if self.max_batch is not None and self.max_batch < 1:
-            raise PerfkitError(f"max batch must be >= 1, got {self.max_batch}")
-        if self.workers < 0:
-            raise PerfkitError(f"workers must be >= 0, got {self.workers}")
-        if not self.max_wait_s >= 0:
-            raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s}")
+        for key, least in (("concurrency", 1), ("groups", 1), ("inflight", 1), ("workers", 0)):
+            _whole(key, getattr(self, key), least)
+        if self.max_batch is not None:
+            _whole("max batch", self.max_batch, 1)
+        if isinstance(self.max_wait_s, bool) or not isinstance(self.max_wait_s, (int, float)) or not self.max_wait_s >= 0:
+            raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s!r}")
         if self.workers and (self.groups, self.inflight) != (1, 1):
             raise PerfkitError("groups and inflight apply in-process only (workers 0); with workers, leave them at 1")
 
@@ -214,6 +223,51 @@ class CrossGameOptions:
         return CrossGame(**self.to_dict())
 
 
+def _whole(key: str, value: object, least: int) -> None:
+    """A PerfkitError unless `value` is a whole number >= `least`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise PerfkitError(f"{key} must be a whole number >= {least}, got {value!r}")
+    if value < least:
+        raise PerfkitError(f"{key} must be >= {least}, got {value}")
+
+
+@dataclass(frozen=True)
+class EngineOptions(CrossGameOptions):
+    """The same options, for a user's engine (`perfkit.engines.play_engine`), plus what only its
+    runs have: how many games, the exact cache, a game timeout and the scheduler of its games.
+
+    The batching fields are crossgame's (one declaration, one set of checks); `max_batch`
+    defaults to None here: a call carries at most the games in flight, one request each.
+    `groups` and `inflight` stay 1: an engine's games are threads or greenlets, not lockstep groups.
+    """
+
+    max_batch: int | None = None  # most positions per call (None: the games in flight)
+    games: int = 16  # games per strategy
+    cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
+    cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
+    game_timeout_s: float | None = None  # a game still playing after this stops the run (None: no limit)
+    scheduler: str = DEFAULT_SCHEDULER  # crossgame: one thread per game, or the games as greenlets on one thread
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _whole("games", self.games, 1)
+        if (self.groups, self.inflight) != (1, 1):
+            raise PerfkitError("groups and inflight apply to perfkit's own search; an engine's games are threads or greenlets")
+        check_scheduler(self.scheduler)
+        if not isinstance(self.cache, bool):
+            raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
+        check_cache_entries(self.cache_size)
+        t = self.game_timeout_s
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
+            raise PerfkitError(f"game timeout must be a number of seconds > 0 (or None: no limit), got {t!r}")
+
+    @property
+    def plays_as(self) -> str:
+        """The scheduler the games really run under: greenlets cannot be preempted, so one hung game
+        would hold every game and the timeout could not tell which; a game timeout plays in threads."""
+        return "threads" if self.game_timeout_s is not None else self.scheduler
+
+
 @dataclass(frozen=True)
 class CrossGame(CrossGameOptions):
     """Cross-game batching (the seed's phase 2), played with its options (`CrossGameOptions`)."""
@@ -221,6 +275,7 @@ class CrossGame(CrossGameOptions):
     _stats: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     name = "crossgame"
+    serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts", USER_ENGINE)
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
         self._stats.clear()
@@ -239,6 +294,47 @@ class CrossGame(CrossGameOptions):
 
     def settings(self) -> dict:
         return self.to_dict()
+
+    def play_engine(self, games: EngineGames) -> dict[str, Any]:
+        """A user's engine: its games in flight as greenlets or one thread each (or in worker
+        processes), through one batch server (whose forward is the cache where there is one:
+        it answers wholly cached requests as they arrive); returns the server's stats."""
+        from perfkit.batching.greenlets import GreenletServer  # torch: not in the light search workers
+
+        in_flight = min(self.concurrency, games.games)
+        server = BatchServer(
+            games.forward, obs_shape=games.obs_shape, max_batch=self.max_batch or in_flight, max_wait_s=self.max_wait_s,
+            owner_of=games.owner_of, lookup=games.lookup,
+        )
+        stats: dict[str, Any] = {"scheduler": games.scheduler}
+        if games.scheduler == "greenlet" and not self.workers:
+            hub = GreenletServer(server.forward, obs_shape=games.obs_shape, max_batch=server.max_batch,
+                                 owner_of=server.owner_of, lookup=server.lookup)
+            # The hub and its greenlets in one thread of their own, so a hung game meets the game
+            # timeout and a real Ctrl-C lands in the waiting thread, not in a game.
+            games.run([lambda: hub.run([lambda: games.play_all(hub.predict)] * in_flight)])
+            return {**stats, **hub.stats()}
+
+        def client() -> None:
+            with server.client() as predict:
+                games.play_all(predict)
+
+        with server:
+            if self.workers:
+                stats["processes"] = games.in_workers(server)
+            else:
+                games.run([client] * in_flight)
+        return {**stats, **server.stats()}
+
+    def engine_settings(self, games: EngineGames) -> dict[str, Any]:
+        """What a user's engine run says it played with (its manifest's strategy settings)."""
+        in_flight = min(self.concurrency, games.games)
+        return {
+            "concurrency": in_flight, "max_batch": self.max_batch or in_flight,
+            # greenlets in this process fire only when full or all wait: no max wait applies
+            "max_wait_s": self.max_wait_s if self.workers or games.scheduler == "threads" else None,
+            "workers": self.workers, "scheduler": games.scheduler,
+        }
 
     def stats(self) -> dict:
         """What the last `play` measured beyond the calls (with workers: batching, idle time,

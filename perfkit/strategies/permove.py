@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from perfkit.strategies.base import Engine, batched, for_strategy, play_games
 from perfkit.types import GameRecord
@@ -15,6 +16,7 @@ class PerMove:
     K leaves of the game's tree per call (mcts)."""
 
     name = "permove"
+    serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts")  # not a user's engine: it asks one position at a time, never a tree level
 
     def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
         return play_games(game_ids, engine=for_strategy(engine, self.name), concurrency=1, schedule=batched())
