@@ -7,6 +7,7 @@ from typing import Any
 from perfkit.strategies.base import (
     STRATEGIES,
     USER_ENGINE,
+    Agent,
     Engine,
     EngineGames,
     Seats,
@@ -43,6 +44,6 @@ def make_strategy(name: str, options: CrossGameOptions | None = None, **values: 
 
 
 __all__ = [
-    "STRATEGIES", "USER_ENGINE", "CrossGame", "CrossGameOptions", "Engine", "EngineGames", "EngineOptions", "Naive",
+    "STRATEGIES", "USER_ENGINE", "Agent", "CrossGame", "CrossGameOptions", "Engine", "EngineGames", "EngineOptions", "Naive",
     "PerMove", "Seats", "Strategy", "check_serves", "make_strategy", "play_games", "register", "serving",
 ]

@@ -27,8 +27,10 @@ Evaluate = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
-class Engine:
-    """What plays a game: the network behind `evaluate`, the game, the search, the seed.
+class Agent:
+    """What plays a game with perfkit's own search: the network behind `evaluate`, the game, the
+    search, the seed. (A *user's engine* is another thing: a search perfkit did not write,
+    `perfkit.engines`.) `Engine` is this class's former name, kept as an alias.
 
     `game` is a perfkit `Game`, or an int N for N×N Hex.
     """
@@ -69,7 +71,10 @@ def check_serves(strategy: str, search: str) -> None:
         raise PerfkitError(f"{search} is served by {', '.join(serving(search))}; not by {strategy}")
 
 
-def for_strategy(engine: Engine, strategy: str, *, workers: int = 0) -> Engine:
+Engine = Agent  # the former name: perfkit.Engine and perfkit.strategies.Engine still import
+
+
+def for_strategy(engine: Agent, strategy: str, *, workers: int = 0) -> Agent:
     """The engine with its search set up as `strategy` plays it (one line where it cannot)."""
     check_serves(strategy, search_kind(engine.config).name)
     config = config_for(engine.config, strategy, workers=workers)
@@ -226,7 +231,7 @@ class Strategy(Protocol):
     name: str
     serves: ClassVar[tuple[str, ...]]  # the searches it plays: minimax, mcts, USER_ENGINE
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]: ...
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]: ...
 
     def settings(self) -> dict: ...
 
@@ -238,7 +243,7 @@ class GameSlots:
     queue); a finished game is replaced by the next id, up to `capacity` games in flight.
     """
 
-    def __init__(self, engine: Engine, source: Callable[[int], list[int]], capacity: int) -> None:
+    def __init__(self, engine: Agent, source: Callable[[int], list[int]], capacity: int) -> None:
         self.engine, self.source, self.capacity = engine, source, capacity
         self.games: list[GameRecord] = []
         self.positions = engine.game.start(0)
@@ -320,7 +325,7 @@ def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[Eva
 
 
 def play_games(
-    game_ids: Iterable[int], *, engine: Engine, concurrency: int, schedule: Schedule
+    game_ids: Iterable[int], *, engine: Agent, concurrency: int, schedule: Schedule
 ) -> Iterator[GameRecord]:
     """Play `game_ids` with up to `concurrency` games in flight, yielding each as it ends.
 

@@ -36,7 +36,7 @@ from perfkit.batching.queue import Call, RowQueue
 from perfkit.batching.server import DEFAULT_SCHEDULER, BatchServer, check_scheduler
 from perfkit.strategies.base import (
     USER_ENGINE,
-    Engine,
+    Agent,
     EngineGames,
     GameSlots,
     Part,
@@ -78,7 +78,7 @@ class _Batcher:
     """The in-process batch processor: the groups' levels wait in one queue, calls go out (on a
     device thread with `inflight` >= 2), and answers resume the searches that wait for them."""
 
-    def __init__(self, engine: Engine, *, max_batch: int | None, inflight: int) -> None:
+    def __init__(self, engine: Agent, *, max_batch: int | None, inflight: int) -> None:
         self.engine, self.inflight = engine, inflight
         self.queue = RowQueue(max_batch)
         self.flights: deque[tuple[Future | tuple, Call]] = deque()
@@ -134,7 +134,7 @@ class _Batcher:
 def play_crossgame(
     game_ids: Iterable[int],
     *,
-    engine: Engine,
+    engine: Agent,
     concurrency: int,
     max_batch: int | None,
     groups: int = 1,
@@ -277,7 +277,7 @@ class CrossGame(CrossGameOptions):
     name = "crossgame"
     serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts", USER_ENGINE)
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         self._stats.clear()
         engine = for_strategy(engine, self.name, workers=self.workers)
         if self.workers and isinstance(engine.evaluate, Seats):

@@ -10,7 +10,7 @@ import numpy as np
 
 from perfkit.strategies.base import (
     USER_ENGINE,
-    Engine,
+    Agent,
     EngineGames,
     Evaluate,
     Tally,
@@ -48,7 +48,7 @@ class Naive:
     name = "naive"
     serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts", USER_ENGINE)
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         engine = for_strategy(engine, self.name)
         schedule = one_call_per_node if isinstance(engine.config, SearchConfig) else batched(1)
         return play_games(game_ids, engine=engine, concurrency=1, schedule=schedule)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from perfkit.strategies.base import Engine, batched, for_strategy, play_games
+from perfkit.strategies.base import Agent, batched, for_strategy, play_games
 from perfkit.types import GameRecord
 
 
@@ -18,7 +18,7 @@ class PerMove:
     name = "permove"
     serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts")  # not a user's engine: it asks one position at a time, never a tree level
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         return play_games(game_ids, engine=for_strategy(engine, self.name), concurrency=1, schedule=batched())
 
     def settings(self) -> dict:

@@ -47,7 +47,7 @@ import numpy as np
 from perfkit.batching.processes import CRASH_ENV, SharedRows, WorkerProcess, crash_hook, launch, stop
 from perfkit.batching.queue import RowQueue
 from perfkit.game import game_spec
-from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
+from perfkit.strategies.base import Agent, GameSlots, Tally, drive, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
 
 DEFAULT_MAX_WAIT_S = 0.002
@@ -140,7 +140,7 @@ def worker_main(cfg: dict[str, Any]) -> int:
         game = get_game(cfg["game"], board=cfg["board"])
         buf = shared_rows(cfg["shm_fd"], cfg["rows"], game)
         client = _Client(conn, buf, crash=cfg.get("crash"))
-        engine = Engine(evaluate=_no_network, game=game, config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
+        engine = Agent(evaluate=_no_network, game=game, config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
         slots = GameSlots(engine, client.source, cfg["capacity"])
         games, t0 = 0, time.perf_counter()
         while (steps := slots.begin()) is not None:
@@ -224,7 +224,7 @@ class _Counts:
 class _Server:
     """The device process's side: the workers, their search levels queued, the calls that answer them."""
 
-    def __init__(self, engine: Engine, *, source: Callable[[int], list[int]], max_batch: int | None,
+    def __init__(self, engine: Agent, *, source: Callable[[int], list[int]], max_batch: int | None,
                  max_wait_s: float) -> None:
         self.engine, self.source, self.max_wait_s = engine, source, max_wait_s
         self.pool: list[_Worker] = []
@@ -331,7 +331,7 @@ class _Server:
 def play_with_workers(
     game_ids: Iterable[int],
     *,
-    engine: Engine,
+    engine: Agent,
     workers: int,
     concurrency: int,
     max_batch: int | None,
