@@ -150,7 +150,7 @@ class GreenletServer(BatchServer):
                 if task is not None:
                     self._ready.append(task)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """As `BatchServer.stats`, plus the scheduler and the live tasks per call (no max wait here)."""
         stats = super().stats()
         stats.update(

@@ -40,7 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
@@ -157,7 +158,7 @@ class WorkerProcess:
     """A started worker: its process, the server's end of its pipe, its shared rows."""
 
     index: int
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     conn: Connection
     rows: SharedRows
 
@@ -228,7 +229,10 @@ def stop(workers: Sequence[WorkerProcess], *, close_conns: bool = True) -> None:
         w.rows.close()
 
 
-def remote_forward(conn: Connection, rows: SharedRows, *, attribute, send_lock, crash_after: int | None = None):
+def remote_forward(
+    conn: Connection, rows: SharedRows, *, attribute: Callable[[Any, np.ndarray], None], send_lock: AbstractContextManager[Any],
+    crash_after: int | None = None,
+) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """A worker's forward: the local server's gathered rows, evaluated by the device process.
 
     `attribute(owners, shares)` counts the rows for their moves; `crash_after` is a test
@@ -236,7 +240,7 @@ def remote_forward(conn: Connection, rows: SharedRows, *, attribute, send_lock, 
     """
     sent = 0
 
-    def forward(planes: np.ndarray, *, owners, queue_wait_s=None):
+    def forward(planes: np.ndarray, *, owners: Any, queue_wait_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         nonlocal sent
         if crash_after is not None and sent == crash_after:
             os._exit(3)  # die without a word, as a crash would
@@ -256,7 +260,9 @@ def remote_forward(conn: Connection, rows: SharedRows, *, attribute, send_lock, 
     return forward
 
 
-def serve_worker(conn: Connection, rows: SharedRows, server: BatchServer, *, on_message) -> None:
+def serve_worker(
+    conn: Connection, rows: SharedRows, server: BatchServer, *, on_message: Callable[[tuple[Any, ...]], bool]
+) -> None:
     """The device process's proxy for one worker: its requests join the device server's calls.
 
     Returns when the worker says it is done; raises EOFError if it died. Messages other

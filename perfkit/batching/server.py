@@ -178,7 +178,7 @@ class BatchServer:
     def __enter__(self) -> BatchServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextlib.contextmanager
@@ -289,7 +289,7 @@ class BatchServer:
             return
         call.scatter(logits, values)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """How the server batched: calls, rows, requests and why each call fired."""
         return {
             "calls": self.calls, "rows": self.rows, "requests": self.requests,

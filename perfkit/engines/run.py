@@ -42,7 +42,7 @@ MAX_ACTIONS = 1_000_000  # a network's policy row; far above any board game's (G
 MAX_OBS_NUMBERS = 10_000_000  # numbers in one observation (40 MB in float32)
 
 
-def check_engine(engine, spec: str | None = None):
+def check_engine(engine: Any, spec: str | None = None) -> Any:
     """`engine` if it keeps the engine protocol (see perfkit.engines), else a PerfkitError saying what it lacks."""
     name = f"engine {spec!r}" if spec else f"engine {type(engine).__name__}"
     missing = [a for a in ("obs_shape", "actions", "play_game") if not hasattr(engine, a)]
@@ -65,7 +65,7 @@ def check_engine(engine, spec: str | None = None):
     return engine
 
 
-def engine_settings(engine, spec: str, game: str) -> dict:
+def engine_settings(engine: Any, spec: str, game: str) -> dict[str, Any]:
     """What `engine.settings()` says for the run's manifest (a dict), or a PerfkitError."""
     if not hasattr(engine, "settings"):
         return {"engine": spec, "game": game}
@@ -84,7 +84,7 @@ class GamesFailed(PerfkitError):
     `timed_out`: the game that ran past the game timeout and stopped the run (None: none did)."""
 
     def __init__(
-        self, run: Run, failures: list[tuple[int, str]], games: int, *, timed_out: int | None = None, kept_in=None,
+        self, run: Run, failures: list[tuple[int, str]], games: int, *, timed_out: int | None = None, kept_in: object = None,
     ) -> None:
         self.run, self.failures, self.games, self.timed_out = run, sorted(failures), games, timed_out
         others = [(g, why) for g, why in self.failures if g != timed_out]
@@ -122,7 +122,7 @@ class _Games:
     tracer; a game that fails is kept as a failure (with why) and the others go on."""
 
     def __init__(
-        self, engine, tracer: Tracer, ids: Iterable[int], *, on_game: Callable[[int, str | None], None],
+        self, engine: Any, tracer: Tracer, ids: Iterable[int], *, on_game: Callable[[int, str | None], None],
     ) -> None:
         self.engine, self.tracer, self.on_game = engine, tracer, on_game
         self.ids = iter(ids)
@@ -159,7 +159,7 @@ class _Games:
             game_id, since = min(self.playing.items(), key=lambda kv: kv[1])
         return game_id if time.monotonic() - since > timeout_s else None
 
-    def play_all(self, predict) -> None:
+    def play_all(self, predict: Callable[..., Any]) -> None:
         """Play games until none is left, each asking `predict` for its evaluations."""
         while (game_id := self.next_id()) is not None:
             why = play_one(self.engine, game_id, predict, self.tracer)
@@ -170,7 +170,7 @@ class _Games:
             self.on_game(game_id, why)
 
 
-def play_one(engine, game_id: int, predict, tracer: Tracer) -> str | None:
+def play_one(engine: Any, game_id: int, predict: Callable[..., Any], tracer: Tracer) -> str | None:
     """Play game `game_id` under `tracer`: None if it finished (recorded), else why not (not recorded).
 
     Whatever the engine raises, `sys.exit` and KeyboardInterrupt included, fails this game only:
@@ -212,11 +212,11 @@ def run_game_threads(targets: list[Callable[[], None]], games: _Games, timeout_s
         raise
 
 
-def checked_predict(predict: Callable, obs_shape) -> Callable:
+def checked_predict(predict: Callable[..., Any], obs_shape: Any) -> Callable[[np.ndarray], Any]:
     """`predict` refusing a bad observation (see `check_observations`) with a PerfkitError, as
     the batch server does: naive holds an engine to the same contract as crossgame."""
 
-    def checked(obs):
+    def checked(obs: np.ndarray) -> Any:
         return predict(check_observations(obs, obs_shape, batch=False))
 
     return checked
@@ -228,11 +228,11 @@ def play_engine(
     strategy: str,
     options: EngineOptions,
     *,
-    recipe: dict | None = None,
+    recipe: dict[str, Any] | None = None,
     precision: str = "float32",
     device: str | torch.device = "cpu",
     progress: bool = False,
-    manifest: dict | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> Run:
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
@@ -280,7 +280,7 @@ class _EngineGames:
     """A user's engine's games as a strategy plays them (`perfkit.strategies.EngineGames`)."""
 
     def __init__(
-        self, engine: Any, games: _Games, options: EngineOptions, *, cache: ObservationCache | None, recipe: dict | None,
+        self, engine: Any, games: _Games, options: EngineOptions, *, cache: ObservationCache | None, recipe: dict[str, Any] | None,
     ) -> None:
         self.engine, self.games_of, self.options, self.recipe = engine, games, options, recipe
         tracer = games.tracer
@@ -312,7 +312,7 @@ class _EngineGames:
 
 
 def _described(
-    run: Run, settings: dict[str, Any], options: EngineOptions, cache: ObservationCache | None, stats: dict,
+    run: Run, settings: dict[str, Any], options: EngineOptions, cache: ObservationCache | None, stats: dict[str, Any],
     failures: list[tuple[int, str]],
 ) -> Run:
     """`run` with the strategy's settings and stats, the cache's, and the games that failed, in its

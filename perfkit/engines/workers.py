@@ -140,7 +140,7 @@ class _Proxies:
     """The device process's side of an engine's worker processes: one proxy thread per worker,
     a client of the device's batch server; finished games go to the tracer as they come."""
 
-    def __init__(self, server: BatchServer, tracer: Any, *, workers: int, failures: list, on_game: Callable[..., None],
+    def __init__(self, server: BatchServer, tracer: Any, *, workers: int, failures: list[tuple[int, str]], on_game: Callable[..., None],
                  game_timeout_s: float | None, on_timeout: Callable[..., None] | None) -> None:
         self.server, self.tracer, self.failures, self.on_game = server, tracer, failures, on_game
         self.game_timeout_s, self.on_timeout = game_timeout_s, on_timeout
@@ -161,7 +161,7 @@ class _Proxies:
             if w.proc.poll() is None:
                 w.proc.terminate()
 
-    def on_message(self, index: int, msg: tuple) -> bool:
+    def on_message(self, index: int, msg: tuple[Any, ...]) -> bool:
         """A worker's message other than a request; True once it is done."""
         if msg[0] == "game":
             self.tracer.recorder.on_game(msg[1])
@@ -196,7 +196,7 @@ class _Proxies:
 
 def play_with_workers(
     engine: Any, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
-    server: BatchServer, tracer: Any, failures: list, on_game: Callable[..., None], game_timeout_s: float | None = None,
+    server: BatchServer, tracer: Any, failures: list[tuple[int, str]], on_game: Callable[..., None], game_timeout_s: float | None = None,
     on_timeout: Callable[..., None] | None = None, scheduler: str = "threads",
 ) -> dict[str, Any]:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.

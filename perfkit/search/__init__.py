@@ -8,6 +8,7 @@ by `perfkit.strategies.serving`), so a new strategy is one module and one regist
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from perfkit.search.mcts import Forest, MCTSConfig, MCTSResult
 from perfkit.search.minimax import SearchResult, gumbel_noise, search, top_k
@@ -39,7 +40,7 @@ def get_search(name: str) -> SearchKind:
     return SEARCHES[name]
 
 
-def search_kind(config) -> SearchKind:
+def search_kind(config: object) -> SearchKind:
     """The search a config belongs to."""
     for kind in SEARCHES.values():
         if isinstance(config, kind.config):
@@ -48,7 +49,7 @@ def search_kind(config) -> SearchKind:
                        f"got {type(config).__name__}")
 
 
-def config_for(config, strategy: str, *, workers: int = 0):
+def config_for(config: Any, strategy: str, *, workers: int = 0) -> Any:
     """`config` as `strategy` plays it, or one line saying why it cannot (workers for an in-process search).
 
     Whether `strategy` serves the search at all is the strategy's to say (`perfkit.strategies.check_serves`).

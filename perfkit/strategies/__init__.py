@@ -40,7 +40,8 @@ def make_strategy(name: str, options: CrossGameOptions | None = None, **values: 
         raise PerfkitError(f"options must be a perfkit CrossGameOptions, got {type(options).__name__}")
     if name == "crossgame":
         return (options if options is not None else CrossGameOptions.given(**values)).strategy()
-    return STRATEGIES[name]()
+    strategy: Strategy = STRATEGIES[name]()
+    return strategy
 
 
 __all__ = [

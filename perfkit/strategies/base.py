@@ -99,7 +99,7 @@ class Seats:
         self.by_player = dict(by_player)
 
     def __call__(
-        self, stones: np.ndarray, to_move: np.ndarray, *, root_player: np.ndarray | None = None, **extra
+        self, stones: np.ndarray, to_move: np.ndarray, *, root_player: np.ndarray | None = None, **extra: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         if root_player is None:
             raise PerfkitError("two networks at one board need each position's root player: play in-process "
@@ -138,7 +138,7 @@ Part = tuple[EvalRequest, Rows, Tally]  # rows of one request, and whose tally t
 
 def batch_of(
     parts: list[Part], *, policy: bool = True, value: bool = True, seated: bool = False
-) -> tuple[np.ndarray, np.ndarray, dict]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """One network call's input from rows of one or more requests, and attribute the call.
 
     A call shared by several roots counts for each in proportion to its boards.
@@ -233,7 +233,7 @@ class Strategy(Protocol):
 
     def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]: ...
 
-    def settings(self) -> dict: ...
+    def settings(self) -> dict[str, Any]: ...
 
 
 class GameSlots:
@@ -253,7 +253,7 @@ class GameSlots:
             Forest(engine.game, engine.config, capacity, seed=engine.seed) if isinstance(engine.config, MCTSConfig) else None
         )
 
-    def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
+    def begin(self) -> Generator[EvalRequest, Evaluation, list[Any]] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
         game, config = self.engine.game, self.engine.config
         fresh = self.source(self.capacity - len(self.games)) if len(self.games) < self.capacity else []
@@ -276,7 +276,7 @@ class GameSlots:
             gumbel[i] = gumbel_noise(self.engine.seed, self.games[i].game, int(self.plies[i]), cells)
         return search(self.positions, config=config, gumbel=gumbel, noisy=noisy)
 
-    def end(self, results: list) -> list[GameRecord]:
+    def end(self, results: list[Any]) -> list[GameRecord]:
         """Play the searched moves; returns the games that ended."""
         before, tally = self.positions, self.tally
         after = before.play(np.array([r.move for r in results]))
@@ -311,17 +311,19 @@ def take_from(game_ids: Iterable[int]) -> Callable[[int], list[int]]:
     return lambda k: list(itertools.islice(ids, k))
 
 
-def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[EvalRequest], Evaluation]) -> list:
+def drive(
+    steps: Generator[EvalRequest, Evaluation, list[Any]], answer: Callable[[EvalRequest], Evaluation]
+) -> list[Any]:
     """Run a search generator to the end, answering each request; returns its results."""
     try:
         req = next(steps)
     except StopIteration as done:  # mcts: every leaf was terminal, nothing for the network
-        return done.value
+        return list(done.value)
     while True:
         try:
             req = steps.send(answer(req))
         except StopIteration as done:
-            return done.value
+            return list(done.value)
 
 
 def play_games(

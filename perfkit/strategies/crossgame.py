@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Generator, Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -57,7 +57,7 @@ class _Level:
     """A search level waiting for its answers (a `Pending` of the batching core)."""
 
     slots: GameSlots
-    steps: Iterator
+    steps: Generator[EvalRequest, Evaluation, list[Any]]
     req: EvalRequest
     answered: int = 0  # rows whose answers are back
     logits: np.ndarray = field(init=False)  # [K, N*N]
@@ -81,7 +81,7 @@ class _Batcher:
     def __init__(self, engine: Agent, *, max_batch: int | None, inflight: int) -> None:
         self.engine, self.inflight = engine, inflight
         self.queue = RowQueue(max_batch)
-        self.flights: deque[tuple[Future | tuple, Call]] = deque()
+        self.flights: deque[tuple[Future[tuple[np.ndarray, np.ndarray]] | tuple[np.ndarray, np.ndarray], Call]] = deque()
         # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
         # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
         threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
@@ -214,7 +214,7 @@ class CrossGameOptions:
         """The options a crossgame strategy plays with."""
         return CrossGameOptions(**strategy.to_dict())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Every option by name (what a run's manifest stores as its strategy settings)."""
         return {name: getattr(self, name) for name in self.names()}
 
@@ -272,7 +272,7 @@ class EngineOptions(CrossGameOptions):
 class CrossGame(CrossGameOptions):
     """Cross-game batching (the seed's phase 2), played with its options (`CrossGameOptions`)."""
 
-    _stats: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _stats: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     name = "crossgame"
     serves: ClassVar[tuple[str, ...]] = ("minimax", "mcts", USER_ENGINE)
@@ -292,7 +292,7 @@ class CrossGame(CrossGameOptions):
             groups=self.groups, inflight=self.inflight,
         )
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return self.to_dict()
 
     def play_engine(self, games: EngineGames) -> dict[str, Any]:
@@ -336,7 +336,7 @@ class CrossGame(CrossGameOptions):
             "workers": self.workers, "scheduler": games.scheduler,
         }
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """What the last `play` measured beyond the calls (with workers: batching, idle time,
         request counts); empty in-process."""
         return dict(self._stats)

@@ -53,7 +53,7 @@ class Naive:
         schedule = one_call_per_node if isinstance(engine.config, SearchConfig) else batched(1)
         return play_games(game_ids, engine=engine, concurrency=1, schedule=schedule)
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {"concurrency": 1, "max_batch": None}
 
     def play_engine(self, games: EngineGames) -> dict[str, Any]:

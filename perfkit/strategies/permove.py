@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from perfkit.strategies.base import Agent, batched, for_strategy, play_games
 from perfkit.types import GameRecord
@@ -21,5 +21,5 @@ class PerMove:
     def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         return play_games(game_ids, engine=for_strategy(engine, self.name), concurrency=1, schedule=batched())
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {"concurrency": 1, "max_batch": None}

@@ -81,7 +81,7 @@ class _Client:
         self.idle_s = 0.0  # blocked waiting for answers or game ids
         self.exhausted = False
 
-    def _receive(self, kind: str) -> tuple:
+    def _receive(self, kind: str) -> tuple[Any, ...]:
         t0 = time.perf_counter()
         msg = self.conn.recv()
         self.idle_s += time.perf_counter() - t0
@@ -89,14 +89,14 @@ class _Client:
             raise SystemExit(0)
         if msg[0] != kind:
             raise RuntimeError(f"expected a {kind!r} message from the server, got {msg[0]!r}")
-        return msg
+        return tuple(msg)
 
     def source(self, k: int) -> list[int]:
         """Up to k game ids not yet played, from the server's shared source."""
         if self.exhausted or k <= 0:
             return []
         self.conn.send(("ids", k))
-        ids = self._receive("ids")[1]
+        ids: list[int] = list(self._receive("ids")[1])
         self.exhausted = len(ids) < k
         return ids
 
@@ -181,7 +181,7 @@ class _Worker:
     answered: int = 0  # requests answered
     rows: int = 0  # rows received
     waiting: bool = False  # a request of this worker is not answered yet
-    done: dict | None = None  # the worker's own counts, once it has finished
+    done: dict[str, Any] | None = None  # the worker's own counts, once it has finished
     error: str | None = None  # a traceback the worker sent before exiting
 
     @property
@@ -218,7 +218,7 @@ class _Level:
 class _Counts:
     calls: int = 0
     rows: int = 0
-    fired: dict = field(default_factory=lambda: {"full": 0, "max_wait": 0, "all_waiting": 0})
+    fired: dict[str, int] = field(default_factory=lambda: {"full": 0, "max_wait": 0, "all_waiting": 0})
 
 
 class _Server:
@@ -336,7 +336,7 @@ def play_with_workers(
     concurrency: int,
     max_batch: int | None,
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
-    on_stats: Callable[[dict], None] | None = None,
+    on_stats: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[GameRecord]:
     """Play `game_ids` in `workers` processes, this one serving their evaluations; yields games as they end.
 
@@ -361,7 +361,7 @@ def play_with_workers(
         stop([w.process for w in server.pool])
 
 
-def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict:
+def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict[str, Any]:
     """The run's batching stats; PerfkitError if a request was lost or duplicated on the way."""
     per_worker: list[dict[str, Any]] = []
     for w in pool:
