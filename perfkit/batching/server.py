@@ -167,6 +167,13 @@ class BatchServer:
             self._thread.start()
         return self
 
+    def __enter__(self) -> BatchServer:
+        """`with server:` starts it; leaving the block serves what is queued and stops it."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Serve what is queued, then stop the server thread."""
         with self.cond:
@@ -174,12 +181,6 @@ class BatchServer:
             self.cond.notify_all()
         if self._thread is not None:
             self._thread.join()
-
-    def __enter__(self) -> BatchServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Callable[[np.ndarray], tuple[np.ndarray, float]]]:
