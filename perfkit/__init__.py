@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(('Evaluator', 'HexNet', 'build_model', 'load_checkpoint', 'save_checkpoint'), "perfkit.model"),
     **dict.fromkeys(('MCTSConfig', 'search'), "perfkit.search"),
     **dict.fromkeys(('SelfplaySettings', 'load_selfplay', 'selfplay'), "perfkit.selfplay"),
-    **dict.fromkeys(('STRATEGIES', 'CrossGameOptions', 'Engine', 'make_strategy'), "perfkit.strategies"),
+    **dict.fromkeys(('STRATEGIES', 'Agent', 'CrossGameOptions', 'Engine', 'make_strategy'), "perfkit.strategies"),
     **dict.fromkeys(('PRESETS', 'GameRecord', 'MoveRecord', 'PerfkitError', 'RunSummary', 'SearchConfig', 'UserEngine',
                      'get_preset'), "perfkit.types"),
 }
@@ -41,6 +41,7 @@ __all__ = [
     "__version__",
     "PRESETS",
     "STRATEGIES",
+    "Agent",
     "BatchServer",
     "BenchSettings",
     "CrossGameOptions",

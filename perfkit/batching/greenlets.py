@@ -28,22 +28,15 @@ import numpy as np
 import torch
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from perfkit.batching.server import BatchServer, Forward, _Request
+from perfkit.batching.server import (
+    DEFAULT_SCHEDULER,
+    SCHEDULERS,
+    BatchServer,
+    Forward,
+    _Request,
+    check_scheduler,
+)
 from perfkit.types import PerfkitError
-
-SCHEDULERS = ("greenlet", "threads")
-# Measured (data/results/2026-12-02-greenlet/): on 2 cores threads made more moves/s (MCTSBot 53.6
-# vs 38.4, the example 28.3 vs 25.8): a thread's forward releases the GIL and the other games
-# search on the other core, where greenlets take turns. Greenlets win on one core (1.32x) and
-# always fill every call, at 11-19 % less CPU per move: opt in with --scheduler greenlet.
-DEFAULT_SCHEDULER = "threads"
-
-
-def check_scheduler(name) -> str:
-    """`name` if it is a scheduler, else a PerfkitError saying which there are."""
-    if name not in SCHEDULERS:
-        raise PerfkitError(f"unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}")
-    return name
 
 
 class GreenletServer(BatchServer):
@@ -146,18 +139,18 @@ class GreenletServer(BatchServer):
                 self._fire("all_waiting")
 
     def _fire(self, reason: str) -> None:
-        taken = self.queue.take()
-        self.waiting -= sum(1 for w, _, hi in taken if hi == w.rows)
+        call = self.queue.take()
+        self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
         self.fired[reason] += 1
         self.live_at_calls += self.live
-        self._call(taken)
-        for w, _, _ in taken:
+        self._call(call)
+        for w, _, _ in call.slices:
             if w.item.done.is_set():  # wholly answered (or failed): its task goes on
                 task = self._asker.pop(w.item, None)
                 if task is not None:
                     self._ready.append(task)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """As `BatchServer.stats`, plus the scheduler and the live tasks per call (no max wait here)."""
         stats = super().stats()
         stats.update(

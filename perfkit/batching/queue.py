@@ -1,6 +1,7 @@
-"""The one batching core: requests wait in arrival order, and a call takes their rows.
+"""The one batching core: requests wait in arrival order, a call gathers their rows, and
+its answers are scattered back to them.
 
-Every batcher in perfkit is this queue plus a loop that decides when to fire: the
+Every batcher in perfkit is this queue and `Call` plus a loop that decides when to fire: the
 in-process `crossgame` (search levels of groups of games), the worker-process server
 (search levels sent by worker processes) and the thread server (batch-of-one requests of
 unmodified engines, one game per thread). The policy is the same everywhere:
@@ -9,15 +10,21 @@ unmodified engines, one game per thread). The policy is the same everywhere:
   it does not fit, so calls are full whenever enough rows wait;
 - a call fires when the waiting rows reach `max_batch` ("full"), when every client that can
   still send is waiting ("all_waiting": nothing more can come), or when the oldest request
-  has waited `max_wait_s` ("max_wait"), like Triton's dynamic batching or KataGo's NN server.
+  has waited `max_wait_s` ("max_wait"), like Triton's dynamic batching or KataGo's NN server;
+- a call's input is each slice's rows, concatenated oldest first (`Call.gather`), and its
+  answer goes back slice by slice in the same order (`Call.scatter`): whoever fires, the
+  rows and their order are the same.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 FIRE_REASONS = ("full", "all_waiting", "max_wait")
 
@@ -30,6 +37,57 @@ class Waiting:
     rows: int
     since_s: float  # perf_counter when it joined the queue
     sent: int = 0
+
+
+class Pending(Protocol):
+    """A request in the queue, as `Call.scatter` answers it."""
+
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> bool:
+        """Rows lo:hi's answers (logits [hi-lo, A], values [hi-lo]) from a call of `call_rows`
+        rows; True once every row of the request is answered."""
+        ...
+
+
+Rows = slice | np.ndarray  # a request's rows: a slice, or row indices
+
+
+def gather(parts: Sequence[tuple[Any, Rows]], column: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """`column(item)[rows]` of every part, concatenated in order: one call's input (a new array)."""
+    return np.concatenate([column(item)[rows] for item, rows in parts])
+
+
+@dataclass
+class Call:
+    """The rows of one network call: (request, lo, hi) slices of waiting requests, oldest first."""
+
+    slices: list[tuple[Waiting, int, int]]
+
+    def __len__(self) -> int:
+        return sum(hi - lo for _, lo, hi in self.slices)
+
+    @property
+    def oldest_s(self) -> float:
+        """When the oldest request in the call joined the queue (perf_counter)."""
+        return min(w.since_s for w, _, _ in self.slices)
+
+    def parts(self) -> list[tuple[Any, slice]]:
+        """(request, its rows) of every slice, in the call's order."""
+        return [(w.item, slice(lo, hi)) for w, lo, hi in self.slices]
+
+    def gather(self, column: Callable[[Any], np.ndarray]) -> np.ndarray:
+        """One input of the call: `column(request)`'s rows of every slice, concatenated in order."""
+        return gather(self.parts(), column)
+
+    def scatter(self, logits: np.ndarray, values: np.ndarray) -> list[Any]:
+        """Each slice's rows of the answer (logits [B, A], values [B]) to its request, in the
+        call's order; returns the requests now wholly answered."""
+        done, offset, size = [], 0, len(self)
+        for w, lo, hi in self.slices:
+            end = offset + hi - lo
+            if w.item.answer(lo, hi, logits[offset:end], values[offset:end], size):
+                done.append(w.item)
+            offset = end
+        return done
 
 
 class RowQueue:
@@ -70,8 +128,8 @@ class RowQueue:
             return "max_wait"
         return None
 
-    def take(self) -> list[tuple[Waiting, int, int]]:
-        """The rows of one call, oldest first up to `max_batch`: (request, lo, hi) slices."""
+    def take(self) -> Call:
+        """The rows of one call, oldest first up to `max_batch`."""
         taken, size = [], 0
         while self._queue and size < self.limit:
             w = self._queue[0]
@@ -82,4 +140,4 @@ class RowQueue:
             if hi == w.rows:
                 self._queue.popleft()
         self.unsent -= size
-        return taken
+        return Call(taken)

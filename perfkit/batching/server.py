@@ -32,10 +32,24 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.batching.queue import FIRE_REASONS, RowQueue, Waiting
+from perfkit.batching.queue import FIRE_REASONS, Call, RowQueue
 from perfkit.types import PerfkitError, check_answers, check_observations
 
 DEFAULT_MAX_WAIT_S = 0.002
+SCHEDULERS = ("greenlet", "threads")  # how an engine's games take turns: `GreenletServer`, or this server's threads
+# Measured (data/results/2026-12-02-greenlet/): on 2 cores threads made more moves/s (MCTSBot 53.6
+# vs 38.4, the example 28.3 vs 25.8): a thread's forward releases the GIL and the other games
+# search on the other core, where greenlets take turns. Greenlets win on one core (1.32x) and
+# always fill every call, at 11-19 % less CPU per move: opt in with --scheduler greenlet.
+DEFAULT_SCHEDULER = "threads"
+
+
+def check_scheduler(name: object) -> str:
+    """`name` if it is a scheduler, else a PerfkitError saying which there are."""
+    if name not in SCHEDULERS:
+        raise PerfkitError(f"unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}")
+    return str(name)
+
 
 # (planes [B, *obs_shape], *, owners, queue_wait_s) -> (logits [B, A], values [B])
 Forward = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -62,18 +76,24 @@ class _Request:
     shares: np.ndarray | None = None  # [K]: 1 / the size of the call each row went in
     error: BaseException | None = None
 
-    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> None:
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> bool:
+        """Rows lo:hi answered (see `Pending`); an answer that does not fit fails this request only."""
         if self.done.is_set():  # failed by an earlier part of it: the rest is not wanted
-            return
-        if self.logits is None or self.values is None or self.shares is None:
-            self.logits = np.empty((len(self.obs), logits.shape[1]))
-            self.values = np.empty(len(self.obs))
-            self.shares = np.empty(len(self.obs))
-        self.logits[lo:hi], self.values[lo:hi] = logits, values
+            return False
+        try:
+            if self.logits is None or self.values is None or self.shares is None:
+                self.logits = np.empty((len(self.obs), logits.shape[1]))
+                self.values = np.empty(len(self.obs))
+                self.shares = np.empty(len(self.obs))
+            self.logits[lo:hi], self.values[lo:hi] = logits, values
+        except BaseException as exc:  # a part answered wider than another part of it
+            self.fail(exc)
+            return False
         self.shares[lo:hi] = 1.0 / call_rows
         self.answered += hi - lo
         if self.answered == len(self.obs):
             self.done.set()
+        return self.done.is_set()
 
     def fail(self, exc: BaseException) -> None:
         if not self.done.is_set():
@@ -147,6 +167,13 @@ class BatchServer:
             self._thread.start()
         return self
 
+    def __enter__(self) -> BatchServer:
+        """`with server:` starts it; leaving the block serves what is queued and stops it."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Serve what is queued, then stop the server thread."""
         with self.cond:
@@ -154,12 +181,6 @@ class BatchServer:
             self.cond.notify_all()
         if self._thread is not None:
             self._thread.join()
-
-    def __enter__(self) -> BatchServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Callable[[np.ndarray], tuple[np.ndarray, float]]]:
@@ -243,39 +264,33 @@ class BatchServer:
                         self.cond.wait()
                     else:
                         self.cond.wait(max(0.0, oldest + self.max_wait_s - now))
-                taken = self.queue.take()
-                self.waiting -= sum(1 for w, _, hi in taken if hi == w.rows)
+                call = self.queue.take()
+                self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
                 self.fired[reason] += 1
-            self._call(taken)
+            self._call(call)
 
-    def _call(self, taken: list[tuple[Waiting, int, int]]) -> None:
+    def _call(self, call: Call) -> None:
         """Gather, forward and scatter one call; whatever fails, fails its callers, never this thread."""
-        taken = [t for t in taken if not t[0].item.done.is_set()]  # the rest of a request that failed
-        if not taken:
+        call = Call([t for t in call.slices if not t[0].item.done.is_set()])  # the rest of a request that failed
+        if not call.slices:
             return
         try:
-            planes = np.concatenate([w.item.obs[lo:hi] for w, lo, hi in taken])
-            owners = [w.item.owner for w, lo, hi in taken for _ in range(hi - lo)]
-            wait_s = time.perf_counter() - min(w.since_s for w, _, _ in taken)
+            planes = call.gather(lambda req: req.obs)
+            owners = [w.item.owner for w, lo, hi in call.slices for _ in range(hi - lo)]
+            wait_s = time.perf_counter() - call.oldest_s
             self.calls += 1
             self.rows += len(planes)
             logits, values = check_answers(self.forward(planes, owners=owners, queue_wait_s=wait_s), len(planes))
         except BaseException as exc:  # SystemExit or KeyboardInterrupt from the forward too
-            if len(taken) == 1:
-                taken[0][0].item.fail(exc)
+            if len(call.slices) == 1:
+                call.slices[0][0].item.fail(exc)
                 return
-            for one in taken:  # find whose input fails: each request alone
-                self._call([one])
+            for one in call.slices:  # find whose input fails: each request alone
+                self._call(Call([one]))
             return
-        offset = 0
-        for w, lo, hi in taken:
-            try:
-                w.item.answer(lo, hi, logits[offset : offset + hi - lo], values[offset : offset + hi - lo], len(planes))
-            except BaseException as exc:  # a part answered wider than another part of it
-                w.item.fail(exc)
-            offset += hi - lo
+        call.scatter(logits, values)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """How the server batched: calls, rows, requests and why each call fired."""
         return {
             "calls": self.calls, "rows": self.rows, "requests": self.requests,

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions, GamesFailed, check_engine, play_engine
+from perfkit.engines.run import ENGINE_STRATEGIES, GamesFailed, check_engine, play_engine
 from perfkit.instrument.trace import why_failed
+from perfkit.strategies import EngineOptions
 from perfkit.types import PerfkitError
 
 BUILTIN = "builtin"  # perfkit's own search (the seed's minimax), played by the strategies
@@ -59,13 +60,13 @@ def _factory(spec: str) -> Callable[..., Any]:
         raise
     except (Exception, SystemExit) as exc:  # a module that calls sys.exit on import, too
         raise PerfkitError(f"cannot load engine {spec!r}: {why_failed(exc)}") from None
-    factory = getattr(module, name, None)
+    factory: Callable[..., Any] | None = getattr(module, name, None)
     if not callable(factory):
         raise PerfkitError(f"engine {spec!r}: {where} has no callable {name!r}")
     return factory
 
 
-def make_engine(spec: str, *, game: str, simulations: int, seed: int = 0):
+def make_engine(spec: str, *, game: str, simulations: int, seed: int = 0) -> Any:
     """The engine named by `spec`, for `game`; PerfkitError if it cannot be made."""
     if spec == BUILTIN:
         raise PerfkitError("the builtin engine is perfkit's own search: run it with perfkit.bench")

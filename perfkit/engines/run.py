@@ -24,22 +24,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, ObservationCache, cache_fields, check_cache_entries
-from perfkit.batching.greenlets import DEFAULT_SCHEDULER, GreenletServer, check_scheduler
-from perfkit.batching.server import DEFAULT_MAX_WAIT_S, BatchServer
+from perfkit.batching.cache import ObservationCache, cache_fields
+from perfkit.batching.server import BatchServer
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer, why_failed
+from perfkit.strategies import USER_ENGINE, EngineOptions, check_serves, make_strategy, serving
 from perfkit.types import PerfkitError, UserEngine, check_observations
 
-ENGINE_STRATEGIES = ("naive", "crossgame")
-DEFAULT_CONCURRENCY = 64
+ENGINE_STRATEGIES = tuple(serving(USER_ENGINE))  # the registry's: naive and crossgame
 MAX_ACTIONS = 1_000_000  # a network's policy row; far above any board game's (Go 19x19: 362, chess: 4,672)
 MAX_OBS_NUMBERS = 10_000_000  # numbers in one observation (40 MB in float32)
 
@@ -69,7 +67,7 @@ def check_engine(engine: Any, spec: str | None = None) -> UserEngine:
     return engine
 
 
-def engine_settings(engine, spec: str, game: str) -> dict:
+def engine_settings(engine: Any, spec: str, game: str) -> dict[str, Any]:
     """What `engine.settings()` says for the run's manifest (a dict), or a PerfkitError."""
     if not hasattr(engine, "settings"):
         return {"engine": spec, "game": game}
@@ -82,53 +80,13 @@ def engine_settings(engine, spec: str, game: str) -> dict:
     return settings
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """How an engine's games are played and batched (one object from the CLI to the runner)."""
-
-    games: int = 16  # games per strategy
-    concurrency: int = DEFAULT_CONCURRENCY  # crossgame: games in flight, one thread each
-    max_batch: int | None = None  # crossgame: most positions per call (None: the games in flight)
-    max_wait_s: float = DEFAULT_MAX_WAIT_S  # crossgame: longest the oldest request waits
-    workers: int = 0  # crossgame: 0 plays in this process; W >= 1 plays in W processes feeding this one
-    cache: bool = True  # the exact evaluation cache between the engine's predicts and the network (False: --no-cache)
-    cache_size: int = DEFAULT_CACHE_ENTRIES  # observations the cache keeps (LRU)
-    game_timeout_s: float | None = None  # a game still playing after this stops the run (None: no limit)
-    scheduler: str = DEFAULT_SCHEDULER  # crossgame: one thread per game, or the games as greenlets on one thread
-
-    def __post_init__(self) -> None:
-        check_scheduler(self.scheduler)
-        if not isinstance(self.cache, bool):
-            raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
-        check_cache_entries(self.cache_size)
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
-            raise PerfkitError(f"workers must be an integer >= 0, got {self.workers!r}")
-        for key in ("games", "concurrency"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PerfkitError(f"{key} must be a positive integer, got {value!r}")
-        if self.max_batch is not None and (not isinstance(self.max_batch, int) or self.max_batch < 1):
-            raise PerfkitError(f"max batch must be a positive integer, got {self.max_batch!r}")
-        if not self.max_wait_s >= 0:
-            raise PerfkitError(f"max wait must be >= 0 seconds, got {self.max_wait_s!r}")
-        t = self.game_timeout_s
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
-            raise PerfkitError(f"game timeout must be a number of seconds > 0 (or None: no limit), got {t!r}")
-
-    @property
-    def plays_as(self) -> str:
-        """The scheduler the games really run under: greenlets cannot be preempted, so one hung game
-        would hold every game and the timeout could not tell which; a game timeout plays in threads."""
-        return "threads" if self.game_timeout_s is not None else self.scheduler
-
-
 class GamesFailed(PerfkitError):
     """Games of a run did not finish. `run` is what did (each failure, with why, in its manifest's
     `failed_games`); nothing of a failed game is recorded, neither as a draw nor at all.
     `timed_out`: the game that ran past the game timeout and stopped the run (None: none did)."""
 
     def __init__(
-        self, run: Run, failures: list[tuple[int, str]], games: int, *, timed_out: int | None = None, kept_in=None,
+        self, run: Run, failures: list[tuple[int, str]], games: int, *, timed_out: int | None = None, kept_in: object = None,
     ) -> None:
         self.run, self.failures, self.games, self.timed_out = run, sorted(failures), games, timed_out
         others = [(g, why) for g, why in self.failures if g != timed_out]
@@ -166,7 +124,7 @@ class _Games:
     tracer; a game that fails is kept as a failure (with why) and the others go on."""
 
     def __init__(
-        self, engine, tracer: Tracer, ids: Iterable[int], *, on_game: Callable[[int, str | None], None],
+        self, engine: Any, tracer: Tracer, ids: Iterable[int], *, on_game: Callable[[int, str | None], None],
     ) -> None:
         self.engine, self.tracer, self.on_game = engine, tracer, on_game
         self.ids = iter(ids)
@@ -203,7 +161,7 @@ class _Games:
             game_id, since = min(self.playing.items(), key=lambda kv: kv[1])
         return game_id if time.monotonic() - since > timeout_s else None
 
-    def play_all(self, predict) -> None:
+    def play_all(self, predict: Callable[..., Any]) -> None:
         """Play games until none is left, each asking `predict` for its evaluations."""
         while (game_id := self.next_id()) is not None:
             why = play_one(self.engine, game_id, predict, self.tracer)
@@ -214,7 +172,7 @@ class _Games:
             self.on_game(game_id, why)
 
 
-def play_one(engine, game_id: int, predict, tracer: Tracer) -> str | None:
+def play_one(engine: Any, game_id: int, predict: Callable[..., Any], tracer: Tracer) -> str | None:
     """Play game `game_id` under `tracer`: None if it finished (recorded), else why not (not recorded).
 
     Whatever the engine raises, `sys.exit` and KeyboardInterrupt included, fails this game only:
@@ -256,44 +214,42 @@ def run_game_threads(targets: list[Callable[[], None]], games: _Games, timeout_s
         raise
 
 
-def checked_predict(predict: Callable, obs_shape) -> Callable:
+def checked_predict(predict: Callable[..., Any], obs_shape: Any) -> Callable[[np.ndarray], Any]:
     """`predict` refusing a bad observation (see `check_observations`) with a PerfkitError, as
     the batch server does: naive holds an engine to the same contract as crossgame."""
 
-    def checked(obs):
+    def checked(obs: np.ndarray) -> Any:
         return predict(check_observations(obs, obs_shape, batch=False))
 
     return checked
 
 
 def play_engine(
-    engine,
-    network: Callable,
+    engine: Any,
+    network: Callable[..., Any],
     strategy: str,
     options: EngineOptions,
     *,
-    recipe: dict | None = None,
+    recipe: dict[str, Any] | None = None,
     precision: str = "float32",
     device: str | torch.device = "cpu",
     progress: bool = False,
-    manifest: dict | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> Run:
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
-    A game that fails (it raises, calls `sys.exit`, its network call failed) does not stop
-    the others and is not recorded; once they have finished, `GamesFailed` (a PerfkitError)
-    names the failed games and why, and holds the run of the games that finished. With
-    `options.workers`, each worker process rebuilds the engine from `recipe`: the keywords
-    of `make_engine` (spec, game, simulations, seed).
+    The strategy comes from the strategies registry, which refuses in one line one that does not
+    serve a user's engine (permove). A game that fails (it raises, calls `sys.exit`, its network
+    call failed) does not stop the others and is not recorded; once they have finished,
+    `GamesFailed` (a PerfkitError) names the failed games and why, and holds the run of the games
+    that finished. With `options.workers`, each worker process rebuilds the engine from `recipe`:
+    the keywords of `make_engine` (spec, game, simulations, seed).
     """
     check_engine(engine)
-    if options.workers and strategy == "crossgame" and recipe is None:
+    chosen = make_strategy(strategy, options)
+    check_serves(strategy, USER_ENGINE)
+    if getattr(chosen, "workers", 0) and recipe is None:
         raise PerfkitError("workers rebuild the engine: pass recipe={spec, game, simulations, seed} as make_engine takes them")
-    if strategy not in ENGINE_STRATEGIES:
-        raise PerfkitError(
-            f"strategy {strategy!r} does not apply to an engine's own search; choose one of: "
-            f"{', '.join(ENGINE_STRATEGIES)}, all (permove needs perfkit's search, which asks a whole tree level at once)"
-        )
     tracer = Tracer(
         network, name=strategy, actions=engine.actions, precision=precision, device=device,
         manifest=manifest,
@@ -303,14 +259,10 @@ def play_engine(
     cache = ObservationCache(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
-    stats: dict = {}
+    offered = _EngineGames(engine, games, options, cache=cache, recipe=recipe)
     cpu0 = time.process_time()
     with tracer:
-        if strategy == "naive":
-            predict = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
-            run_game_threads([lambda: games.play_all(predict)], games, options.game_timeout_s)
-        else:
-            stats = _crossgame(engine, games, options, recipe, cache)
+        stats = chosen.play_engine(offered)  # type: ignore[attr-defined]  # every strategy serving USER_ENGINE has it
         if games.stopped:
             tracer.close_games()  # a game still in flight is not recorded now: the tables stay one run
     # CPU seconds of this process, all its threads (not worker processes'): on a shared machine
@@ -319,29 +271,55 @@ def play_engine(
     bar.close()
     with games.lock:
         failures = list(games.failures)
-    run = _described(tracer.run(), strategy, options, cache, stats, failures)
+    settings = chosen.engine_settings(offered)  # type: ignore[attr-defined]
+    run = _described(tracer.run(), settings, options, cache, stats, failures)
     if failures:
         raise GamesFailed(run, failures, options.games, timed_out=games.timed_out)
     return run
 
 
+class _EngineGames:
+    """A user's engine's games as a strategy plays them (`perfkit.strategies.EngineGames`)."""
+
+    def __init__(
+        self, engine: Any, games: _Games, options: EngineOptions, *, cache: ObservationCache | None, recipe: dict[str, Any] | None,
+    ) -> None:
+        self.engine, self.games_of, self.options, self.recipe = engine, games, options, recipe
+        tracer = games.tracer
+        self.obs_shape = engine.obs_shape
+        self.games = options.games
+        self.scheduler = options.plays_as
+        self.forward = cache if cache is not None else tracer.evaluate
+        self.lookup = cache.lookup if cache is not None else None
+        self.owner_of = tracer.current_move
+        self.predict_one = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
+
+    def play_all(self, predict: Callable[..., Any]) -> None:
+        self.games_of.play_all(predict)
+
+    def run(self, targets: list[Callable[[], None]]) -> None:
+        run_game_threads(targets, self.games_of, self.options.game_timeout_s)
+
+    def in_workers(self, server: BatchServer) -> dict[str, Any]:
+        from perfkit.engines.workers import play_with_workers
+
+        assert self.recipe is not None  # play_engine checked it
+        games, options = self.games_of, self.options
+        return play_with_workers(
+            self.engine, **self.recipe, games=options.games, concurrency=options.concurrency,
+            workers=options.workers, server=server, tracer=games.tracer, failures=games.failures,
+            on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
+            scheduler=options.plays_as,
+        )
+
+
 def _described(
-    run: Run, strategy: str, options: EngineOptions, cache: ObservationCache | None, stats: dict,
+    run: Run, settings: dict[str, Any], options: EngineOptions, cache: ObservationCache | None, stats: dict[str, Any],
     failures: list[tuple[int, str]],
 ) -> Run:
     """`run` with the strategy's settings and stats, the cache's, and the games that failed, in its
     manifest and summary."""
-    crossgame = strategy == "crossgame"
-    in_flight = min(options.concurrency, options.games)
-    run.manifest["strategy_settings"] = {
-        "concurrency": in_flight if crossgame else 1,
-        "max_batch": (options.max_batch or in_flight) if crossgame else 1,
-        # greenlets in this process fire only when full or all wait: no max wait applies
-        "max_wait_s": options.max_wait_s if crossgame and (options.workers or options.plays_as == "threads") else None,
-        "workers": options.workers if crossgame else 0,
-        "scheduler": options.plays_as if crossgame else None,
-        "cache_entries": options.cache_size if cache is not None else None,
-    }
+    run.manifest["strategy_settings"] = {**settings, "cache_entries": options.cache_size if cache is not None else None}
     run.manifest["strategy_stats"] = stats
     run.manifest["settings"]["games"] = options.games
     run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
@@ -353,49 +331,3 @@ def _described(
     if failures:
         run.manifest["failed_games"] = [{"game": g, "error": why} for g, why in sorted(failures)]
     return run
-
-
-def _crossgame(engine, games: _Games, options: EngineOptions, recipe: dict | None, cache: ObservationCache | None) -> dict:
-    """The games in flight, as greenlets or one thread each (or in worker processes), through one batch
-    server in front of the tracer (and the cache, when there is one: it is the server's
-    forward and answers wholly cached requests as they arrive); returns the server's (and
-    the workers') stats."""
-    tracer = games.tracer
-    in_flight = min(options.concurrency, options.games)
-    server = BatchServer(
-        cache if cache is not None else tracer.evaluate, obs_shape=engine.obs_shape, max_batch=options.max_batch or in_flight,
-        max_wait_s=options.max_wait_s, owner_of=tracer.current_move,
-        lookup=cache.lookup if cache is not None else None,
-    )
-    stats: dict = {"scheduler": options.plays_as}
-    if options.plays_as == "greenlet" and not options.workers:
-        hub = GreenletServer(
-            server.forward, obs_shape=engine.obs_shape, max_batch=server.max_batch, owner_of=server.owner_of,
-            lookup=server.lookup,
-        )
-        # The hub and its greenlets in one thread of their own, so a hung game meets --game-timeout
-        # and a real Ctrl-C lands in this thread, not in a game.
-        run_game_threads([lambda: hub.run([lambda: games.play_all(hub.predict)] * in_flight)], games,
-                         options.game_timeout_s)
-        stats.update(hub.stats())
-        return stats
-
-    def client() -> None:
-        with server.client() as predict:
-            games.play_all(predict)
-
-    with server:
-        if options.workers:
-            from perfkit.engines.workers import play_with_workers
-
-            assert recipe is not None  # play_engine checked it
-            stats["processes"] = play_with_workers(
-                engine, **recipe, games=options.games, concurrency=options.concurrency,
-                workers=options.workers, server=server, tracer=tracer, failures=games.failures,
-                on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
-                scheduler=options.plays_as,
-            )
-        else:
-            run_game_threads([client] * in_flight, games, options.game_timeout_s)
-    stats.update(server.stats())
-    return stats

@@ -3,9 +3,9 @@
 The device process (`play_with_workers`) owns the network; each worker process
 (`worker_main`) rebuilds the engine from its name, plays its share of the game ids as
 greenlets or threads (the run's scheduler) through a local batch server whose calls go to
-the device process over shared memory (`perfkit.batching.processes`), and sends every
-finished game back. A game depends
-only on (seed, game id), so which worker plays it changes nothing.
+the device process over shared memory (`perfkit.batching.processes`, which also starts and
+stops the workers, as it does perfkit's own search workers), and sends every finished game
+back. A game depends only on (seed, game id), so which worker plays it changes nothing.
 
 The exact evaluation cache (`ObservationCache`) sits in the device process only, in front
 of the device's batch server, and not in each worker:
@@ -29,23 +29,28 @@ its lookup goes back with it, so the worker charges its moves as in-process game
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import signal
-import subprocess
-import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Pipe
+from multiprocessing.connection import Connection
+from typing import Any
 
 from perfkit.batching.greenlets import GreenletServer
-from perfkit.batching.processes import SharedRows, remote_forward, serve_worker
+from perfkit.batching.processes import (
+    CRASH_ENV,
+    SharedRows,
+    WorkerProcess,
+    crash_hook,
+    launch,
+    remote_forward,
+    serve_worker,
+    stop,
+)
 from perfkit.batching.server import BatchServer
 from perfkit.types import PerfkitError
-
-# Test hook: "I:K" makes worker I exit with code 3 when about to send request K+1.
-CRASH_ENV = "PERFKIT_TEST_ENGINE_WORKER_EXIT"
 
 
 @dataclass(frozen=True)
@@ -58,21 +63,25 @@ class WorkerConfig:
     game_ids: list[int]
     threads: int  # games in flight in this worker
     max_wait_s: float
-    conn_fd: int
-    shm_fd: int
+    conn_fd: int = -1  # set by the launcher: the worker's pipe
+    shm_fd: int = -1  # set by the launcher: its shared rows
     crash_after: int | None = None
     game_timeout_s: float | None = None  # a game playing longer stops this worker, and the run
     scheduler: str = "threads"  # "greenlet": the worker's games as greenlets on its one thread
 
 
-# A worker runs this with `python -c`: a fresh interpreter, no torch or CUDA state forked.
-_BOOT = """\
-import json, sys
-cfg = json.loads(sys.argv[1])
-sys.path[:] = cfg.pop("sys_path")
-from perfkit.engines.workers import WorkerConfig, worker_main
-sys.exit(worker_main(WorkerConfig(**cfg)))
-"""
+def shared_rows(fd: int | None, *, rows: int, obs_shape: tuple[int, ...], actions: int) -> SharedRows:
+    """One worker's shared memory: its games' observations and their answers (a new block where
+    `fd` is None: the device process's side)."""
+    inputs = [("obs", "float32", tuple(obs_shape))]
+    if fd is None:
+        return SharedRows.create(rows=rows, inputs=inputs, actions=actions)
+    return SharedRows(fd, rows=rows, inputs=inputs, actions=actions)
+
+
+def main(cfg: dict[str, Any]) -> int:
+    """The worker's entry point (`perfkit.batching.processes.launch`)."""
+    return worker_main(WorkerConfig(**cfg))
 
 
 def worker_main(cfg: WorkerConfig) -> int:
@@ -87,7 +96,7 @@ def worker_main(cfg: WorkerConfig) -> int:
 
     conn = Connection(cfg.conn_fd)
     engine = make_engine(cfg.spec, game=cfg.game, simulations=cfg.simulations, seed=cfg.seed)
-    rows = SharedRows(cfg.shm_fd, rows=cfg.threads, obs_shape=engine.obs_shape, actions=engine.actions)
+    rows = shared_rows(cfg.shm_fd, rows=cfg.threads, obs_shape=engine.obs_shape, actions=engine.actions)
     marks = Tracer(None, name="worker", sample_gpu=False)  # the device process samples the GPU
     send_lock = threading.Lock()
     forward = remote_forward(conn, rows, attribute=marks.attribute, send_lock=send_lock, crash_after=cfg.crash_after)
@@ -121,125 +130,106 @@ def worker_main(cfg: WorkerConfig) -> int:
     return 0
 
 
-def _crash_hook(index: int) -> int | None:
-    text = os.environ.get(CRASH_ENV)
-    if not text:
-        return None
-    worker, after = (int(x) for x in text.split(":"))
-    return after if worker == index else None
-
-
 def _absolute(spec: str) -> str:
     """A FILE.py:FACTORY engine with an absolute path (a worker may start elsewhere)."""
     where, sep, name = spec.rpartition(":")
     return f"{os.path.abspath(where)}{sep}{name}" if where.endswith(".py") else spec
 
 
+class _Proxies:
+    """The device process's side of an engine's worker processes: one proxy thread per worker,
+    a client of the device's batch server; finished games go to the tracer as they come."""
+
+    def __init__(self, server: BatchServer, tracer: Any, *, workers: int, failures: list[tuple[int, str]], on_game: Callable[..., None],
+                 game_timeout_s: float | None, on_timeout: Callable[..., None] | None) -> None:
+        self.server, self.tracer, self.failures, self.on_game = server, tracer, failures, on_game
+        self.game_timeout_s, self.on_timeout = game_timeout_s, on_timeout
+        self.workers: list[WorkerProcess] = []
+        self.threads: list[threading.Thread] = []
+        self.died: list[str] = []
+        self.stopping = threading.Event()  # a game timed out: the workers are stopped on purpose
+        self.done = [0] * workers  # games each worker finished
+
+    def start(self, worker: WorkerProcess) -> None:
+        self.workers.append(worker)
+        t = threading.Thread(target=self.proxy, args=(worker,), name=f"perfkit-proxy-{worker.index}")
+        t.start()
+        self.threads.append(t)
+
+    def stop_workers(self) -> None:
+        for w in self.workers:  # no game is waited for in vain
+            if w.proc.poll() is None:
+                w.proc.terminate()
+
+    def on_message(self, index: int, msg: tuple[Any, ...]) -> bool:
+        """A worker's message other than a request; True once it is done."""
+        if msg[0] == "game":
+            self.tracer.recorder.on_game(msg[1])
+            self.done[index] += 1
+            self.on_game(msg[1].game, None)
+            return False
+        if msg[0] != "done":
+            return False
+        _, failed, timed_out = msg
+        if timed_out is not None:
+            failed = [f for f in failed if f[0] != timed_out]  # on_timeout names it
+            self.stopping.set()
+            if self.on_timeout is not None:
+                self.on_timeout(timed_out, self.game_timeout_s)
+            self.stop_workers()
+        self.failures.extend(failed)
+        for game_id, why in failed:
+            self.on_game(game_id, why)
+        return True
+
+    def proxy(self, w: WorkerProcess) -> None:
+        try:
+            serve_worker(w.conn, w.rows, self.server, on_message=lambda msg: self.on_message(w.index, msg))
+        except (EOFError, OSError):
+            if self.stopping.is_set():  # stopped by the run, not dead
+                return
+            self.died.append(f"worker {w.index} died ({w.exit_line(timeout_s=5)}) after {self.done[w.index]} games")
+            self.stop_workers()
+        finally:
+            w.conn.close()
+
+
 def play_with_workers(
-    engine, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
-    server: BatchServer, tracer, failures: list, on_game, game_timeout_s: float | None = None, on_timeout=None,
-    scheduler: str = "threads",
-) -> dict:
+    engine: Any, *, spec: str, game: str, simulations: int, seed: int, games: int, concurrency: int, workers: int,
+    server: BatchServer, tracer: Any, failures: list[tuple[int, str]], on_game: Callable[..., None], game_timeout_s: float | None = None,
+    on_timeout: Callable[..., None] | None = None, scheduler: str = "threads",
+) -> dict[str, Any]:
     """Play `games` games in `workers` processes through `server`; finished games go to `tracer`.
 
     A game playing longer than `game_timeout_s` stops its worker, which says so
     (`on_timeout(game_id, game_timeout_s)`), and the run: the other workers are stopped.
 
-    Long on purpose: starting the workers, their proxies and the cleanup that must stop every
-    process and free every shared block whatever failed, are one try/finally.
-
     Returns the per-worker counts. Raises PerfkitError if a worker dies (the others are stopped).
     """
-    in_flight = min(concurrency, games)
-    per_worker = math.ceil(in_flight / workers)
-    procs: list[subprocess.Popen] = []
-    threads: list[threading.Thread] = []
-    blocks: list[SharedRows] = []
-    died: list[str] = []
-    stopping = threading.Event()  # a game timed out: the workers are stopped on purpose
-    done = [0] * workers
-
-    def stop_workers() -> None:
-        for p in procs:  # no game is waited for in vain
-            if p.poll() is None:
-                p.terminate()
-
-    def proxy(i: int, conn, rows: SharedRows, proc) -> None:
-        def on_message(msg) -> bool:
-            if msg[0] == "game":
-                tracer.recorder.on_game(msg[1])
-                done[i] += 1
-                on_game(msg[1].game, None)
-                return False
-            if msg[0] == "done":
-                _, failed, timed_out = msg
-                if timed_out is not None:
-                    failed = [f for f in failed if f[0] != timed_out]  # on_timeout names it
-                    stopping.set()
-                    if on_timeout is not None:
-                        on_timeout(timed_out, game_timeout_s)
-                    stop_workers()
-                failures.extend(failed)
-                for game_id, why in failed:
-                    on_game(game_id, why)
-                return True
-            return False
-
-        try:
-            serve_worker(conn, rows, server, on_message=on_message)
-        except (EOFError, OSError):
-            if stopping.is_set():  # stopped by the run, not dead
-                return
-            try:
-                code = proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
-            how = f"exit code {code}" if code is None or code >= 0 else f"killed by signal {-code}"
-            died.append(f"worker {i} died ({how}) after {done[i]} games")
-            stop_workers()
-        finally:
-            conn.close()
-
+    per_worker = math.ceil(min(concurrency, games) / workers)
+    proxies = _Proxies(server, tracer, workers=workers, failures=failures, on_game=on_game, game_timeout_s=game_timeout_s,
+                       on_timeout=on_timeout)
     try:
         for i in range(workers):
-            ids = tuple(range(i, games, workers))
+            ids = list(range(i, games, workers))
             if not ids:
                 continue
             threads_here = min(per_worker, len(ids))
-            rows = SharedRows(SharedRows.new_fd(), rows=threads_here, obs_shape=engine.obs_shape, actions=engine.actions)
-            blocks.append(rows)
-            parent, child = Pipe(duplex=True)
+            hook = crash_hook(i)  # (after k requests, raise): an engine's worker only exits
             cfg = WorkerConfig(
-                index=i, spec=_absolute(spec), game=game, simulations=simulations, seed=seed, game_ids=list(ids),
-                threads=threads_here, max_wait_s=server.max_wait_s, conn_fd=child.fileno(), shm_fd=rows.fd,
-                crash_after=_crash_hook(i), game_timeout_s=game_timeout_s, scheduler=scheduler,
+                index=i, spec=_absolute(spec), game=game, simulations=simulations, seed=seed, game_ids=ids,
+                threads=threads_here, max_wait_s=server.max_wait_s, crash_after=hook[0] if hook else None,
+                game_timeout_s=game_timeout_s, scheduler=scheduler,
             )
-            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-c", _BOOT, json.dumps({**dataclasses.asdict(cfg), "sys_path": sys.path})],
-                    pass_fds=(child.fileno(), rows.fd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
-                )
-            finally:
-                child.close()
-            procs.append(proc)
-            t = threading.Thread(target=proxy, args=(i, parent, rows, proc), name=f"perfkit-proxy-{i}")
-            t.start()
-            threads.append(t)
-        for t in threads:
+            rows = shared_rows(None, rows=threads_here, obs_shape=engine.obs_shape, actions=engine.actions)
+            proxies.start(launch(i, entry="perfkit.engines.workers:main", cfg=dataclasses.asdict(cfg), rows=rows))
+        for t in proxies.threads:
             t.join()
     finally:
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.terminate()
-                p.wait()
-        for rows in blocks:
-            rows.close()
-    if died:
-        raise PerfkitError(f"{died[0]}; the run is stopped, {sum(done)} games completed")
-    return {"workers": len(procs), "games_per_worker": per_worker, "games_by_worker": done}
+        stop(proxies.workers, close_conns=False)  # each proxy closes its own worker's pipe
+    if proxies.died:
+        raise PerfkitError(f"{proxies.died[0]}; the run is stopped, {sum(proxies.done)} games completed")
+    return {"workers": len(proxies.workers), "games_per_worker": per_worker, "games_by_worker": proxies.done}
 
 
 __all__ = ["CRASH_ENV", "play_with_workers"]

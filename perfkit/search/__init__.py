@@ -1,7 +1,9 @@
 """The searches perfkit writes itself, one registry line each; every strategy drives them the same way.
 
 A search is a generator of `EvalRequest`s over all games in flight; a strategy decides how its
-requests become network calls. `SEARCHES` says which strategies serve which search.
+requests become network calls. Each strategy says whether it serves perfkit's searches and a
+user's engine (its `serves`, read by `perfkit.strategies.serving`), and a search may narrow that
+to the strategies it lists, so a new strategy or a new search is one module and one registry line.
 """
 
 from __future__ import annotations
@@ -40,20 +42,20 @@ class Minimax:
 
 @dataclass(frozen=True)
 class SearchKind:
-    """A search by name: its config type and the strategies that can serve it."""
+    """A search by name: its config type."""
 
     name: str
     config: type  # the frozen dataclass of its parameters
-    strategies: tuple[str, ...]  # naive, permove, crossgame: those that serve it
+    strategies: tuple[str, ...] | None  # the strategies it allows; None: every strategy that serves searches
     in_process_only: bool  # crossgame's worker processes cannot play it
     about: str
     make: Callable[..., Searcher]  # (game, config, capacity, *, seed) -> the search of `capacity` games in flight
 
 
 SEARCHES: dict[str, SearchKind] = {
-    "minimax": SearchKind("minimax", SearchConfig, ("naive", "permove", "crossgame"), False,
+    "minimax": SearchKind("minimax", SearchConfig, None, False,
                           "the seed's policy-pruned minimax (SPEC §1.3), the reference workload's default", Minimax),
-    "mcts": SearchKind("mcts", MCTSConfig, ("naive", "permove", "crossgame"), True,
+    "mcts": SearchKind("mcts", MCTSConfig, None, True,
                        "AlphaZero PUCT, the trees of all games in flight as arrays (crossgame in-process)", Forest),
 }
 
@@ -65,7 +67,7 @@ def get_search(name: str) -> SearchKind:
     return SEARCHES[name]
 
 
-def search_kind(config: Any) -> SearchKind:
+def search_kind(config: object) -> SearchKind:
     """The search a config belongs to."""
     for kind in SEARCHES.values():
         if isinstance(config, kind.config):
@@ -80,10 +82,11 @@ def make_searcher(game: Game, config: Any, capacity: int, *, seed: int = 0) -> S
 
 
 def config_for(config: Any, strategy: str, *, workers: int = 0) -> Any:
-    """`config` as `strategy` plays it, or one line saying why that strategy cannot serve the search."""
+    """`config` as `strategy` plays it, or one line saying why it cannot (workers for an in-process search).
+
+    Whether `strategy` serves the search at all is the strategy's to say (`perfkit.strategies.check_serves`).
+    """
     kind = search_kind(config)
-    if strategy not in kind.strategies:
-        raise PerfkitError(f"{kind.name} is served by {', '.join(kind.strategies)}; not by {strategy}")
     if workers and kind.in_process_only:
         raise PerfkitError(f"{kind.name} keeps its trees in the process that plays the games: crossgame with workers 0")
     return config.for_strategy(strategy) if hasattr(config, "for_strategy") else config

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkit.strategies.base import Engine, Seats, Strategy, play_games
-from perfkit.strategies.crossgame import CrossGame, CrossGameOptions
+from perfkit.strategies.base import (
+    ANY_SEARCH,
+    STRATEGIES,
+    USER_ENGINE,
+    Agent,
+    Engine,
+    EngineGames,
+    Seats,
+    Strategy,
+    check_serves,
+    play_games,
+    register,
+    serving,
+)
+from perfkit.strategies.crossgame import CrossGame, CrossGameOptions, EngineOptions
 from perfkit.strategies.naive import Naive
 from perfkit.strategies.permove import PerMove
 from perfkit.types import PerfkitError
 
-STRATEGIES: dict[str, type] = {"naive": Naive, "permove": PerMove, "crossgame": CrossGame}
+# A new strategy: its module, and one line here (or `register(MyStrategy)` anywhere before it is used).
+register(Naive)
+register(PerMove)
+register(CrossGame)
 
 
 def make_strategy(name: str, options: CrossGameOptions | None = None, **values: Any) -> Strategy:
@@ -25,10 +41,11 @@ def make_strategy(name: str, options: CrossGameOptions | None = None, **values: 
         raise PerfkitError(f"options must be a perfkit CrossGameOptions, got {type(options).__name__}")
     if name == "crossgame":
         return (options if options is not None else CrossGameOptions.given(**values)).strategy()
-    return STRATEGIES[name]()
+    strategy: Strategy = STRATEGIES[name]()
+    return strategy
 
 
 __all__ = [
-    "STRATEGIES", "CrossGame", "CrossGameOptions", "Engine", "Naive", "PerMove", "Seats", "Strategy", "make_strategy",
-    "play_games",
+    "ANY_SEARCH", "STRATEGIES", "USER_ENGINE", "Agent", "CrossGame", "CrossGameOptions", "Engine", "EngineGames", "EngineOptions", "Naive",
+    "PerMove", "Seats", "Strategy", "check_serves", "make_strategy", "play_games", "register", "serving",
 ]

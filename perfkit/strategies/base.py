@@ -12,11 +12,12 @@ import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from perfkit.search import config_for, make_searcher
+from perfkit.batching.queue import Rows, gather
+from perfkit.search import SEARCHES, config_for, make_searcher, search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.types import (
     EvalRequest,
@@ -31,8 +32,10 @@ from perfkit.types import (
 
 
 @dataclass(frozen=True)
-class Engine:
-    """What plays a game: the network behind `evaluate`, the game, the search, the seed.
+class Agent:
+    """What plays a game with perfkit's own search: the network behind `evaluate`, the game, the
+    search, the seed. (A *user's engine* is another thing: a search perfkit did not write,
+    `perfkit.engines`.) `Engine` is this class's former name, kept as an alias.
 
     `game` is a perfkit `Game`, or an int N for N×N Hex.
     """
@@ -49,8 +52,48 @@ class Engine:
             object.__setattr__(self, "game", HexGame(self.game))
 
 
-def for_strategy(engine: Engine, strategy: str, *, workers: int = 0) -> Engine:
+USER_ENGINE = "engine"  # the search of a user's unmodified engine (perfkit.engines): one position per request
+ANY_SEARCH = "any search"  # in a strategy's `serves`: every search in perfkit.search.SEARCHES
+
+# The registry: name -> strategy class, in the order `--strategy all` plays them (`register`).
+STRATEGIES: dict[str, type[Any]] = {}
+
+
+def register(strategy: type[Any]) -> type[Any]:
+    """Add a strategy class to the registry under its `name`; its `serves` names the searches it plays."""
+    STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+def serves(name: str, search: str) -> bool:
+    """Whether strategy `name` plays `search`: its `serves` names the search (or ANY_SEARCH, for
+    every search perfkit registers) and the search, where it lists strategies, lists it."""
+    cls = STRATEGIES[name]
+    if search == USER_ENGINE:
+        return USER_ENGINE in cls.serves
+    kind = SEARCHES.get(search)
+    if kind is not None and kind.strategies is not None and name not in kind.strategies:
+        return False
+    return search in cls.serves or (kind is not None and ANY_SEARCH in cls.serves)
+
+
+def serving(search: str) -> list[str]:
+    """The registered strategies that serve `search` (a registered search's name, or USER_ENGINE)."""
+    return [name for name in STRATEGIES if serves(name, search)]
+
+
+def check_serves(strategy: str, search: str) -> None:
+    """One line refusing `strategy` where it does not serve `search` (permove for a user's engine)."""
+    if strategy in STRATEGIES and not serves(strategy, search):
+        raise PerfkitError(f"{search} is served by {', '.join(serving(search))}; not by {strategy}")
+
+
+Engine = Agent  # the former name: perfkit.Engine and perfkit.strategies.Engine still import
+
+
+def for_strategy(engine: Agent, strategy: str, *, workers: int = 0) -> Agent:
     """The engine with its search set up as `strategy` plays it (one line where it cannot)."""
+    check_serves(strategy, search_kind(engine.config).name)
     config = config_for(engine.config, strategy, workers=workers)
     return engine if config is engine.config else dataclasses.replace(engine, config=config)
 
@@ -73,7 +116,7 @@ class Seats:
         self.by_player = dict(by_player)
 
     def __call__(
-        self, stones: np.ndarray, to_move: np.ndarray, *, root_player: np.ndarray | None = None, **extra
+        self, stones: np.ndarray, to_move: np.ndarray, *, root_player: np.ndarray | None = None, **extra: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         if root_player is None:
             raise PerfkitError("two networks at one board need each position's root player: play in-process "
@@ -107,19 +150,21 @@ class Tally:
         self.boards = np.zeros(m, np.int64)  # [M]
 
 
-Part = tuple[EvalRequest, np.ndarray, Tally]  # rows of one request, and whose tally they count in
+Part = tuple[EvalRequest, Rows, Tally]  # rows of one request, and whose tally they count in
 
 
 def batch_of(
     parts: list[Part], *, policy: bool = True, value: bool = True, seated: bool = False
-) -> tuple[np.ndarray, np.ndarray, dict]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """One network call's input from rows of one or more requests, and attribute the call.
 
     A call shared by several roots counts for each in proportion to its boards.
     Returns (stones [B, N*N], to_move [B], keyword arguments for the evaluator). `seated`: the
     evaluator is a `Seats`, which also takes each row's root player.
     """
-    size = sum(len(rows) for _, rows, _ in parts)
+    rows_of = [(req, rows) for req, rows, _ in parts]
+    stones = gather(rows_of, lambda req: req.stones)
+    size = len(stones)
     for req, rows, tally in parts:
         owners = req.owner[rows]
         np.add.at(tally.calls, owners, 1.0 / size)
@@ -131,13 +176,8 @@ def batch_of(
         "level": levels.pop() if len(levels) == 1 else -1,
     }
     if seated:
-        kwargs["root_player"] = np.concatenate([_root_player(req)[rows] for req, rows, _ in parts])
-    if len(parts) == 1:
-        req, rows, _ = parts[0]
-        return req.stones[rows], req.to_move[rows], kwargs
-    stones = np.concatenate([req.stones[rows] for req, rows, _ in parts])
-    to_move = np.concatenate([req.to_move[rows] for req, rows, _ in parts])
-    return stones, to_move, kwargs
+        kwargs["root_player"] = gather(rows_of, _root_player)
+    return stones, gather(rows_of, lambda req: req.to_move), kwargs
 
 
 def _root_player(req: EvalRequest) -> np.ndarray:
@@ -174,14 +214,43 @@ def batched(max_batch: int | None = None) -> Schedule:
     return schedule
 
 
+class EngineGames(Protocol):
+    """A user's engine's games, as `perfkit.engines` hands them to a strategy: each game asks
+    `predict(obs [*obs_shape]) -> (logits [A], value)`, one position at a time."""
+
+    obs_shape: tuple[int, ...]
+    games: int  # how many games the run plays
+    scheduler: str  # how its games take turns in a batch server: "threads" or "greenlet"
+    forward: Callable[..., tuple[np.ndarray, np.ndarray]]  # (planes [B, *obs_shape], *, owners, queue_wait_s)
+    lookup: Callable[..., Any] | None  # the cache's: a wholly cached request answered on arrival
+    owner_of: Callable[[], Any]  # the move asking, called in the asking thread
+
+    def predict_one(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
+        """One position straight to the network (through the cache), checked as a server checks it."""
+        ...
+
+    def play_all(self, predict: Callable[[np.ndarray], tuple[np.ndarray, float]]) -> None:
+        """Play games, each asking `predict`, until none is left."""
+        ...
+
+    def run(self, targets: list[Callable[[], None]]) -> None:
+        """Each target in a thread of its own, all waited for (under the run's game timeout)."""
+        ...
+
+    def in_workers(self, server: Any) -> dict[str, Any]:
+        """The games in worker processes, their evaluations through `server` (a BatchServer)."""
+        ...
+
+
 class Strategy(Protocol):
     """Plays games with an engine; every strategy yields identical GameRecords."""
 
     name: str
+    serves: ClassVar[tuple[str, ...]]  # the searches it plays: ANY_SEARCH, a search's name, USER_ENGINE
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]: ...
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]: ...
 
-    def settings(self) -> dict: ...
+    def settings(self) -> dict[str, Any]: ...
 
 
 class GameSlots:
@@ -191,7 +260,7 @@ class GameSlots:
     queue); a finished game is replaced by the next id, up to `capacity` games in flight.
     """
 
-    def __init__(self, engine: Engine, source: Callable[[int], list[int]], capacity: int) -> None:
+    def __init__(self, engine: Agent, source: Callable[[int], list[int]], capacity: int) -> None:
         self.engine, self.source, self.capacity = engine, source, capacity
         self.games: list[GameRecord] = []
         self.positions = engine.game.start(0)
@@ -199,7 +268,7 @@ class GameSlots:
         self.plies = np.zeros(0, np.int64)
         self.searcher = make_searcher(engine.game, engine.config, capacity, seed=engine.seed)  # mcts: keeps its trees
 
-    def begin(self) -> Generator[EvalRequest, Evaluation, list] | None:
+    def begin(self) -> Generator[EvalRequest, Evaluation, list[Any]] | None:
         """Refill, then the search for every game's next move (None when nothing is left)."""
         game = self.engine.game
         fresh = self.source(self.capacity - len(self.games)) if len(self.games) < self.capacity else []
@@ -217,7 +286,7 @@ class GameSlots:
         )
         return searched
 
-    def end(self, results: list) -> list[GameRecord]:
+    def end(self, results: list[Any]) -> list[GameRecord]:
         """Play the searched moves; returns the games that ended."""
         before, tally = self.positions, self.tally
         after = before.play(np.array([r.move for r in results]))
@@ -251,21 +320,23 @@ def take_from(game_ids: Iterable[int]) -> Callable[[int], list[int]]:
     return lambda k: list(itertools.islice(ids, k))
 
 
-def drive(steps: Generator[EvalRequest, Evaluation, list], answer: Callable[[EvalRequest], Evaluation]) -> list:
+def drive(
+    steps: Generator[EvalRequest, Evaluation, list[Any]], answer: Callable[[EvalRequest], Evaluation]
+) -> list[Any]:
     """Run a search generator to the end, answering each request; returns its results."""
     try:
         req = next(steps)
     except StopIteration as done:  # mcts: every leaf was terminal, nothing for the network
-        return done.value
+        return list(done.value)
     while True:
         try:
             req = steps.send(answer(req))
         except StopIteration as done:
-            return done.value
+            return list(done.value)
 
 
 def play_games(
-    game_ids: Iterable[int], *, engine: Engine, concurrency: int, schedule: Schedule
+    game_ids: Iterable[int], *, engine: Agent, concurrency: int, schedule: Schedule
 ) -> Iterator[GameRecord]:
     """Play `game_ids` with up to `concurrency` games in flight, yielding each as it ends.
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from perfkit.strategies.base import Engine, Tally, batched, call, for_strategy, play_games
+from perfkit.strategies.base import (
+    ANY_SEARCH,
+    USER_ENGINE,
+    Agent,
+    EngineGames,
+    Tally,
+    batched,
+    call,
+    for_strategy,
+    play_games,
+)
 from perfkit.types import EvalRequest, Evaluate, Evaluation, GameRecord, SearchConfig
 
 
@@ -35,11 +46,21 @@ class Naive:
     call per leaf (mcts)."""
 
     name = "naive"
+    serves: ClassVar[tuple[str, ...]] = (ANY_SEARCH, USER_ENGINE)
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         engine = for_strategy(engine, self.name)
         schedule = one_call_per_node if isinstance(engine.config, SearchConfig) else batched(1)
         return play_games(game_ids, engine=engine, concurrency=1, schedule=schedule)
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {"concurrency": 1, "max_batch": None}
+
+    def play_engine(self, games: EngineGames) -> dict[str, Any]:
+        """A user's engine: one game at a time, each evaluation one call of one position."""
+        games.run([lambda: games.play_all(games.predict_one)])
+        return {}
+
+    def engine_settings(self, games: EngineGames) -> dict[str, Any]:
+        """What a user's engine run says it played with (its manifest's strategy settings)."""
+        return {"concurrency": 1, "max_batch": 1, "max_wait_s": None, "workers": 0, "scheduler": None}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from perfkit.strategies.base import Engine, batched, for_strategy, play_games
+from perfkit.strategies.base import ANY_SEARCH, Agent, batched, for_strategy, play_games
 from perfkit.types import GameRecord
 
 
@@ -15,9 +16,10 @@ class PerMove:
     K leaves of the game's tree per call (mcts)."""
 
     name = "permove"
+    serves: ClassVar[tuple[str, ...]] = (ANY_SEARCH,)  # not a user's engine: it asks one position at a time, never a tree level
 
-    def play(self, game_ids: Iterable[int], engine: Engine) -> Iterator[GameRecord]:
+    def play(self, game_ids: Iterable[int], engine: Agent) -> Iterator[GameRecord]:
         return play_games(game_ids, engine=for_strategy(engine, self.name), concurrency=1, schedule=batched())
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {"concurrency": 1, "max_batch": None}

@@ -23,43 +23,35 @@ than `max_batch` is split into several calls. Each call records its queue wait (
 row's) through the evaluator; batch fill, worker idle time and the request counts of both
 sides are returned as stats, and the counts are checked: no request lost or duplicated.
 
-Workers are fresh interpreters (`subprocess` with the socket and memory passed as file
-descriptors), so no torch or CUDA state is ever forked. They load `perfkit.strategies`
-without running `perfkit/__init__.py`, which imports torch: a worker starts in ~0.5 s and
-~40 MB instead of ~5 s and ~300 MB. A game depends only on (seed, game id), so the games
-are identical to every other strategy's, whatever the workers and batching (SPEC §1.4).
+Workers are started by the one launcher (`perfkit.batching.processes.launch`): fresh
+interpreters, light ones here (no torch imported). A game depends only on (seed, game id),
+so the games are identical to every other strategy's, whatever the workers and batching
+(SPEC §1.4).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, Pipe, wait
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
 
-from perfkit.batching.processes import SharedBlock
+from perfkit.batching.processes import CRASH_ENV, SharedRows, WorkerProcess, crash_hook, launch, stop
 from perfkit.batching.queue import RowQueue
 from perfkit.game import game_spec
-from perfkit.strategies.base import Engine, GameSlots, Tally, drive, take_from
+from perfkit.strategies.base import Agent, GameSlots, Tally, drive, take_from
 from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError, SearchConfig
 
 DEFAULT_MAX_WAIT_S = 0.002
 POLL_S = 0.25  # how often an idle server checks that its workers are alive
-STOP_GRACE_S = 2.0  # how long a stopping worker may take before it is terminated
-# Test hook: "I:K" makes worker I exit with code 3 (os._exit, no word said) when about to send
-# request K+1; "I:K:raise" makes it raise an exception there instead.
-CRASH_ENV = "PERFKIT_TEST_WORKER_EXIT"
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _POLICY, _VALUE = 1, 2  # row flags
 
 
@@ -68,33 +60,13 @@ def request_rows(capacity: int, config: SearchConfig) -> int:
     return capacity * max(config.value_topk, math.prod(config.widths))
 
 
-class Buffers(SharedBlock):
-    """One worker's shared memory: its request rows and their answers.
-
-    Created by the server (`create`), mapped by the worker from the inherited descriptor.
-    """
-
-    stones: np.ndarray  # [R, D] compact rows
-    to_move: np.ndarray  # [R] int8
-    flags: np.ndarray  # [R] uint8: _POLICY | _VALUE
-    logits: np.ndarray  # [R, A] float64
-    values: np.ndarray  # [R] float64
-    share: np.ndarray  # [R] float64: 1 / the size of the call the row went in
-
-    def __init__(self, fd: int, rows: int, game) -> None:
-        self.rows = rows
-        super().__init__(fd, [
-            ("stones", game.compact_dtype, (rows, game.compact_width)),
-            ("to_move", np.int8, (rows,)),
-            ("flags", np.uint8, (rows,)),
-            ("logits", np.float64, (rows, game.actions)),
-            ("values", np.float64, (rows,)),
-            ("share", np.float64, (rows,)),
-        ])
-
-    @classmethod
-    def create(cls, rows: int, game) -> Buffers:
-        return cls(cls.new_fd(), rows, game)
+def shared_rows(fd: int | None, rows: int, game: Any) -> SharedRows:
+    """One worker's shared memory: its request rows (compact boards, side to move, flags:
+    _POLICY | _VALUE) and their answers; a new block where `fd` is None (the server's side)."""
+    inputs = [("stones", game.compact_dtype, (game.compact_width,)), ("to_move", np.int8, ()), ("flags", np.uint8, ())]
+    if fd is None:
+        return SharedRows.create(rows=rows, inputs=inputs, actions=game.actions)
+    return SharedRows(fd, rows=rows, inputs=inputs, actions=game.actions)
 
 
 # ----------------------------------------------------------------------------- the worker
@@ -103,13 +75,13 @@ class Buffers(SharedBlock):
 class _Client:
     """A worker's side of the transport: its search levels go to the server, answers come back."""
 
-    def __init__(self, conn: Connection, buf: Buffers, *, crash: tuple[int, bool] | None) -> None:
+    def __init__(self, conn: Connection, buf: SharedRows, *, crash: tuple[int, bool] | None) -> None:
         self.conn, self.buf, self.crash = conn, buf, crash
         self.sent = self.answered = self.rows = 0
         self.idle_s = 0.0  # blocked waiting for answers or game ids
         self.exhausted = False
 
-    def _receive(self, kind: str) -> tuple:
+    def _receive(self, kind: str) -> tuple[Any, ...]:
         t0 = time.perf_counter()
         msg = self.conn.recv()
         self.idle_s += time.perf_counter() - t0
@@ -117,14 +89,14 @@ class _Client:
             raise SystemExit(0)
         if msg[0] != kind:
             raise RuntimeError(f"expected a {kind!r} message from the server, got {msg[0]!r}")
-        return msg
+        return tuple(msg)
 
     def source(self, k: int) -> list[int]:
         """Up to k game ids not yet played, from the server's shared source."""
         if self.exhausted or k <= 0:
             return []
         self.conn.send(("ids", k))
-        ids = self._receive("ids")[1]
+        ids: list[int] = list(self._receive("ids")[1])
         self.exhausted = len(ids) < k
         return ids
 
@@ -153,11 +125,11 @@ class _Client:
         return Evaluation(logits, values)
 
 
-def _no_network(*args, **kwargs):
+def _no_network(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
     raise RuntimeError("a worker has no network: its evaluations go to the batch server")
 
 
-def worker_main(cfg: dict) -> int:
+def worker_main(cfg: dict[str, Any]) -> int:
     """A worker process: play games from the server's source until there are none left."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle; it stops us
     conn = Connection(cfg["conn_fd"])
@@ -166,9 +138,9 @@ def worker_main(cfg: dict) -> int:
         from perfkit.game import get_game
 
         game = get_game(cfg["game"], board=cfg["board"])
-        buf = Buffers(cfg["shm_fd"], cfg["rows"], game)
+        buf = shared_rows(cfg["shm_fd"], cfg["rows"], game)
         client = _Client(conn, buf, crash=cfg.get("crash"))
-        engine = Engine(evaluate=_no_network, game=game, config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
+        engine = Agent(evaluate=_no_network, game=game, config=SearchConfig(**cfg["config"]), seed=cfg["seed"])
         slots = GameSlots(engine, client.source, cfg["capacity"])
         games, t0 = 0, time.perf_counter()
         while (steps := slots.begin()) is not None:
@@ -197,20 +169,6 @@ def worker_main(cfg: dict) -> int:
         conn.close()
 
 
-# A worker runs this with `python -c`. The stub `perfkit` package lets it import the search
-# and game modules without `perfkit/__init__.py`, which imports torch.
-_BOOT = """\
-import json, sys, types
-cfg = json.loads(sys.argv[1])
-sys.path[:] = cfg["sys_path"]
-pkg = types.ModuleType("perfkit")
-pkg.__path__ = [cfg["package"]]
-sys.modules["perfkit"] = pkg
-from perfkit.strategies.workers import worker_main
-sys.exit(worker_main(cfg))
-"""
-
-
 # ----------------------------------------------------------------------------- the server
 
 
@@ -218,111 +176,169 @@ sys.exit(worker_main(cfg))
 class _Worker:
     """The server's view of one worker process."""
 
-    index: int
-    proc: subprocess.Popen
-    conn: Connection
-    buf: Buffers
+    process: WorkerProcess
     received: int = 0  # requests received
     answered: int = 0  # requests answered
     rows: int = 0  # rows received
     waiting: bool = False  # a request of this worker is not answered yet
-    done: dict | None = None  # the worker's own counts, once it has finished
+    done: dict[str, Any] | None = None  # the worker's own counts, once it has finished
     error: str | None = None  # a traceback the worker sent before exiting
+
+    @property
+    def index(self) -> int:
+        return self.process.index
+
+    @property
+    def conn(self) -> Connection:
+        return self.process.conn
+
+    @property
+    def buf(self) -> SharedRows:
+        return self.process.rows
 
 
 @dataclass
 class _Level:
-    """A worker's search level waiting for (the rest of) its calls."""
+    """A worker's search level waiting for (the rest of) its calls (a `Pending` of the batching core)."""
 
     worker: _Worker
     seq: int
     rows: int
     level: int
+    answered: int = 0  # rows whose answers are in the worker's shared memory
+
+    def answer(self, lo: int, hi: int, logits: np.ndarray, values: np.ndarray, call_rows: int) -> bool:
+        buf = self.worker.buf
+        buf.logits[lo:hi], buf.values[lo:hi], buf.share[lo:hi] = logits, values, 1.0 / call_rows
+        self.answered += hi - lo
+        return self.answered == self.rows
 
 
 @dataclass
 class _Counts:
     calls: int = 0
     rows: int = 0
-    fired: dict = field(default_factory=lambda: {"full": 0, "max_wait": 0, "all_waiting": 0})
+    fired: dict[str, int] = field(default_factory=lambda: {"full": 0, "max_wait": 0, "all_waiting": 0})
 
 
-def _crash_hook() -> tuple[int, int, bool] | None:
-    """(worker, after k requests, raise instead of exit) from CRASH_ENV, if set."""
-    text = os.environ.get(CRASH_ENV)
-    if not text:
-        return None
-    worker, after, *how = text.split(":")
-    return int(worker), int(after), how == ["raise"]
+class _Server:
+    """The device process's side: the workers, their search levels queued, the calls that answer them."""
 
+    def __init__(self, engine: Agent, *, source: Callable[[int], list[int]], max_batch: int | None,
+                 max_wait_s: float) -> None:
+        self.engine, self.source, self.max_wait_s = engine, source, max_wait_s
+        self.pool: list[_Worker] = []
+        self.pending = RowQueue(max_batch)
+        self.counts = _Counts()
+        self.games_done = 0
 
-def _start(index: int, *, engine: Engine, capacity: int, rows: int, crash: tuple[int, int, bool] | None) -> _Worker:
-    import perfkit
+    def start(self, workers: int, *, capacity: int) -> None:
+        """Start the workers, `capacity` games each."""
+        assert isinstance(self.engine.config, SearchConfig)  # mcts keeps its trees in-process (search.config_for refuses it)
+        rows = request_rows(capacity, self.engine.config)
+        cfg = {"rows": rows, "game": game_spec(self.engine.game), "board": getattr(self.engine.game, "n", 0),
+               "config": self.engine.config.to_dict(), "seed": int(self.engine.seed), "capacity": capacity}
+        for i in range(workers):
+            block = shared_rows(None, rows, self.engine.game)
+            self.pool.append(_Worker(launch(
+                i, entry="perfkit.strategies.workers:worker_main", cfg={**cfg, "crash": crash_hook(i)}, rows=block,
+                light=True,
+            )))
 
-    buf = Buffers.create(rows, engine.game)
-    server_end, worker_end = Pipe(duplex=True)
-    cfg = {
-        "index": index, "conn_fd": worker_end.fileno(), "shm_fd": buf.fd, "rows": rows,
-        "game": game_spec(engine.game), "board": getattr(engine.game, "n", 0),
-        "config": engine.config.to_dict(), "seed": int(engine.seed), "capacity": capacity,
-        "crash": crash[1:] if crash and crash[0] == index else None,
-        "sys_path": sys.path, "package": os.path.dirname(perfkit.__file__),
-    }
-    env = dict(os.environ)
-    for key in _THREAD_ENV:
-        env.setdefault(key, "1")  # the search's numpy work is small: no thread pools per worker
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, json.dumps(cfg)], pass_fds=(worker_end.fileno(), buf.fd),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+    def fail(self, w: _Worker) -> PerfkitError:
+        """What the run says when worker `w` failed or died."""
+        if w.error:
+            last = w.error.strip().splitlines()[-1]
+            return PerfkitError(f"worker {w.index} failed: {last}; {self.games_done} games completed")
+        return PerfkitError(
+            f"worker {w.index} died ({w.process.exit_line()}) after {w.received} requests; the run is stopped, "
+            f"{self.games_done} games completed"
         )
-    except BaseException:
-        server_end.close()
-        buf.close()
-        raise
-    finally:
-        worker_end.close()
-    return _Worker(index=index, proc=proc, conn=server_end, buf=buf)
 
-
-def _stop(pool: list[_Worker]) -> None:
-    """Stop every worker (politely, then by force), and free their connections and memory."""
-    for w in pool:
-        if w.proc.poll() is None:
+    def receive(self, w: _Worker, finished: list[GameRecord]) -> None:
+        """Handle every message waiting on `w`'s connection."""
+        while True:
             try:
-                w.conn.send(("stop",))
-            except OSError:
-                pass
-        w.conn.close()  # a worker blocked on its socket sees EOF and exits
-    deadline = time.monotonic() + STOP_GRACE_S
-    for w in pool:
-        try:
-            w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            w.proc.terminate()
-    for w in pool:
-        try:
-            w.proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            w.proc.kill()
-            w.proc.wait()
-        w.buf.close()
+                msg = w.conn.recv()
+            except (EOFError, OSError):
+                raise self.fail(w) from None
+            kind = msg[0]
+            if kind == "req":
+                _, seq, k, level, sent_s = msg
+                if seq != w.received + 1 or w.waiting:
+                    raise PerfkitError(f"worker {w.index}: request {seq} out of order after {w.received}")
+                w.received, w.rows, w.waiting = w.received + 1, w.rows + k, True
+                self.pending.push(_Level(w, seq, k, level), k, min(sent_s, time.perf_counter()))
+            elif kind == "ids":
+                w.conn.send(("ids", self.source(msg[1])))
+            elif kind == "games":
+                finished.extend(msg[1])
+            elif kind == "done":
+                w.done = msg[1]
+                return
+            elif kind == "error":
+                w.error = msg[1]
+                raise self.fail(w)
+            if not w.conn.poll():
+                return
+
+    def one_call(self) -> None:
+        """One call from the oldest pending rows (up to `max_batch`; a level may be split)."""
+        call = self.pending.take()
+        flags = call.gather(lambda p: p.worker.buf.flags)
+        levels = {p.level for p, _ in call.parts()}
+        logits, values = self.engine.evaluate(
+            call.gather(lambda p: p.worker.buf.stones), call.gather(lambda p: p.worker.buf.to_move),
+            n_policy=int(np.count_nonzero(flags & _POLICY)), n_value=int(np.count_nonzero(flags & _VALUE)),
+            level=levels.pop() if len(levels) == 1 else -1, queue_wait_s=time.perf_counter() - call.oldest_s,
+        )
+        self.counts.calls += 1
+        self.counts.rows += len(call)
+        for p in call.scatter(logits, values):  # whole levels answered
+            p.worker.answered += 1
+            p.worker.waiting = False
+            p.worker.conn.send(("ans", p.seq))
+
+    def live(self) -> list[_Worker]:
+        return [w for w in self.pool if w.done is None]
+
+    def step(self) -> list[GameRecord]:
+        """Wait for messages (at most until the oldest request's max wait), handle them, fire
+        the calls that are due; returns the games that ended."""
+        live = self.live()
+        timeout = POLL_S
+        if (oldest := self.pending.oldest_s) is not None:
+            timeout = max(0.0, oldest + self.max_wait_s - time.perf_counter())
+        by_conn = {w.conn: w for w in live}
+        ready = wait(list(by_conn), timeout)
+        finished: list[GameRecord] = []
+        for conn in ready:
+            self.receive(by_conn[conn], finished)  # type: ignore[index]  # wait() returns what it was given
+        if not ready:
+            for w in live:
+                if w.process.proc.poll() is not None:
+                    raise self.fail(w)
+        live = self.live()
+        while reason := self.pending.fire_reason(
+            now=time.perf_counter(), max_wait_s=self.max_wait_s, all_waiting=all(w.waiting for w in live)
+        ):
+            self.counts.fired[reason] += 1
+            self.one_call()
+        self.games_done += len(finished)
+        return finished
 
 
 def play_with_workers(
     game_ids: Iterable[int],
     *,
-    engine: Engine,
+    engine: Agent,
     workers: int,
     concurrency: int,
     max_batch: int | None,
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
-    on_stats: Callable[[dict], None] | None = None,
+    on_stats: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[GameRecord]:
     """Play `game_ids` in `workers` processes, this one serving their evaluations; yields games as they end.
-
-    Long on purpose: the server loop's closures (receive, one call, fail) share the worker pool,
-    the queue and the counts, and the whole loop sits in the try/finally that stops every worker.
 
     `engine.evaluate` runs here only; the workers get the board size, search config and seed.
     At the end `on_stats` receives the run's batching stats (see `_stats`). Raises
@@ -332,121 +348,20 @@ def play_with_workers(
         raise PerfkitError(f"workers must be >= 1, got {workers}")
     if isinstance(game_ids, Sized):  # fewer games than slots: share them out, don't let worker 0 take all
         concurrency = max(1, min(concurrency, len(game_ids)))
-    source = take_from(game_ids)
     capacity = math.ceil(concurrency / workers)
-    assert isinstance(engine.config, SearchConfig)  # mcts keeps its trees in-process (search.config_for refuses it)
-    rows = request_rows(capacity, engine.config)
-    crash = _crash_hook()
-    pool: list[_Worker] = []
-    pending = RowQueue(max_batch)
-    counts = _Counts()
-    games_done = 0
-
-    def fail(w: _Worker) -> PerfkitError:
-        if w.error:
-            last = w.error.strip().splitlines()[-1]
-            return PerfkitError(f"worker {w.index} failed: {last}; {games_done} games completed")
-        try:
-            code = w.proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            code = None
-        how = f"exit code {code}" if code is None or code >= 0 else f"killed by signal {-code}"
-        return PerfkitError(
-            f"worker {w.index} died ({how}) after {w.received} requests; the run is stopped, "
-            f"{games_done} games completed"
-        )
-
-    def receive(w: _Worker, finished: list[GameRecord]) -> None:
-        """Handle every message waiting on `w`'s connection."""
-        while True:
-            try:
-                msg = w.conn.recv()
-            except (EOFError, OSError):
-                raise fail(w) from None
-            kind = msg[0]
-            if kind == "req":
-                _, seq, k, level, sent_s = msg
-                if seq != w.received + 1 or w.waiting:
-                    raise PerfkitError(f"worker {w.index}: request {seq} out of order after {w.received}")
-                w.received += 1
-                w.rows += k
-                w.waiting = True
-                pending.push(_Level(w, seq, k, level), k, min(sent_s, time.perf_counter()))
-            elif kind == "ids":
-                w.conn.send(("ids", source(msg[1])))
-            elif kind == "games":
-                finished.extend(msg[1])
-            elif kind == "done":
-                w.done = msg[1]
-                return
-            elif kind == "error":
-                w.error = msg[1]
-                raise fail(w)
-            if not w.conn.poll():
-                return
-
-    def one_call() -> None:
-        """One call from the oldest pending rows (up to `max_batch`; a level may be split)."""
-        slices = pending.take()
-        oldest_s = min(w.since_s for w, _, _ in slices)
-        taken = [(w.item, lo, hi) for w, lo, hi in slices]
-        size = sum(hi - lo for _, lo, hi in taken)
-        stones = np.concatenate([p.worker.buf.stones[lo:hi] for p, lo, hi in taken])
-        to_move = np.concatenate([p.worker.buf.to_move[lo:hi] for p, lo, hi in taken])
-        flags = np.concatenate([p.worker.buf.flags[lo:hi] for p, lo, hi in taken])
-        levels = {p.level for p, _, _ in taken}
-        logits, values = engine.evaluate(
-            stones, to_move, n_policy=int(np.count_nonzero(flags & _POLICY)),
-            n_value=int(np.count_nonzero(flags & _VALUE)), level=levels.pop() if len(levels) == 1 else -1,
-            queue_wait_s=time.perf_counter() - oldest_s,
-        )
-        counts.calls += 1
-        counts.rows += size
-        offset = 0
-        for p, lo, hi in taken:
-            buf = p.worker.buf
-            buf.logits[lo:hi] = logits[offset : offset + hi - lo]
-            buf.values[lo:hi] = values[offset : offset + hi - lo]
-            buf.share[lo:hi] = 1.0 / size
-            offset += hi - lo
-            if hi == p.rows:  # the whole level is answered
-                p.worker.answered += 1
-                p.worker.waiting = False
-                p.worker.conn.send(("ans", p.seq))
-
+    server = _Server(engine, source=take_from(game_ids), max_batch=max_batch, max_wait_s=max_wait_s)
     try:
-        for i in range(workers):
-            pool.append(_start(i, engine=engine, capacity=capacity, rows=rows, crash=crash))
-        by_conn = {w.conn: w for w in pool}
-        while live := [w for w in pool if w.done is None]:
-            timeout = POLL_S
-            if (oldest := pending.oldest_s) is not None:
-                timeout = max(0.0, oldest + max_wait_s - time.perf_counter())
-            ready = wait([w.conn for w in live], timeout)
-            finished: list[GameRecord] = []
-            for conn in ready:
-                receive(by_conn[conn], finished)  # type: ignore[index]  # wait() returns what it was given
-            if not ready:
-                for w in live:
-                    if w.proc.poll() is not None:
-                        raise fail(w)
-            live = [w for w in pool if w.done is None]
-            while reason := pending.fire_reason(
-                now=time.perf_counter(), max_wait_s=max_wait_s, all_waiting=all(w.waiting for w in live)
-            ):
-                counts.fired[reason] += 1
-                one_call()
-            for game in finished:
-                games_done += 1
-                yield game
-        stats = _stats(pool, counts, max_batch=max_batch, max_wait_s=max_wait_s, capacity=capacity)
+        server.start(workers, capacity=capacity)
+        while server.live():
+            yield from server.step()
+        stats = _stats(server.pool, server.counts, max_batch=max_batch, max_wait_s=max_wait_s, capacity=capacity)
         if on_stats is not None:
             on_stats(stats)
     finally:
-        _stop(pool)
+        stop([w.process for w in server.pool])
 
 
-def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict:
+def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_wait_s: float, capacity: int) -> dict[str, Any]:
     """The run's batching stats; PerfkitError if a request was lost or duplicated on the way."""
     per_worker: list[dict[str, Any]] = []
     for w in pool:
@@ -484,3 +399,6 @@ def _stats(pool: list[_Worker], counts: _Counts, *, max_batch: int | None, max_w
         "worker_idle_share": idle / wall if wall > 0 else None,
         "per_worker": per_worker,
     }
+
+
+__all__ = ["CRASH_ENV", "DEFAULT_MAX_WAIT_S", "play_with_workers", "request_rows", "worker_main"]
