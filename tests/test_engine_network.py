@@ -76,7 +76,7 @@ def engine_file(tmp_path):
 
 def bench(spec: str, out, strategies=("naive", "crossgame")):
     return bench_engine(
-        spec, list(strategies), game="tictac", simulations=1, options=EngineOptions(games=4, concurrency=4, cache=False),
+        spec, list(strategies), game="tictac", simulations=1, options=EngineOptions(games=4, concurrency=4, cache=False, scheduler="greenlet"),
         preset="tiny", precision="float64", device="cpu", threads=1, out=out, progress=False,
     )
 
@@ -94,7 +94,7 @@ def test_an_engines_own_network_is_the_one_bench_calls(engine_file, tmp_path):
     assert "the engine's own network Net (board 3x3, 190 parameters)" in text
     assert "crossgame: your search's CPU side caps this run at" in text
     (plain,) = bench(f"{engine_file}:function", tmp_path / "plain", strategies=("crossgame",))
-    assert plain.manifest["network"]["name"] == "function" and plain.summary["boards"] == 32
+    assert plain.manifest["network"]["name"] == "plain" and plain.summary["boards"] == 32
 
 
 def test_an_engine_network_that_does_not_fit_is_one_line(engine_file, tmp_path, capsys):
