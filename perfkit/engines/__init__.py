@@ -9,6 +9,8 @@ An engine is any object with:
   and marking each move with `with tracer.move(player) as move: ...; move.action = a`;
   returns 1, 2 or 0 (draw);
 - optionally `settings() -> dict` for the run's manifest;
+- optionally `profile_modules`: modules (or their names) whose functions `perfkit profile
+  --engine` profiles as the engine's own, beside its class's file;
 - optionally `network`: its own network (a torch module, or a callable on a batch
   `[B, *obs_shape]` returning `(logits [B, actions], value [B])`), which `bench` then calls
   instead of perfkit's residual net.
