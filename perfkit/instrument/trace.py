@@ -156,6 +156,7 @@ class Tracer:
         self.wall_s: float | None = None
         self.started_at: float | None = None
         self.last_run: Run | None = None  # set by the %%perfkit cell magic
+        self.last_profile: str | None = None  # set by `%%perfkit --profile`: where the cell's CPU time went
         self.failed_games: list[tuple[int, str]] = []  # (game id, why): games whose block raised
 
     # --------------------------------------------------------------- the run's clock

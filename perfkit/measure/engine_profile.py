@@ -4,12 +4,10 @@ Three plays of the same games, so no profiler's overhead lands in another's figu
 
 1. measured, no profiler: the run's moves/s and Amdahl's bound ("your search's CPU side caps
    this run at N moves/s here; the network is X% of wall");
-2. under pyinstrument (sampling the threads' CPU time), in every thread that plays games (a profiler per game
-   thread, or one for the thread that runs the games as greenlets: it samples each game
-   greenlet's own stack): the call tree, and the engine's functions by the CPU time spent in
-   them, each sample charged to the innermost function of the engine's own files on its
-   stack; time under perfkit's frames (its `predict`, the batch server, the waits, the
-   forward) is charged to none, so the table is the engine's search alone;
+2. under pyinstrument, sampling CPU time in every thread that plays games
+   (`perfkit.instrument.profilers`): the call tree, and the engine's functions by the CPU
+   time spent in them; perfkit's `predict`, cache, move marks and the network's call are
+   charged to none of them, so the table is the engine's search alone;
 3. under line_profiler, on every function of the engine's files (the file of its class and
    any module it names in `profile_modules`), enabled in each game thread: the engine's own
    lines, its functions in the order of table 2.
@@ -20,14 +18,10 @@ batch. Everything runs in this process: `--workers` is refused.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib
 import inspect
-import io
 import os
 import threading
-import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,39 +30,28 @@ from typing import Any
 
 import numpy as np
 from line_profiler import LineProfiler
-from line_profiler.line_profiler import show_func
-from pyinstrument import Profiler as CallTreeProfiler
-from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+from pyinstrument.renderers import HTMLRenderer
 from pyinstrument.session import Session
-from pyinstrument.stack_sampler import get_stack_sampler
 
-import perfkit
 from perfkit.analysis.bottleneck import cpu_side_line
 from perfkit.engines.run import EngineOptions, GamesFailed, play_engine
+from perfkit.instrument.profilers import (
+    TREE_THRESHOLD,
+    FunctionCost,
+    ThreadSessions,
+    code_file,
+    function_costs,
+    render_engine_lines,
+    render_functions,
+    render_tree,
+    resolved_path,
+    sides_line,
+)
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer
 from perfkit.measure.engine import EngineSetup, check_engine_request, finish_engine_runs, prepare_engine
 from perfkit.measure.profile import _check_writable_file
 from perfkit.types import PerfkitError
-
-PERFKIT_DIR = str(Path(perfkit.__file__).resolve().parent)
-# Frames below these are the network's call (the batch server, the tracer, the forward): excluded,
-# the engine's own network code included.
-NETWORK_SIDE = (str(Path(PERFKIT_DIR) / "batching") + os.sep, str(Path(PERFKIT_DIR) / "instrument") + os.sep)
-GAME_SIDE = str(Path(PERFKIT_DIR) / "game") + os.sep  # perfkit's game adapters an engine calls: the engine's time
-TOP_FUNCTIONS = 15  # rows of the engine's functions table
-TREE_THRESHOLD = 0.02  # the printed call tree hides frames under this share of the total (the HTML has all)
-
-
-@dataclass(frozen=True)
-class FunctionCost:
-    """One function of the engine's files and the CPU time charged to it (see the module doc)."""
-
-    function: str
-    file: str
-    line: int
-    seconds: float
-    share: float  # of the engine's own time (the sum over its functions)
 
 
 @dataclass
@@ -114,7 +97,7 @@ def _source_file(cls: type) -> str | None:
     for value in vars(cls).values():
         func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
         if isinstance(func, types.FunctionType):
-            return _code_file(func.__code__)
+            return code_file(func.__code__)
     try:
         path = inspect.getsourcefile(cls)
     except TypeError:
@@ -150,7 +133,7 @@ def engine_functions(engine: Any) -> list[types.FunctionType]:
                 add(part)
             return
         value = inspect.unwrap(value) if callable(value) else value
-        if isinstance(value, types.FunctionType) and _code_file(value.__code__) in files:
+        if isinstance(value, types.FunctionType) and code_file(value.__code__) in files:
             found.setdefault(value.__code__, value)
 
     for space in _namespaces(engine):
@@ -163,16 +146,8 @@ def engine_functions(engine: Any) -> list[types.FunctionType]:
     return list(found.values())
 
 
-@functools.lru_cache(maxsize=4096)
-def _resolved(path: str) -> str:
-    return str(Path(path).resolve()) if path and not path.startswith("<") else path
-
-
-def _code_file(code: types.CodeType) -> str:
-    return _resolved(code.co_filename)
-
-
 # --------------------------------------------------------------- profilers in every game thread
+
 
 
 class ProfiledEngine:
@@ -196,104 +171,6 @@ class ProfiledEngine:
             self._local.depth -= 1
             if self._local.depth == 0:
                 self.leave()
-
-
-class ThreadSessions:
-    """A pyinstrument profiler per thread that enters, timed by the thread's CPU time (a game thread
-    waiting for the network or for the GIL is not sampled); the sessions of all, combined, at the end."""
-
-    def __init__(self, interval: float = 0.001) -> None:
-        self.interval = interval
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self.sessions: list[Session] = []
-
-    def enter(self) -> None:
-        sampler = get_stack_sampler()  # this thread's: its clock becomes the thread's CPU time
-        self._local.timer, sampler.timer_func = sampler.timer_func, time.thread_time
-        profiler = CallTreeProfiler(interval=self.interval, async_mode="disabled")
-        profiler.start()
-        self._local.profiler = profiler
-
-    def leave(self) -> None:
-        session = self._local.profiler.stop()
-        get_stack_sampler().timer_func = self._local.timer
-        with self._lock:
-            self.sessions.append(session)
-
-    def combined(self) -> Session | None:
-        with self._lock:
-            return functools.reduce(Session.combine, self.sessions) if self.sessions else None
-
-
-def function_costs(session: Session, files: list[str]) -> tuple[list[FunctionCost], dict[str, float]]:
-    """The engine's functions by the time sampled in them (see the module doc), costliest first, and
-    the sampled time by side: "engine" (its functions), "perfkit" (its predict, cache and move marks
-    inside the games), "network" (the calls: batching, tracer, forward) and "other" (outside any game)."""
-    owned = set(files)
-    totals: dict[tuple[str, str, int], float] = {}
-    sides = {"engine": 0.0, "perfkit": 0.0, "network": 0.0, "other": 0.0}
-
-    def walk(frame: Any, owner: tuple[str, str, int] | None, side: str) -> None:
-        path = _resolved(frame.file_path or "")
-        if side == "network" or path.startswith(NETWORK_SIDE):
-            side, owner = "network", None  # the network's call, the engine's own network code included
-        elif path in owned:
-            side, owner = "engine", (frame.function, path, frame.line_no or 0)
-        elif path.startswith(PERFKIT_DIR) and not path.startswith(GAME_SIDE):
-            side, owner = ("perfkit" if side != "other" else "other"), None  # predict, cache, marks, the game loop
-        own = max(0.0, frame.time - sum(c.time for c in frame.children))
-        sides[side] += own
-        if owner is not None:
-            totals[owner] = totals.get(owner, 0.0) + own
-        for child in frame.children:
-            walk(child, owner, side)
-
-    root = session.root_frame()
-    if root is not None:
-        walk(root, None, "other")
-    total = sum(totals.values())
-    costs = [FunctionCost(function=f, file=p, line=line, seconds=t, share=t / total if total else 0.0)
-             for (f, p, line), t in totals.items() if t > 0]
-    return sorted(costs, key=lambda c: (-c.seconds, c.file, c.line)), sides
-
-
-def render_functions(costs: list[FunctionCost], *, top: int = TOP_FUNCTIONS) -> str:
-    """The engine's functions by time, a table."""
-    buf = io.StringIO()
-    buf.write(f"{'seconds':>9} {'share':>6}  function (file:line)\n")
-    for c in costs[:top]:
-        buf.write(f"{c.seconds:>9.3f} {c.share:>6.1%}  {c.function} ({_short(c.file)}:{c.line})\n")
-    if len(costs) > top:
-        buf.write(f"... and {len(costs) - top} more\n")
-    return buf.getvalue()
-
-
-def _short(path: str) -> str:
-    """A path as a reader finds it: from site-packages on for an installed package, else from here."""
-    marker = f"{os.sep}site-packages{os.sep}"
-    if marker in path:
-        return path.split(marker, 1)[1]
-    with contextlib.suppress(ValueError):
-        return os.path.relpath(path)
-    return path
-
-
-def sides_line(sides: dict[str, float]) -> str:
-    """Where the sampled CPU time went: the engine, perfkit's side of the games, the network's calls."""
-    total = sum(sides.values())
-    if not total:
-        return ""
-    parts = [("your engine", "engine"), ("perfkit's game loop", "perfkit"),
-             ("perfkit's predict, cache, move marks and the network's calls", "network"), ("outside the games", "other")]
-    text = "; ".join(f"{name} {sides[key]:.2f} s ({sides[key] / total:.0%})" for name, key in parts if sides.get(key))
-    return f"CPU time sampled, {total:.2f} s: {text}\n"
-
-
-def render_tree(session: Session, *, threshold: float = TREE_THRESHOLD) -> str:
-    """pyinstrument's call tree as plain text, frames under `threshold` of the total hidden."""
-    renderer = ConsoleRenderer(unicode=False, color=False, processor_options={"filter_threshold": threshold})
-    return renderer.render(session)
 
 
 # --------------------------------------------------------------- the three plays
@@ -411,20 +288,10 @@ def _line_profile(
     rank = {(c.file, c.function.rsplit(".", 1)[-1], c.line): i for i, c in enumerate(order)}
     timings = dict(sorted(
         stats.timings.items(),
-        key=lambda kv: (rank.get((_resolved(kv[0][0]), kv[0][2].rsplit(".", 1)[-1], kv[0][1]), len(rank)),
+        key=lambda kv: (rank.get((resolved_path(kv[0][0]), kv[0][2].rsplit(".", 1)[-1], kv[0][1]), len(rank)),
                         -sum(t for _, _, t in kv[1])),
     ))
     return render_engine_lines(timings, stats.unit)
-
-
-def render_engine_lines(timings: dict[Any, Any], unit: float, *, output_unit: float = 1e-3) -> str:
-    """line_profiler's table of each function in `timings`, in its order."""
-    buf = io.StringIO()
-    buf.write(f"Timer unit: {output_unit:g} s\n\n")
-    for (file, first, function), rows in timings.items():
-        if rows:
-            show_func(file, first, function, rows, unit, output_unit=output_unit, stream=buf, stripzeros=True)
-    return buf.getvalue()
 
 
 def operator_table(setup: EngineSetup, *, batch: int, calls: int = 20, rows: int = 20) -> str:
@@ -476,4 +343,4 @@ def render_engine_profile(result: EngineProfile) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EngineProfile", "FunctionCost", "profile_engine", "render_engine_profile"]
+__all__ = ["EngineProfile", "profile_engine", "render_engine_profile"]
