@@ -333,7 +333,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
         preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads, out=args.out,
-        progress=not args.no_progress,
+        progress=not args.no_progress, curves=args.curves,
     )
     if args.json:
         entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
@@ -536,6 +536,8 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
     if args.cpu_side:
         return cmd_cpu_side(args)
+    if args.engine is not None:
+        return cmd_curve_engine(args)
 
     from perfkit.analysis.curve import curve_filename, measure_curve
     from perfkit.devices.threads import curve_oversubscription
@@ -581,6 +583,50 @@ def cmd_curve(args: argparse.Namespace) -> int:
     curve.roofline = roofline  # stored with the curve: bench's mfu divides by its peak
     curve.save(path)
     print_curve(curve, roofline, as_json=args.json)
+    return 0
+
+
+def add_curve_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default=None,
+                   help="the network of an engine (FILE.py:FACTORY, MODULE:FACTORY or openspiel-mcts): its own, "
+                        "else perfkit's for its shapes, as bench --engine calls it")
+    p.add_argument("--simulations", type=positive_int, default=None, help="--engine: passed to its factory (default 50)")
+
+
+def cmd_curve_engine(args: argparse.Namespace) -> int:
+    """`curve --engine E`: the limit curve of the network an engine's runs call (perfkit.measure.engine_curve)."""
+    from pathlib import Path
+
+    from perfkit.measure.engine import check_engine_request, prepare_engine
+    from perfkit.measure.engine_curve import default_engine_curve_path, measure_engine_curve
+    from perfkit.measure.profile import _check_writable_file
+    from perfkit.report.console import render_curve
+
+    if args.compile or args.checkpoint or args.board:
+        raise PerfkitError("--compile, --checkpoint and --board apply to perfkit's own network, not --engine")
+    check_engine_request(["crossgame"], args.device)
+    setup = prepare_engine(
+        args.engine, game=args.game, simulations=args.simulations or 50, seed=args.seed, precision=args.precision,
+        preset=default_preset(args.device) if args.preset is None else args.preset, device=args.device,
+        threads=args.threads,
+    )
+    path = Path(args.output) if args.output else default_engine_curve_path(setup, args.out)
+    _check_writable_file(path, what="curve", example=path.name)
+
+    def progress(point) -> None:
+        if not args.no_progress:
+            print(f"batch {point.batch:>6}: {1e3 * point.median_s:9.3f} ms/call  {point.boards_per_s:>12,.0f} boards/s",
+                  file=sys.stderr, flush=True)
+
+    curve = measure_engine_curve(setup, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
+                                 time_budget_s=args.time_budget, seed=args.seed, on_point=progress)
+    curve.save(path)
+    if args.json:
+        print(json.dumps({**curve.to_dict(), "path": str(curve.path)}, indent=2))
+    else:
+        print(render_curve(curve))
+        print(f"saved {path}: bench --engine {args.engine} --out {path.parent.parent} computes efficiency against it "
+              f"(or --curves {path.parent})")
     return 0
 
 
@@ -701,6 +747,7 @@ def add_measurement_commands(sub) -> None:
                    help="instead: boards/s the CPU side sustains with a free network, in-process and with --workers")
     p.add_argument("--workers", type=workers_list, default=[2], help="--cpu-side: worker process counts to try (default 2)")
     p.add_argument("--games", type=positive_int, default=16, help="--cpu-side: games per point (default 16)")
+    add_curve_engine_args(p)
     p.set_defaults(func=cmd_curve)
 
     p = sub.add_parser("project", help="days for N games from a run, and the what-if on another device's curve")

@@ -125,10 +125,14 @@ def prepare_engine(
         "threads": choice.to_dict(),
         "engine": settings,
     }
-    return EngineSetup(
+    setup = EngineSetup(
         spec=spec, engine=engine, net=net, own=own, preset=p, precision=precision, device=dev, choice=choice,
         manifest=manifest, recipe={"spec": spec, "game": game, "simulations": simulations, "seed": seed},
     )
+    from perfkit.measure.engine_curve import network_identity
+
+    manifest["network"]["curve_key"] = network_identity(setup)["game"]  # the curve that is this network's limit
+    return setup
 
 
 def _name_of(net: object) -> str:

@@ -41,8 +41,9 @@ def network_identity(setup: EngineSetup) -> dict[str, Any]:
     net = setup.manifest["network"]
     described = {k: net.get(k) for k in ("name", "parameters", "obs_shape", "actions", "blocks", "channels", "own")}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return {"board": 0, "blocks": 0, "channels": 0, "game": f"engine:{setup.label}:{net['name']}:{digest}",
-            "engine": setup.spec, **described}
+    return {**described, "network_blocks": described.pop("blocks"), "network_channels": described.pop("channels"),
+            "board": 0, "blocks": 0, "channels": 0, "game": f"engine:{setup.label}:{net['name']}:{digest}",
+            "engine": setup.spec}
 
 
 def engine_curve_filename(setup: EngineSetup, device_name: str) -> str:
