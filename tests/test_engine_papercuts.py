@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from perfkit.analysis.tables import same_games, unique_labels
@@ -53,3 +54,57 @@ def test_two_runs_of_one_strategy_are_told_apart():
     (verdict,) = same_games([greenlet, threads])
     assert verdict.labels == ("crossgame G=8 greenlet", "crossgame G=8 threads") and verdict.verdict == "same"
     assert run_color(greenlet) != run_color(threads)
+
+
+ASKS_TWICE = '''
+import numpy as np
+import pytest
+
+
+class Engine:
+    """Asks every position twice: the second answer comes from the exact cache, not from a call."""
+
+    obs_shape, actions = (1, 2, 2), 4
+
+    def play_game(self, game_id, predict, tracer):
+        for ply in range(3):
+            with tracer.move(player=ply % 2 + 1) as move:
+                obs = np.full((1, 2, 2), game_id * 10 + ply, np.float32)
+                predict(obs)
+                predict(obs)
+                move.action = ply
+        return 0
+
+
+def engine(game="x", simulations=1, seed=0):
+    return Engine()
+'''
+
+
+@pytest.mark.parametrize(("strategy", "scheduler"), [("naive", "threads"), ("crossgame", "greenlet"),
+                                                     ("crossgame", "threads")])
+def test_a_cache_hit_is_not_a_call_the_moves_calls_add_up(tmp_path, strategy, scheduler):
+    from perfkit.engines.run import EngineOptions
+    from perfkit.measure.engine import bench_engine
+    from perfkit.report.console import render_bench
+
+    path = tmp_path / "asks_twice.py"
+    path.write_text(ASKS_TWICE)
+    (run,) = bench_engine(
+        f"{path}:engine", [strategy], game="x", options=EngineOptions(games=4, concurrency=4, scheduler=scheduler),
+        preset="tiny", precision="float64", device="cpu", threads=1, out=None, progress=False,
+    )
+    assert run.summary["boards_asked"] == 2 * run.summary["boards"] == 2 * 12
+    assert run.moves["calls"].sum() == pytest.approx(len(run.calls))
+    assert "a cache hit is not a call" in render_bench([run])
+
+
+def test_a_user_runs_report_leads_with_its_own_figures():
+    from perfkit.report.html import user_first
+
+    sections = [(name, name, "", "") for name in ("projection", "throughput", "calls", "batches", "time", "latency")]
+    traced = _run("threads")
+    traced.manifest["traced"] = True
+    assert [s[0] for s in user_first([traced], sections)] == ["batches", "time", "latency", "projection", "throughput"]
+    ours = _run("threads")  # perfkit's own search: the seed's comparison stays first
+    assert user_first([ours], sections) == sections

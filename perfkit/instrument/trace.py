@@ -509,13 +509,17 @@ class Tracer:
 
 
 def _ready(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """`module` on `device` in `dtype`, in eval mode: the module itself where it already is, else a copy,
-    so the user's own module keeps its dtype, device and mode (their own predict still works)."""
+    """`module` on `device` in `dtype`, in eval mode: the module itself where it already is, else a copy
+    of its weights, so the user's own module keeps its dtype, device and mode (their own predict
+    still works); its public attributes that are not tensors or modules are shared, not copied."""
     tensors = [*module.parameters(), *module.buffers()]
     floating = [t for t in tensors if t.is_floating_point()]
     if all(t.device == device for t in tensors) and all(t.dtype == dtype for t in floating) and not module.training:
         return module
-    return copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+    # The copy's own weights; the user's other attributes (a list counting calls, a config) are shared.
+    memo = {id(v): v for m in module.modules() for k, v in vars(m).items()
+            if not k.startswith("_") and not isinstance(v, (torch.Tensor, torch.nn.Module))}
+    return copy.deepcopy(module, memo).to(device=device, dtype=dtype).eval()
 
 
 def why_failed(exc: BaseException) -> str:

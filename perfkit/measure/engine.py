@@ -54,7 +54,8 @@ def engine_network(engine: Any, spec: str, *, precision: str, device: torch.devi
             f"engine {spec!r}: its own network does not fit its observations {list(engine.obs_shape)} "
             f"and {engine.actions} actions: {text}"
         ) from None
-    return net
+    # A module in this precision on this device (a copy where the engine's differs: its own stays as it is).
+    return probe.module if isinstance(net, torch.nn.Module) and probe.module is not None else net
 
 
 def check_engine_request(strategies: list[str], device: str) -> None:
