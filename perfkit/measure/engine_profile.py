@@ -331,7 +331,8 @@ def render_engine_profile(result: EngineProfile) -> str:
             f"{result.call_tree_path}):" if result.call_tree_path else "Call tree of the games' CPU side:",
             result.call_tree_text,
         ]
-    lines += ["Your engine's lines (line_profiler, a third play), its functions in the order above. Wall-clock "
+    order = "in the order above" if result.call_tree is not None else "the costliest first"
+    lines += [f"Your engine's lines (line_profiler, a third play), its functions {order}. Wall-clock "
               "times, inflated by the profiler (compare shares); a line that asks `predict` includes the wait for "
               "the network's call (and, as greenlets, the other games' turns), which the table above excludes:",
               result.line_text]
