@@ -9,9 +9,13 @@ import argparse
 import json
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from perfkit.devices import DEVICE_HELP
 from perfkit.types import PerfkitError, SearchConfig, did_you_mean
+
+if TYPE_CHECKING:
+    from perfkit.engines.run import EngineOptions
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
 
@@ -295,7 +299,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_bench_engine(args: argparse.Namespace) -> int:
     """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
-    from perfkit.engines.run import ENGINE_STRATEGIES, EngineOptions
+    from perfkit.engines.run import ENGINE_STRATEGIES
     from perfkit.measure.engine import bench_engine
     from perfkit.report.console import render_bench
 
@@ -324,19 +328,12 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
     if args.scheduler and args.strategy == "naive":
         raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
-    check_cache_flags(args)
-    options = EngineOptions(
-        games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
-        workers=args.process_workers or 0, cache=not args.no_cache, game_timeout_s=args.game_timeout,
-        **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
-        **({} if args.cache_size is None else {"cache_size": args.cache_size}),
-        **({} if args.scheduler is None else {"scheduler": args.scheduler}),
-    )
+    options = engine_options(args)
     runs = bench_engine(
         args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
         preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads, out=args.out,
-        progress=not args.no_progress,
+        progress=not args.no_progress, curves=args.curves,
     )
     if args.json:
         entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
@@ -539,6 +536,8 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
     if args.cpu_side:
         return cmd_cpu_side(args)
+    if args.engine is not None:
+        return cmd_curve_engine(args)
 
     from perfkit.analysis.curve import curve_filename, measure_curve
     from perfkit.measure.bench import BenchSettings, Workload
@@ -577,6 +576,50 @@ def cmd_curve(args: argparse.Namespace) -> int:
     )
     curve.save(path)
     print_curve(curve, as_json=args.json)
+    return 0
+
+
+def add_curve_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default=None,
+                   help="the network of an engine (FILE.py:FACTORY, MODULE:FACTORY or openspiel-mcts): its own, "
+                        "else perfkit's for its shapes, as bench --engine calls it")
+    p.add_argument("--simulations", type=positive_int, default=None, help="--engine: passed to its factory (default 50)")
+
+
+def cmd_curve_engine(args: argparse.Namespace) -> int:
+    """`curve --engine E`: the limit curve of the network an engine's runs call (perfkit.measure.engine_curve)."""
+    from pathlib import Path
+
+    from perfkit.measure.engine import check_engine_request, prepare_engine
+    from perfkit.measure.engine_curve import default_engine_curve_path, measure_engine_curve
+    from perfkit.measure.profile import _check_writable_file
+    from perfkit.report.console import render_curve
+
+    if args.compile or args.checkpoint or args.board:
+        raise PerfkitError("--compile, --checkpoint and --board apply to perfkit's own network, not --engine")
+    check_engine_request(["crossgame"], args.device)
+    setup = prepare_engine(
+        args.engine, game=args.game, simulations=args.simulations or 50, seed=args.seed, precision=args.precision,
+        preset=default_preset(args.device) if args.preset is None else args.preset, device=args.device,
+        threads=args.threads,
+    )
+    path = Path(args.output) if args.output else default_engine_curve_path(setup, args.out)
+    _check_writable_file(path, what="curve", example=path.name)
+
+    def progress(point) -> None:
+        if not args.no_progress:
+            print(f"batch {point.batch:>6}: {1e3 * point.median_s:9.3f} ms/call  {point.boards_per_s:>12,.0f} boards/s",
+                  file=sys.stderr, flush=True)
+
+    curve = measure_engine_curve(setup, max_batch=args.max_batch, repeats=args.repeats, warmup=args.warmup,
+                                 time_budget_s=args.time_budget, seed=args.seed, on_point=progress)
+    curve.save(path)
+    if args.json:
+        print(json.dumps({**curve.to_dict(), "path": str(curve.path)}, indent=2))
+    else:
+        print(render_curve(curve))
+        print(f"saved {path}: bench --engine {args.engine} --out {path.parent.parent} computes efficiency against it "
+              f"(or --curves {path.parent})")
     return 0
 
 
@@ -619,6 +662,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from perfkit.measure.profile import profile_strategy
     from perfkit.strategies import make_strategy
 
+    if args.engine != "builtin":
+        return cmd_profile_engine(args)
+    if args.torch_profile:
+        raise PerfkitError("--torch-profile applies to an engine's network (--engine ...)")
     make_strategy(args.strategy)  # validates the name before anything runs
     settings = bench_settings(args)
     output = Path(args.output) if args.output else Path(args.out) / f"profile-{args.strategy}-{settings.preset}.lprof"
@@ -666,6 +713,7 @@ def add_measurement_commands(sub) -> None:
                    help="instead: boards/s the CPU side sustains with a free network, in-process and with --workers")
     p.add_argument("--workers", type=workers_list, default=[2], help="--cpu-side: worker process counts to try (default 2)")
     p.add_argument("--games", type=positive_int, default=16, help="--cpu-side: games per point (default 16)")
+    add_curve_engine_args(p)
     p.set_defaults(func=cmd_curve)
 
     p = sub.add_parser("project", help="days for N games from a run, and the what-if on another device's curve")
@@ -679,7 +727,11 @@ def add_measurement_commands(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the projection as JSON on stdout")
     p.set_defaults(func=cmd_project)
+    add_profile_parser(sub)
 
+
+def add_profile_parser(sub) -> None:
+    """`profile`: line_profiler and a call tree, of perfkit's strategies or of an engine."""
     p = sub.add_parser(
         "profile", help="line_profiler on a strategy's hot functions (costliest lines first) and a pyinstrument call tree"
     )
@@ -694,7 +746,46 @@ def add_measurement_commands(sub) -> None:
         help="the .lprof file (default OUT/profile-<strategy>-<preset>.lprof); the call tree's .html goes beside it",
     )
     p.add_argument("--no-call-tree", action="store_true", help="skip the pyinstrument run (and its .html)")
+    p.add_argument("--torch-profile", action="store_true",
+                   help="engine: also the network's forward by operator (torch.profiler) at the run's mean batch")
+    add_engine_args(p)
     p.set_defaults(func=cmd_profile)
+
+
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+    """An engine's EngineOptions from the flags (`bench`, `profile`)."""
+    from perfkit.engines.run import EngineOptions
+
+    check_cache_flags(args)
+    return EngineOptions(
+        games=args.games, concurrency=args.concurrency or min(args.games, 64), max_batch=args.max_batch,
+        workers=args.process_workers or 0, cache=not args.no_cache, game_timeout_s=args.game_timeout,
+        **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
+        **({} if args.cache_size is None else {"cache_size": args.cache_size}),
+        **({} if args.scheduler is None else {"scheduler": args.scheduler}),
+    )
+
+
+def cmd_profile_engine(args: argparse.Namespace) -> int:
+    """`profile --engine E`: where an engine's search spends its time (perfkit.measure.engine_profile)."""
+    from pathlib import Path
+
+    from perfkit.measure.engine_profile import profile_engine, render_engine_profile
+
+    if args.strategy not in ("naive", "crossgame"):
+        raise PerfkitError(f"an engine's games are profiled as naive or crossgame, got --strategy {args.strategy}")
+    if args.search != "minimax" or args.checkpoint or args.board:
+        raise PerfkitError("--search, --checkpoint and --board apply to perfkit's own search (--engine builtin) only")
+    label = Path(args.engine.rpartition(":")[0]).stem if ".py:" in args.engine else args.engine.replace(":", "-")
+    output = Path(args.output) if args.output else Path(args.out) / f"profile-{label}-{args.strategy}.lprof"
+    result = profile_engine(
+        args.engine, strategy=args.strategy, game=args.game, simulations=args.simulations or 50,
+        options=engine_options(args), preset=default_preset(args.device) if args.preset is None else args.preset,
+        seed=args.seed, precision=args.precision, device=args.device, threads=args.threads, output=output,
+        call_tree=not args.no_call_tree, torch_profile=args.torch_profile, curves=Path(args.out) / "curves",
+    )
+    print(render_engine_profile(result))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -540,6 +540,8 @@ class Curve:
 
     def describe(self) -> str:
         net = self.network
+        if net.get("engine"):  # an engine's network (perfkit.measure.engine_curve)
+            return f"engine {net['engine']}'s network {self.preset}, {self.precision} on {self.device_name}"
         return (
             f"{self.preset} (board {net.get('board')}, {net.get('blocks')} blocks, {net.get('channels')} channels), "
             f"{self.precision} on {self.device_name}"

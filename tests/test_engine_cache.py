@@ -76,9 +76,10 @@ def check_accounting(on, off) -> None:
     assert int(on.calls["batch"].sum()) == on.summary["boards"]
     assert cache["cache_calls"] == len(on.calls) == on.summary["calls"]
     assert off.calls["asked"].isna().all()
-    # The moves: every row asked is a board of its move, every lookup is one call split by its rows.
+    # The moves: every row asked is a board of its move; a cache hit is not a call: the moves' calls
+    # add up to the calls table (a lookup the cache answered wholly is no call).
     assert int(on.moves["boards"].sum()) == cache["cache_asked"]
-    assert on.moves["calls"].sum() == pytest.approx(cache["cache_calls"] + cache["cache_full_hits"], abs=1e-9)
+    assert on.moves["calls"].sum() == pytest.approx(cache["cache_calls"], abs=1e-9)
     assert int(off.moves["boards"].sum()) == off.summary["boards"]
     assert off.moves["calls"].sum() == pytest.approx(off.summary["calls"], abs=1e-9)
 
@@ -147,7 +148,8 @@ def test_hits_and_misses_are_counted_exactly():
     assert cache.lookup(obs(b, d), ["m3", "m3"]) is None  # d is not cached: nothing counted, nothing charged
     assert (cache.asked, len(charged)) == (4, 1)
     got = cache.lookup(obs(c, b), ["m3", "m3"])  # both cached: answered without a call
-    assert got is not None and list(got[2]) == [0.5, 0.5]
+    assert got is not None and list(got[2]) == [0.0, 0.0]  # a cache hit is not a call
+    assert charged[-1] == (["m3", "m3"], [0.0, 0.0])  # boards of their move, no call
     np.testing.assert_array_equal(got[1], Network()(obs(c, b))[1])
     assert (cache.asked, cache.hits, cache.full_hits, net.calls) == (6, 3, 1, [3])
 

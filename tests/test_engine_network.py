@@ -76,7 +76,7 @@ def engine_file(tmp_path):
 
 def bench(spec: str, out, strategies=("naive", "crossgame")):
     return bench_engine(
-        spec, list(strategies), game="tictac", simulations=1, options=EngineOptions(games=4, concurrency=4, cache=False),
+        spec, list(strategies), game="tictac", simulations=1, options=EngineOptions(games=4, concurrency=4, cache=False, scheduler="greenlet"),
         preset="tiny", precision="float64", device="cpu", threads=1, out=out, progress=False,
     )
 
@@ -94,7 +94,7 @@ def test_an_engines_own_network_is_the_one_bench_calls(engine_file, tmp_path):
     assert "the engine's own network Net (board 3x3, 190 parameters)" in text
     assert "crossgame: your search's CPU side caps this run at" in text
     (plain,) = bench(f"{engine_file}:function", tmp_path / "plain", strategies=("crossgame",))
-    assert plain.manifest["network"]["name"] == "function" and plain.summary["boards"] == 32
+    assert plain.manifest["network"]["name"] == "plain" and plain.summary["boards"] == 32
 
 
 def test_an_engine_network_that_does_not_fit_is_one_line(engine_file, tmp_path, capsys):
@@ -116,3 +116,39 @@ def test_the_cpu_side_cap_is_amdahls_bound_of_the_run():
         "crossgame: your search's CPU side caps this run at 40 moves/s here (it made 10); the network is 75% of wall"
     )
     assert cpu_side_cap({"moves": 0, "wall_s": 1.0, "outside_network_share": 0.5})["cpu_side_cap_moves_per_s"] is None
+
+
+def test_an_engines_own_network_flows_through_curve_bench_and_report(engine_file, tmp_path, capsys):
+    """Its curve (`perfkit curve --engine`), the efficiency of its runs against it, and the report."""
+    from perfkit.analysis.curve import load_curve
+    from perfkit.analysis.tables import whatif_bars
+    from perfkit.cli import main
+
+    spec, runs_dir = f"{engine_file}:engine", tmp_path / "runs"
+    code = main(["curve", "--engine", spec, "--game", "tictac", "--device", "cpu", "--precision", "float64",
+                 "--threads", "1", "--max-batch", "8", "--repeats", "1", "--warmup", "1", "--time-budget", "20",
+                 "--no-progress", "--out", str(runs_dir / "curves")])
+    out = capsys.readouterr().out
+    assert code == 0 and "network Net" in out
+    (curve_path,) = (runs_dir / "curves").glob("*.json")
+    naive, crossgame = bench(spec, runs_dir)
+    for run in (naive, crossgame):
+        assert run.summary["efficiency"] is not None, run.summary["efficiency_status"]
+        assert str(curve_path) in run.summary["efficiency_status"]
+    # another network's curve is not this one's limit: efficiency n/a, with the command that measures it
+    (plain,) = bench(f"{engine_file}:function", runs_dir, strategies=("crossgame",))
+    assert plain.summary["efficiency"] is None and "perfkit curve --engine" in plain.summary["efficiency_status"]
+    assert main(["report", str(runs_dir), "-o", str(tmp_path / "report.html"), "--curve", str(curve_path)]) == 0
+    assert "Net" in (tmp_path / "report.html").read_text()
+    bars = whatif_bars([naive, crossgame, plain], load_curve(curve_path))
+    assert len(bars) == 2 and all("trace replayed" in b["label"] for b in bars)  # Net's runs, not plain's
+
+
+def test_an_engine_network_that_does_not_fit_has_no_curve_either(engine_file, tmp_path, capsys):
+    from perfkit.cli import main
+
+    code = main(["curve", "--engine", f"{engine_file}:wrong", "--game", "tictac", "--device", "cpu", "--no-progress",
+                 "--out", str(tmp_path / "curves")])
+    err = capsys.readouterr().err
+    assert code == 1 and "its own network does not fit" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "curves").exists()

@@ -58,8 +58,10 @@ def test_naive_is_one_position_per_call_and_games_differ(c4):
     _, _, naive = c4
     assert set(naive.calls["batch"]) == {1} and set(naive.calls["asked"]) == {1}
     assert naive.summary["calls"] == naive.summary["boards"]
-    # Each predict is one lookup of one row, charged to its move whether it hit or was sent.
-    assert naive.moves["calls"].sum() == pytest.approx(naive.summary["boards_asked"]) == naive.moves["boards"].sum()
+    # Each predict is one lookup of one row, a board of its move whether it hit or was sent; a hit is
+    # not a call: the moves' calls add up to the calls table.
+    assert naive.moves["boards"].sum() == naive.summary["boards_asked"]
+    assert naive.moves["calls"].sum() == pytest.approx(naive.summary["calls"])
     assert len(set(map(tuple, sequences(naive).values()))) > 32, "a seeded random state per game"
 
 
@@ -95,11 +97,20 @@ class Counting(torch.nn.Module):
 
     def __init__(self, net):
         super().__init__()
-        self.net, self.calls, self.rows = net, 0, 0
+        # A dict, not ints: a Tracer in another precision runs a copy of the module, which shares it.
+        self.net, self.counts = net, {"calls": 0, "rows": 0}
+
+    @property
+    def calls(self) -> int:
+        return self.counts["calls"]
+
+    @property
+    def rows(self) -> int:
+        return self.counts["rows"]
 
     def forward(self, x):
-        self.calls += 1
-        self.rows += len(x)
+        self.counts["calls"] += 1
+        self.counts["rows"] += len(x)
         return self.net(x)
 
 
@@ -244,7 +255,7 @@ def test_workers_play_the_same_games_and_account_every_call(c4):
     assert run.summary["calls"] == counting.calls
     # Moves are charged with their lookups (the cache sits in this, the device, process).
     cache = run.manifest["cache"]
-    assert run.moves["calls"].sum() == pytest.approx(cache["cache_calls"] + cache["cache_full_hits"])
+    assert run.moves["calls"].sum() == pytest.approx(cache["cache_calls"])  # a cache hit is not a call
     assert run.moves["boards"].sum() == cache["cache_asked"] == naive.summary["boards_asked"]
     assert cache["cache_calls"] == counting.calls
     assert run.manifest["strategy_stats"]["processes"]["games_by_worker"] == [32, 32]

@@ -80,3 +80,39 @@ def test_magic_shows_its_charts_as_images_without_matplotlib_inline(shell):
     assert sum("image/png" in k for k in kinds) == 2, kinds
     assert any("text/html" in k for k in kinds)
     assert "<Figure size" not in captured.stdout
+
+
+SLOW_CELL = """
+def slow_search(k):
+    total = 0
+    for i in range(200_000):
+        total += i % (k + 2)
+    return total
+
+def quick_helper():
+    return 1
+"""
+
+
+def test_magic_profile_names_the_notebooks_slow_function_first(shell):
+    shell.run_cell(SLOW_CELL)
+    cell = """
+with tracer.game(0):
+    for k in range(4):
+        with tracer.move() as move:
+            net(torch.zeros(2, 3, 6, 7))
+            slow_search(k)
+            quick_helper()
+            move.action = k
+"""
+    shell.run_cell_magic("perfkit", "net --no-charts --profile --lines", cell)
+    text = shell.user_ns["tracer"].last_profile
+    assert "your search's CPU side caps this run at" in text and "the network is" in text
+    first = text.split("function (file:line)\n", 1)[1].splitlines()[0]
+    assert first.split()[2] == "slow_search"
+    assert "Function: slow_search" in text  # --lines: its line table
+
+
+def test_magic_lines_without_profile_is_one_line(shell, capsys):
+    shell.run_cell_magic("perfkit", "net --lines", "pass")
+    assert "--lines goes with --profile" in capsys.readouterr().out

@@ -193,6 +193,13 @@ def _check_curve_fits(run: Run, curve: Curve) -> None:
         return
     net = run.manifest.get("network", {})
     precision = run.manifest.get("settings", {}).get("precision")
+    if net.get("curve_key") or curve.network.get("engine"):  # an engine's network: its own curve only
+        if curve.network.get("game") != net.get("curve_key") or curve.precision != precision:
+            raise PerfkitError(
+                f"curve {curve.path or ''} is for {curve.describe()}, not for this run's network {net.get('name')} "
+                f"({precision}); measure it with perfkit curve --engine {run.manifest.get('settings', {}).get('engine')}"
+            )
+        return
     keys = ("board", "blocks", "channels")
     if any(int(curve.network.get(k, -1)) != int(net.get(k, -2)) for k in keys) or curve.precision != precision:
         raise PerfkitError(

@@ -68,14 +68,32 @@ def preset_name(run: Run) -> str:
     return str(run.manifest.get("settings", {}).get("preset", "?"))
 
 
+def run_details(run: Run) -> dict[str, str]:
+    """What tells two runs of one strategy apart, in words: the engine's scheduler, the worker
+    processes, the precision, the engine ("" where it does not apply)."""
+    ss, settings = run.manifest.get("strategy_settings", {}), run.manifest.get("settings", {})
+    engine = str(settings.get("engine") or "")
+    return {
+        "scheduler": str(ss.get("scheduler") or ""),
+        "workers": f"W={ss['workers']}" if ss.get("workers") else "",
+        "precision": str(settings.get("precision") or ""),
+        "engine": engine.rpartition(":")[0].rpartition("/")[2] or engine if engine else "",
+    }
+
+
 def unique_labels(runs: Sequence[Run]) -> list[str]:
-    """`run_label` of each run, made unique with #2, #3 where labels repeat."""
-    labels: list[str] = []
-    seen: dict[str, int] = {}
-    for run in runs:
-        label = run_label(run)
-        seen[label] = seen.get(label, 0) + 1
-        labels.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    """`run_label` of each run; where labels repeat, with the first detail that tells those runs apart
+    (`run_details`: "crossgame G=64 greenlet", "crossgame G=64 threads"), else #2, #3."""
+    base = [run_label(run) for run in runs]
+    labels = list(base)
+    for label in set(base):
+        group = [i for i, b in enumerate(base) if b == label]
+        if len(group) < 2:
+            continue
+        details = [run_details(runs[i]) for i in group]
+        key = next((k for k in details[0] if len({d[k] for d in details}) == len(group)), None)
+        for n, i in enumerate(group):
+            labels[i] = f"{label} {details[n][key]}" if key is not None else label if n == 0 else f"{label} #{n + 1}"
     return labels
 
 
@@ -169,7 +187,7 @@ def same_games(runs: Sequence[Run]) -> list[SameGames]:
         else:
             verdict = "differ"
         out.append(SameGames(
-            labels=tuple(run_label(r) for r in group), preset=preset_name(group[0]), precision=precision,
+            labels=tuple(unique_labels(group)), preset=preset_name(group[0]), precision=precision,
             digest=next(iter(digests)) if verdict == "same" else None, verdict=verdict,
         ))
     return out

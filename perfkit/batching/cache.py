@@ -216,9 +216,10 @@ class ObservationCache(ExactLRU):
     An engine perfkit did not write asks `predict(obs)` for one position at a time; its
     observations go to `forward` (`Tracer.evaluate`: planes `[B, *obs_shape]`, owners,
     queue_wait_s, asked) only when the cache does not hold them. Each lookup is charged to the
-    moves that asked (`attribute(owners, shares)`: every row asked is a board of its move, a
-    lookup of B rows is 1/B of a call for each), as perfkit's strategies charge their moves
-    through `EvalCache`; the network's calls are recorded as they happen, with `asked`.
+    moves that asked (`attribute(owners, shares)`: every row asked is a board of its move; a
+    lookup of B rows that made a call is 1/B of it for each, one the cache answered wholly is
+    no call: a cache hit is not a call, so the moves' calls add up to the calls table); the
+    network's calls are recorded as they happen, with `asked`.
 
     Where it sits (`perfkit.engines.run`): `naive` looks each predict up here directly (a
     lookup of one row); the batch server (`crossgame`) looks a request up when it arrives
@@ -246,8 +247,11 @@ class ObservationCache(ExactLRU):
         self.forward, self.attribute = forward, attribute
         self.owner_of = owner_of or (lambda: None)
 
-    def _charge(self, owners: Sequence[Any] | None, b: int) -> np.ndarray:
-        shares = np.full(b, 1.0 / b)
+    def _charge(self, owners: Sequence[Any] | None, b: int, *, called: bool = True) -> np.ndarray:
+        """Each of `b` rows asked is a board of its move and 1/b of the call the lookup made; a lookup
+        wholly answered by the cache made no call (`called=False`): its rows are 0 of a call, so the
+        moves' calls add up to the calls table."""
+        shares = np.full(b, 1.0 / b if called else 0.0)
         if self.attribute is not None and owners is not None:
             self.attribute(owners, shares)
         return shares
@@ -262,11 +266,14 @@ class ObservationCache(ExactLRU):
         planes = np.asarray(planes)
         b = len(planes)
 
+        sent: list[int] = []
+
         def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            sent.append(len(rows))
             return self.forward(planes[rows], owners=[None] * len(rows), queue_wait_s=queue_wait_s, asked=b)
 
         logits, values = self.answer(obs_keys(planes), send)
-        self._charge(owners, b)
+        self._charge(owners, b, called=bool(sent))
         return logits, values
 
     def lookup(self, planes: np.ndarray, owners: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -274,7 +281,7 @@ class ObservationCache(ExactLRU):
         got = self.peek(obs_keys(np.asarray(planes)))
         if got is None:
             return None
-        return got[0], got[1], self._charge(owners, len(got[1]))
+        return got[0], got[1], self._charge(owners, len(got[1]), called=False)
 
     def predict(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
         """A batch-of-one predict for an engine (naive): one lookup of one observation `[*obs_shape]`."""

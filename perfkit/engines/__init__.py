@@ -1,9 +1,19 @@
 """Engines perfkit did not write, traced and batched without changing them.
 
-An engine is any object that keeps `perfkit.types.UserEngine`: `obs_shape`, `actions` and
-`play_game(game_id, predict, tracer) -> winner`, asking `predict(obs) -> (logits [actions], value)`
-for one position at a time and marking each move on the tracer; optionally `settings()` and its
-own `network`.
+An engine is any object that keeps `perfkit.types.UserEngine`:
+
+- `obs_shape` (the observation of one position, `[planes, rows, cols]`) and `actions`;
+- `play_game(game_id, predict, tracer) -> winner`: plays one game to the end, asking
+  `predict(obs) -> (logits [actions], value)` for one position at a time (finite numbers of
+  shape `obs_shape`; logits, unmasked: the engine takes its own softmax over the legal moves),
+  and marking each move with `with tracer.move(player) as move: ...; move.action = a`;
+  returns 1, 2 or 0 (draw);
+- optionally `settings() -> dict` for the run's manifest;
+- optionally `profile_modules`: modules (or their names) whose functions `perfkit profile
+  --engine` profiles as the engine's own, beside its class's file;
+- optionally `network`: its own network (a torch module, or a callable on a batch
+  `[B, *obs_shape]` returning `(logits [B, actions], value [B])`), which `bench` then calls
+  instead of perfkit's residual net.
 
 What breaks the protocol is one line (a PerfkitError): at once for the engine itself
 (`check_engine`), and for one game (it fails, is not recorded, and the others go on) for what

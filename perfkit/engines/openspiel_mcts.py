@@ -78,6 +78,7 @@ class OpenSpielMCTS:
     """
 
     name = "openspiel-mcts"
+    profile_modules = ("open_spiel.python.algorithms.mcts",)  # `perfkit profile --engine`: the bot's own search
 
     def __init__(
         self, game: str = "connect_four", *, simulations: int = 50, seed: int = 0, uct_c: float = 2.0,

@@ -34,6 +34,7 @@ refuses it rather than count it for no move.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import threading
 import time
@@ -103,7 +104,9 @@ class Tracer:
         actions: the game's action count; when given, every call's output is checked
             against it (a network that does not fit the game is a PerfkitError).
         device, precision: where and in which dtype `predict`/`evaluate` run the module
-            (default: the module's own device and dtype; float32 for a plain callable).
+            (default: the module's own device and dtype; float32 for a plain callable). A
+            module elsewhere, in another dtype or in training mode is copied, never converted:
+            the user's own module keeps its dtype, device and mode.
         gpu_reader: NVML reader for the GPU sampler (default: opened for the device).
         sample_gpu: False samples no GPU (a worker process: the device process samples it).
         manifest: extra entries for the run's manifest (engine, game, settings...).
@@ -141,8 +144,9 @@ class Tracer:
         else:
             self.device = params.device if params is not None else torch.device("cpu")
         self.dtype = resolve_precision(precision) if precision else (params.dtype if params is not None else torch.float32)
+        self.user_module = network  # the user's own object: hooked() and wrap() record its calls
         if isinstance(network, torch.nn.Module):
-            network.to(device=self.device, dtype=self.dtype).eval()
+            self.module = _ready(network, self.device, self.dtype)
         self.backend = get_device(self.device)
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = TaskLocal()  # per thread, and per greenlet under the greenlet scheduler
@@ -157,6 +161,7 @@ class Tracer:
         self.wall_s: float | None = None
         self.started_at: float | None = None
         self.last_run: Run | None = None  # set by the %%perfkit cell magic
+        self.last_profile: str | None = None  # set by `%%perfkit --profile`: where the cell's CPU time went
         self.failed_games: list[tuple[int, str]] = []  # (game id, why): games whose block raised
 
     # --------------------------------------------------------------- the run's clock
@@ -381,7 +386,7 @@ class Tracer:
 
         Use it where the engine calls its module directly: `net = tracer.wrap(net)`.
         """
-        module = network or self.module
+        module = network or self.user_module
         if module is None or not callable(module):
             raise PerfkitError("wrap takes a network (a torch.nn.Module or a callable)")
 
@@ -398,7 +403,7 @@ class Tracer:
     def hooked(self, module: torch.nn.Module | None = None) -> Iterator[Tracer]:
         """Record every forward call of `module` (default: the tracer's) for the block, through
         forward hooks: the engine keeps calling its own object, wherever it holds it."""
-        target = module if module is not None else self.module
+        target = module if module is not None else self.user_module
         if not isinstance(target, torch.nn.Module):
             raise PerfkitError(f"hooked takes a torch.nn.Module, got {type(target).__name__}; use wrap for a callable")
         starts = threading.local()
@@ -496,6 +501,20 @@ class Tracer:
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
                    gpu=gpu if gpu is not None else pd.DataFrame())
+
+
+def _ready(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """`module` on `device` in `dtype`, in eval mode: the module itself where it already is, else a copy
+    of its weights, so the user's own module keeps its dtype, device and mode (their own predict
+    still works); its public attributes that are not tensors or modules are shared, not copied."""
+    tensors = [*module.parameters(), *module.buffers()]
+    floating = [t for t in tensors if t.is_floating_point()]
+    if all(t.device == device for t in tensors) and all(t.dtype == dtype for t in floating) and not module.training:
+        return module
+    # The copy's own weights; the user's other attributes (a list counting calls, a config) are shared.
+    memo = {id(v): v for m in module.modules() for k, v in vars(m).items()
+            if not k.startswith("_") and not isinstance(v, (torch.Tensor, torch.nn.Module))}
+    return copy.deepcopy(module, memo).to(device=device, dtype=dtype).eval()
 
 
 def why_failed(exc: BaseException) -> str:

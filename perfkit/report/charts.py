@@ -67,7 +67,15 @@ def mark_simulated(fig: Figure, runs: Sequence[Run]) -> Figure:
 
 
 def run_color(run: Run) -> str:
-    return STRATEGY_COLORS.get(tables.strategy(run), "#1f77b4")
+    """The strategy's colour; an engine's greenlet run or a run with worker processes in a darker shade
+    of it, so two runs of one strategy are told apart in a chart as in its legend."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    base = STRATEGY_COLORS.get(tables.strategy(run), "#1f77b4")
+    details = tables.run_details(run)
+    shade = 0.55 if details["scheduler"] == "greenlet" else 0.75 if details["workers"] else 1.0
+    r, g, b = to_rgb(base)
+    return base if shade == 1.0 else to_hex((r * shade, g * shade, b * shade))
 
 
 def _no_data(fig: Figure, ax: Axes, message: str) -> Figure:

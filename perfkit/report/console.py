@@ -41,6 +41,16 @@ def bench_cell(s: dict[str, Any], m: Metric) -> str:
     return cell if spread is None else f"{cell} ±{spread / 2:.0%}"
 
 
+def cache_lines(runs: list[Run]) -> list[str]:
+    """What the exact cache answered, and that calls count the network's calls only."""
+    hits = [(r.manifest["strategy"], r.summary) for r in runs if r.summary.get("cache_hit_share")]
+    if not hits:
+        return []
+    shares = ", ".join(f"{name} {s['cache_hit_share']:.0%} of {s.get('boards_asked', 0):,}" for name, s in hits)
+    return [f"cache: boards asked answered by the exact cache, not sent ({shares}); a cache hit is not a call: "
+            "calls and calls/move count the network's calls, and the moves' calls add up to them"]
+
+
 def same_games_line(v: tables.SameGames) -> str:
     """Did the strategies play the same games? In float32 a difference is expected; say why in one line."""
     if v.same:
@@ -97,6 +107,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
     out += approximate_lines(runs)
     out += [line for r in runs if (line := cpu_side_line(r.manifest["strategy"], r.summary))]
+    out += cache_lines(runs)
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")

@@ -210,11 +210,24 @@ def _chart_sections(
          "the per-board cost falls with the batch until the device is full.",
          uri(charts.latency_chart(runs))),
     ]
+    sections = user_first(runs, sections)
     gpu = {
         "image": uri(gpu_fig) if gpu_fig is not None else None,
         "statuses": [(label, r.summary.get("gpu_status") or "n/a") for label, r in zip(labels, runs, strict=True)],
     }
     return sections, gpu
+
+
+USER_ORDER = ("batches", "time", "latency", "projection", "throughput")  # a user's engine: its figures first
+
+
+def user_first(runs: Sequence[Run], sections: list) -> list:
+    """Where every run traced a user's engine, its own figures lead (batches, time, latency) and the
+    charts beside the seed's Hex figures follow; the calls by the seed's search levels, which an
+    engine's search does not have, are left out."""
+    if not all(r.manifest.get("traced") for r in runs):
+        return sections
+    return sorted((s for s in sections if s[0] in USER_ORDER), key=lambda s: USER_ORDER.index(s[0]))
 
 
 def _environment() -> jinja2.Environment:

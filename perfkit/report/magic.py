@@ -5,18 +5,27 @@ through forward hooks, so the engine keeps its own reference; a plain callable b
 the variable for a traced one for the cell's duration). The cell can mark games and moves
 on the tracer (`--as NAME`, default `tracer`). Afterwards the summary and charts show
 inline, and the run is `NAME.last_run` (and saved with `--save DIR`), the same Run as a
-bench run, so `perfkit report` and the notebooks read it.
+bench run, so `perfkit report` and the notebooks read it. `--profile` adds where the cell's
+CPU time went (`perfkit.measure.engine_profile.profiling_cell`): Amdahl's bound, the
+notebook's own functions by CPU time and the call tree, as `NAME.last_profile` too;
+`--lines` adds line_profiler's tables of the notebook's functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from perfkit.analysis.bottleneck import cpu_side_cap, cpu_side_line
 from perfkit.instrument.run import Run, remove_empty
 from perfkit.types import PerfkitError, RunSummary
+
+if TYPE_CHECKING:
+    from perfkit.instrument.profilers import CellProfile
 
 SUMMARY_KEYS = [
     ("calls", "calls", "{:,.0f}"), ("boards", "boards", "{:,.0f}"), ("moves", "moves", "{:,.0f}"),
@@ -48,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default="traced", help="the run's strategy label (default traced)")
     p.add_argument("--save", default=None, help="save the run to this directory")
     p.add_argument("--no-charts", action="store_true", help="the summary only")
+    p.add_argument("--profile", action="store_true",
+                   help="also where the cell's CPU time goes: a call tree, the notebook's functions by cost, Amdahl's bound")
+    p.add_argument("--lines", action="store_true", help="with --profile: the notebook's functions line by line (line_profiler)")
     return p
 
 
@@ -60,7 +72,11 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
     try:
         args = _parser().parse_args(shlex.split(line))  # shlex: ValueError on an unbalanced quote
     except (argparse.ArgumentError, SystemExit, ValueError) as exc:
-        raise PerfkitError(f"usage: %%perfkit NET [--as NAME] [--label L] [--save DIR] [--no-charts] ({exc})") from None
+        raise PerfkitError(
+            f"usage: %%perfkit NET [--as NAME] [--label L] [--save DIR] [--no-charts] [--profile [--lines]] ({exc})"
+        ) from None
+    if args.lines and not args.profile:
+        raise PerfkitError("%%perfkit: --lines goes with --profile")
     if args.network not in namespace:
         raise PerfkitError(f"%%perfkit: no variable {args.network!r} in the notebook; name the network to trace")
     if args.save:
@@ -68,7 +84,7 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
     network = namespace[args.network]
     tracer = Tracer(network, name=args.label)
     namespace[args.name] = tracer
-    with tracer:
+    with tracer, _profiled(args, namespace) as profile:
         if isinstance(network, torch.nn.Module):
             with tracer.hooked(network):
                 run_cell(cell)
@@ -80,6 +96,9 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
                 namespace[args.network] = network
     run = tracer.run()
     tracer.last_run = run
+    if profile is not None:
+        run.summary.update(cpu_side_cap(run.summary))
+        tracer.last_profile = render_cell_profile(profile, run, args.label)
     if args.save:
         try:
             run.save(args.save)
@@ -90,7 +109,39 @@ def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None)
             ) from None
     if display is not None:
         display(run, charts=not args.no_charts)
+        if tracer.last_profile is not None:
+            display_text(tracer.last_profile)
     return run
+
+
+def _profiled(args: argparse.Namespace, namespace: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """`--profile`: the cell under pyinstrument (and line_profiler with `--lines`); else nothing."""
+    if not args.profile:
+        return contextlib.nullcontext(None)
+    from perfkit.instrument.profilers import profiling_cell
+
+    return profiling_cell(namespace, lines=args.lines)
+
+
+def render_cell_profile(profile: CellProfile, run: Run, label: str) -> str:
+    """`%%perfkit --profile`'s text: Amdahl's bound, the notebook's functions by CPU time, the call tree."""
+    from perfkit.instrument.profilers import render_functions, sides_line
+
+    text = [cpu_side_line(label, run.summary) or "(no Amdahl bound: no calls recorded)", "",
+            "The notebook's functions by the CPU time spent in them (pyinstrument, this cell's thread; perfkit's "
+            "predict and the network excluded):", render_functions(profile.functions) + sides_line(profile.sides),
+            "Call tree (CPU time):", profile.tree_text]
+    if profile.line_text:
+        text += ["The notebook's lines (line_profiler, in the same run: both profilers' overhead is in the times "
+                 "above):", profile.line_text]
+    return "\n".join(text)
+
+
+def display_text(text: str) -> None:
+    """Plain text as a <pre> block in the notebook."""
+    from IPython.display import HTML, display
+
+    display(HTML(f"<pre>{html.escape(text)}</pre>"))
 
 
 def _check_save_dir(path: str) -> None:
