@@ -137,7 +137,8 @@ def _projection_bar(ax: Axes, yi: float, bar: pd.Series, d: float) -> None:
     )
     low, high = bar.get("low"), bar.get("high")
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
-        ax.errorbar(d, yi, xerr=[[d - low], [high - d]], fmt="none", ecolor="black", capsize=3, lw=1)
+        # A noisy run's bar (its mean) can fall outside the interval of its slowest and fastest fifth.
+        ax.errorbar(d, yi, xerr=[[max(d - low, 0.0)], [max(high - d, 0.0)]], fmt="none", ecolor="black", capsize=3, lw=1)
     end = high if high is not None and not pd.isna(high) else d
     ax.annotate(f"{d:.1f} d", (end, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=8,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
