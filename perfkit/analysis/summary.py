@@ -27,6 +27,11 @@ def _share(total: float | None, wall: float) -> float | None:
     return None if total is None or wall <= 0 else float(total / wall)
 
 
+def cores_used(cpu_s: float | None, wall_s: float) -> float | None:
+    """CPU seconds over wall seconds: how many cores the run got (None when not measured)."""
+    return cpu_s / wall_s if cpu_s is not None and wall_s > 0 else None
+
+
 def window_rates(calls: pd.DataFrame, wall_start: float, wall_s: float, windows: int = 5) -> np.ndarray:
     """Boards/s in `windows` equal slices of the run's wall time (by call end time)."""
     if calls.empty or wall_s <= 0:

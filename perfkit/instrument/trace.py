@@ -154,6 +154,8 @@ class Tracer:
         self._gpu_status: str | None = None
         self.t0: float | None = None
         self.wall_s: float | None = None
+        self.cpu0: float | None = None  # process_time() when the clock started
+        self.cpu_s: float | None = None  # the process's CPU seconds (all threads) while it ran
         self.started_at: float | None = None
         self.last_run: Run | None = None  # set by the %%perfkit cell magic
         self.failed_games: list[tuple[int, str]] = []  # (game id, why): games whose block raised
@@ -170,13 +172,14 @@ class Tracer:
             else:
                 reader, self._gpu_status = self.backend.gpu_reader()
             self._sampler = GpuSampler(reader).__enter__()
-            self.started_at, self.t0 = time.time(), time.perf_counter()
+            self.started_at, self.t0, self.cpu0 = time.time(), time.perf_counter(), time.process_time()
         return self
 
     def stop(self) -> Tracer:
         """Stop the clock and the sampler; the run's wall time ends here."""
         if self.t0 is not None and self.wall_s is None:
             self.wall_s = time.perf_counter() - self.t0
+            self.cpu_s = time.process_time() - self.cpu0 if self.cpu0 is not None else None
             if self._sampler is not None:
                 self._sampler.__exit__(None, None, None)
         return self
@@ -454,7 +457,7 @@ class Tracer:
     def run(self, *, wall_s: float | None = None) -> Run:
         """The traced calls, moves and games as a Run (the tracer's clock is stopped first)."""
         from perfkit.analysis.curve import efficiency_fields
-        from perfkit.analysis.summary import summarize
+        from perfkit.analysis.summary import cores_used, summarize
         from perfkit.instrument.environment import environment_of, peak_rss_mb
 
         self.start()
@@ -474,6 +477,7 @@ class Tracer:
         summary["device"], summary["device_name"] = env["device"], env["device_name"]
         summary["recorder_s"] = rec.own_s
         summary["recorder_share"] = rec.own_s / wall if wall > 0 else None
+        summary["cpu_cores_used"] = cores_used(self.cpu_s, wall)
         summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve"))
         summary["speedup_vs_naive"] = None
         precision = {torch.float32: "float32", torch.float64: "float64"}.get(self.dtype, str(self.dtype))

@@ -30,7 +30,7 @@ from perfkit.analysis.quality import (
     settings_path_label,
 )
 from perfkit.analysis.roofline import mfu_fields
-from perfkit.analysis.summary import summarize
+from perfkit.analysis.summary import cores_used, summarize
 from perfkit.analysis.tables import speedups
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, cache_fields, check_cache_entries
 from perfkit.devices import Device, get_device
@@ -302,7 +302,7 @@ def run_strategy(
 
     bar = tqdm(total=s.games, unit="game", desc=name, file=sys.stderr, disable=not progress, leave=False)
     started_at = time.time()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with GpuSampler(gpu_reader) as sampler:
         for game in strategy.play(range(s.games), engine):
             recorder.on_game(game)
@@ -314,7 +314,7 @@ def run_strategy(
                     boards_s=f"{recorder.n_boards / elapsed:.0f}",
                     batch=f"{recorder.n_boards / recorder.n_calls:.1f}",
                 )
-    wall_s = time.perf_counter() - t0
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     ended_at = time.time()
     bar.close()
     gpu_status = sampler.error or gpu_status or "measured"
@@ -329,6 +329,7 @@ def run_strategy(
     summary["device_name"] = evaluator.device_name
     summary["recorder_s"] = recorder.own_s  # the recorder's own cost: hooks + tables
     summary["recorder_share"] = recorder.own_s / wall_s if wall_s > 0 else None
+    summary["cpu_cores_used"] = cores_used(cpu_s, wall_s)
     summary.update(efficiency_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
     summary.update(mfu_fields(summary["boards_per_s"], None, "not compared with a curve (bench does that)"))
     summary.update(bottleneck_fields(summary, getattr(evaluator.backend, "curve", None)))
