@@ -20,15 +20,17 @@ anchor() {
   JAX_PLATFORMS=cpu XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
     "$ANCHOR_PYTHON" "$ANCHOR" --batch "$1" --mode stream --plies 32 --stream-rounds 2
 }
-# tag PAIR WHAT IN_FLIGHT: each JSON line (perfkit's --json: its first run) with the pair, what, in flight and load.
+# tag PAIR WHAT IN_FLIGHT: perfkit's --json document (its first run), or each of the anchor's JSON lines, as one
+# line with the pair, what, in flight and the load average.
 tag() {
   "$PYTHON" -c "
 import json, os, sys
-for line in sys.stdin:
-    line = line.strip()
-    if not line.startswith('{'):
-        continue
-    r = json.loads(line)
+text = sys.stdin.read()
+try:
+    docs = [json.loads(text)]
+except ValueError:
+    docs = [json.loads(line) for line in text.splitlines() if line.strip().startswith('{')]
+for r in docs:
     r = r['runs'][0] if 'runs' in r else r
     r.update(pair='$1', what='$2', in_flight=$3, loadavg_1_5_15=os.getloadavg())
     print(json.dumps(r), flush=True)"
