@@ -13,6 +13,8 @@ BEFORE=${BEFORE:-/tmp/mc/base}
 HERE=data/results/2026-12-02-mcts/cpu-cuts
 RUNS=${RUNS:-/tmp/mcts-runs-final}  # run directories stay outside the repository
 PAIRS=${PAIRS:-2}
+PARTS=${PARTS:-"curve pairs all hex engine"}  # which parts to run (the session ran "all hex engine" beside the pairs)
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 ROOT=$PWD
 pk() { PYTHONPATH=$ROOT "$PYTHON" -m perfkit "$@"; }
 pk_before() { (cd "$BEFORE" && PYTHONPATH=$BEFORE "$PYTHON" -m perfkit "$@"); }
@@ -38,13 +40,13 @@ for r in docs:
 MCTS="--search mcts --game connect_four --preset small --simulations 50 --threads 1 --no-progress"
 
 # The forward limit that `efficiency` divides by (torch, 1 thread, small on connect_four).
-{ uptime; pk curve --preset small --game connect_four --device cpu --threads 1 --max-batch 512 --out "$RUNS/curves" --no-progress; } \
+part curve && { uptime; pk curve --preset small --game connect_four --device cpu --threads 1 --max-batch 512 --out "$RUNS/curves" --no-progress; } \
   > "$HERE/curve.txt"
 
 # Alternating pairs: mctx + pgx stream at B = 64 and 256, perfkit crossgame at 64 and 256 games in flight (3x as many
 # games, streaming), and the search before the cuts (BEFORE) at 256 in flight.
-: > "$HERE/pairs.jsonl"
-for i in $(seq 1 "$PAIRS"); do
+part pairs && : > "$HERE/pairs.jsonl"
+part pairs && for i in $(seq 1 "$PAIRS"); do
   anchor 64 | tag "$i" mctx 64 >> "$HERE/pairs.jsonl"
   anchor 256 | tag "$i" mctx 256 >> "$HERE/pairs.jsonl"
   for inflight in 64 256; do
@@ -56,18 +58,18 @@ for i in $(seq 1 "$PAIRS"); do
 done
 
 # The three strategies side by side (the command), 64 games.
-{ uptime; pk bench $MCTS --games 64 --strategy all --out "$RUNS/all" --curves "$RUNS/curves" --verbose; uptime; } \
+part all && { uptime; pk bench $MCTS --games 64 --strategy all --out "$RUNS/all" --curves "$RUNS/curves" --verbose; uptime; } \
   > "$HERE/bench-all-64.txt"
 
 # Hex on small (9x9), crossgame at 64 and 256 games in flight (its own curve for efficiency).
-{ uptime; pk curve --preset small --game hex --device cpu --threads 1 --max-batch 512 --out "$RUNS/curves" --no-progress; } \
+part hex && { uptime; pk curve --preset small --game hex --device cpu --threads 1 --max-batch 512 --out "$RUNS/curves" --no-progress; } \
   > "$HERE/curve-hex.txt"
-for inflight in 64 256; do
+part hex && for inflight in 64 256; do
   { uptime; pk bench --search mcts --game hex --preset small --simulations 50 --threads 1 --no-progress \
       --strategy crossgame --concurrency $inflight --games $((inflight * 2)) --out "$RUNS/hex" --curves "$RUNS/curves" \
       --verbose; uptime; } > "$HERE/hex-crossgame-$inflight.txt"
 done
 
 # OpenSpiel's MCTSBot, unmodified, batched across 64 games by perfkit's engine path.
-{ uptime; pk bench --engine openspiel-mcts --game connect_four --simulations 50 --games 64 --strategy crossgame \
+part engine && { uptime; pk bench --engine openspiel-mcts --game connect_four --simulations 50 --games 64 --strategy crossgame \
     --threads 1 --no-progress --out "$RUNS/engine" --curves "$RUNS/curves" --verbose; uptime; } > "$HERE/engine-openspiel-mcts.txt"
