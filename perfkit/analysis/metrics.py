@@ -111,6 +111,8 @@ METRICS: tuple[Metric, ...] = (
     M("game_digest", "str|null", "sha256 of every game's moves: equal digests, equal games"),
     M("recorder_s", "float", "seconds the recorder spent on itself (hooks + building its tables)"),
     M("recorder_share", "float|null", "recorder_s / wall_s"),
+    M("cpu_cores_used", "float|null", "the process's CPU seconds (all its threads) while the games ran / wall_s: the cores "
+      "it got; on a shared machine moves_per_s / cpu_cores_used is the steadier rate (null: not measured)"),
     # Oversubscription (perfkit/devices/threads.py).
     M("batch1_median_s", "float|null", "median wall time of the run's single-board calls (null: it made none)"),
     M("oversubscription_warning", "str|null",

@@ -22,7 +22,7 @@ answer can differ in its last bits from a fresh one, exactly as a different batc
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,7 +47,7 @@ def row_keys(stones: np.ndarray, to_move: np.ndarray) -> list[bytes]:
     """One key per row: the compact row's bytes followed by the side to move."""
     rows = np.ascontiguousarray(stones).view(np.uint8).reshape(len(to_move), -1)
     keyed = np.concatenate([rows, np.asarray(to_move, np.uint8).reshape(-1, 1)], axis=1)
-    return [r.tobytes() for r in keyed]
+    return _row_bytes(keyed)
 
 
 def obs_keys(planes: np.ndarray) -> list[bytes]:
@@ -58,8 +58,13 @@ def obs_keys(planes: np.ndarray) -> list[bytes]:
     """
     planes = np.ascontiguousarray(planes)
     head = f"{planes.dtype.str}{planes.shape[1:]}".encode()
-    rows = planes.reshape(len(planes), -1).view(np.uint8)
-    return [head + r.tobytes() for r in rows]
+    return [head + r for r in _row_bytes(planes.reshape(len(planes), -1).view(np.uint8))]
+
+
+def _row_bytes(rows: np.ndarray) -> list[bytes]:
+    """Each row of a [B, W] uint8 array as bytes, in one call (a void view's `tolist`)."""
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.shape[1]))).reshape(-1).tolist() if rows.shape[1] else [b""] * len(rows)
 
 
 class ExactLRU:
@@ -71,11 +76,18 @@ class ExactLRU:
     Counts (since construction): `asked` rows asked for, `hits` rows answered without being
     sent (found in the cache, or a repeat of another row of the same lookup), `sent` rows sent
     to the network, `calls` lookups that made a call, `full_hits` lookups answered without any.
+
+    The answers live in two tables (rows of logits and values, grown by doubling up to
+    `entries`); the ordered dict maps a key to its row, so a lookup and a store are one
+    gather or scatter for the whole call, not a Python step per row.
     """
 
     def __init__(self, *, entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.entries = check_cache_entries(entries)
-        self._store: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()  # key -> (logits [A], value)
+        self._store: OrderedDict[bytes, int] = OrderedDict()  # key -> its row in the tables, least recent first
+        self._logits = np.empty((0, 0))  # [R, A] float64: answers' logits, R <= entries
+        self._values = np.empty(0)  # [R] float64
+        self._free: list[int] = []  # table rows no key holds
         self._lock = threading.Lock()  # several threads (games, a device thread, a server) may look up at once
         self.asked = self.hits = self.sent = self.calls = self.full_hits = 0
 
@@ -98,60 +110,43 @@ class ExactLRU:
         """All the rows' answers if every one is cached (counted as a lookup answered without a
         call), else None and nothing counted: the rows are then looked up with `answer`."""
         with self._lock:
-            entries = [self._store.get(key) for key in keys]
-            if not keys or any(e is None for e in entries):
+            slots = list(map(self._store.get, keys))
+            if not keys or None in slots:
                 return None
-            for key in keys:
-                self._store.move_to_end(key)
+            deque(map(self._store.move_to_end, keys), maxlen=0)
+            at = np.fromiter(slots, np.int64, len(slots))
             self.asked += len(keys)
             self.hits += len(keys)
             self.full_hits += 1
-        logits = np.stack([e[0] for e in entries if e is not None])
-        values = np.array([e[1] for e in entries if e is not None])
-        return logits, values
+            return self._logits[at], self._values[at]
 
     def answer(self, keys: Sequence[bytes], send: Send) -> tuple[np.ndarray, np.ndarray]:
         """One lookup: rows from the cache where it can, the rest through one `send`, each
-        distinct row once; returns (logits [B, A], values [B]) float64.
-
-        Long on purpose: lookup, one call for the misses, and storing them happen under one
-        lock discipline that is easiest to check in one place.
-        """
+        distinct row once; returns (logits [B, A], values [B]) float64."""
         b = len(keys)
-        found: dict[int, tuple[np.ndarray, float]] = {}
-        first: dict[bytes, int] = {}  # a missing key -> the row that is sent for it
         with self._lock:
-            for i, key in enumerate(keys):
-                entry = self._store.get(key)
-                if entry is not None:
-                    self._store.move_to_end(key)
-                    found[i] = entry
-                elif key not in first:
-                    first[key] = i
-        rows = np.fromiter(first.values(), np.int64, len(first))
+            slots = list(map(self._store.get, keys))
+            hit = [i for i, s in enumerate(slots) if s is not None]
+            deque(map(self._store.move_to_end, [keys[i] for i in hit]), maxlen=0)
+            at = np.fromiter((slots[i] for i in hit), np.int64, len(hit))
+            hit_logits, hit_values = self._logits[at], self._values[at]
+        miss = [i for i, s in enumerate(slots) if s is None]
+        first: dict[bytes, int] = {}  # a missing key -> the row that is sent for it
+        source = [first.setdefault(keys[i], i) for i in miss]  # each missing row's sent row
+        rows = np.fromiter(first.values(), np.int64, len(first))  # ascending: first occurrences in order
         if len(rows):
             lg, vl = send(rows)
             lg, vl = np.asarray(lg, np.float64), np.asarray(vl, np.float64).reshape(len(rows))
-            width = lg.shape[1]
         else:
-            width = len(next(iter(found.values()))[0])
-        logits = np.empty((b, width))
-        values = np.empty(b)
-        sent_at = {}
-        if len(rows):
-            logits[rows], values[rows] = lg, vl
-            sent_at = {key: j for j, key in enumerate(first)}
-        for i, (lgi, vli) in found.items():
-            logits[i], values[i] = lgi, vli
-        for i, key in enumerate(keys):
-            if i not in found and first[key] != i:  # a repeat of a row sent in this lookup
-                j = sent_at[key]
-                logits[i], values[i] = lg[j], vl[j]
+            lg, vl = np.empty((0, hit_logits.shape[1])), np.empty(0)
+        logits, values = np.empty((b, lg.shape[1])), np.empty(b)
+        if hit:
+            logits[hit], values[hit] = hit_logits, hit_values
+        if miss:
+            j = np.searchsorted(rows, source)
+            logits[miss], values[miss] = lg[j], vl[j]
         with self._lock:
-            for j, key in enumerate(first):
-                self._store[key] = (lg[j].copy(), float(vl[j]))
-                if len(self._store) > self.entries:
-                    self._store.popitem(last=False)
+            self._keep(list(first), lg, vl)
             self.asked += b
             self.sent += len(rows)
             self.hits += b - len(rows)
@@ -160,6 +155,34 @@ class ExactLRU:
             else:
                 self.full_hits += 1
         return logits, values
+
+    def _keep(self, keys: list[bytes], logits: np.ndarray, values: np.ndarray) -> None:
+        """Store the answers of `keys` (rows of `logits`, `values`) as the most recent; the least
+        recent are dropped past the bound, as if stored one by one. Called under the lock."""
+        known = [j for j, key in enumerate(keys) if key in self._store]  # stored by another thread meanwhile
+        for j in known:
+            self._store.move_to_end(keys[j])
+            self._logits[self._store[keys[j]]], self._values[self._store[keys[j]]] = logits[j], values[j]
+        new = np.setdiff1d(np.arange(len(keys)), known) if known else np.arange(len(keys))
+        for _ in range(min(max(len(self._store) + len(new) - self.entries, 0), len(self._store))):
+            self._free.append(self._store.popitem(last=False)[1])
+        new = new[max(len(new) - self.entries, 0):]  # more new keys than the bound: only the last ones stay
+        at = self._rows(len(new), logits.shape[1])
+        self._store.update(zip([keys[j] for j in new.tolist()], at.tolist(), strict=True))
+        self._logits[at], self._values[at] = logits[new], values[new]
+
+    def _rows(self, k: int, width: int) -> np.ndarray:
+        """k free table rows, the tables grown (doubling, at most `entries` rows) when too few are free."""
+        if len(self._free) < k:
+            have = len(self._values)
+            grown = min(self.entries, max(2 * have, have + k - len(self._free), 64))
+            logits, values = np.empty((grown, width)), np.empty(grown)
+            if have:
+                logits[:have], values[:have] = self._logits, self._values
+            self._logits, self._values = logits, values
+            self._free.extend(range(grown - 1, have - 1, -1))
+        taken, self._free[len(self._free) - k:] = self._free[len(self._free) - k:], []
+        return np.array(taken[::-1], np.int64)
 
 
 class EvalCache(ExactLRU):

@@ -92,17 +92,45 @@ class C4Positions:
             raise ValueError("illegal move: full column or finished game")
         cell = self.heights[rows, cols].astype(np.int64) * COLS + cols  # [B]
         player = self.to_move
-        stones = np.zeros((b, CELLS + 1), np.int8)  # one PAD column, always empty
-        stones[:, :CELLS] = self.stones
+        stones = self.stones.copy()
         stones[rows, cell] = player
         heights = self.heights.copy()
         heights[rows, cols] += 1
-        lines = stones[rows[:, None, None], windows_through()[cell]]  # [B, 16, 4]
-        won = (lines == player[:, None, None]).all(axis=2).any(axis=1)  # [B]
+        won = four_in_a_row(stones, player)  # the position before was not won: a line now is through the new stone
         return C4Positions(
-            stones=stones[:, :CELLS], heights=heights, to_move=(3 - player).astype(np.int8),
+            stones=stones, heights=heights, to_move=(3 - player).astype(np.int8),
             winner=np.where(won, player, 0).astype(np.int8), full=(heights == ROWS).all(axis=1),
         )
+
+
+def four_in_a_row(stones: np.ndarray, player: np.ndarray) -> np.ndarray:
+    """[B] bool: row i has four of `player[i]`'s stones in a line, by bitboard shifts.
+
+    The stones go to bit r*8 + c of a uint64 (an always-empty eighth column keeps a line from
+    wrapping to the next row); a line of four in direction d is a bit set with those d, 2d and
+    3d above it. A few operations on [B] words instead of a gather of every window.
+    """
+    b = len(stones)
+    mine = np.zeros((b, ROWS, 8), bool)
+    mine[:, :, :COLS] = stones.reshape(b, ROWS, COLS) == player[:, None, None]
+    words = np.zeros((b, 8), np.uint8)
+    words[:, :ROWS] = np.packbits(mine.reshape(b, ROWS * 8), axis=1, bitorder="little")
+    board = words.view("<u8").reshape(b)
+    won = np.zeros(b, bool)
+    for d in (np.uint64(1), np.uint64(7), np.uint64(8), np.uint64(9)):  # across, the two diagonals, up
+        pairs = board & (board >> d)
+        won |= (pairs & (pairs >> (d + d))) != 0
+    return won
+
+
+def planes_of(stones: np.ndarray, dtype: type) -> np.ndarray:
+    """[B, 3, 6, 7] planes (player 1's stones, player 2's, the empty cells) from stones [B, 42]:
+    three comparisons written straight into one array of `dtype`, no intermediate tensors."""
+    out: np.ndarray = np.empty((len(stones), 3, CELLS), dtype)
+    np.equal(stones, PLAYER1, out=out[:, 0])
+    np.equal(stones, PLAYER2, out=out[:, 1])
+    np.equal(stones, EMPTY, out=out[:, 2])
+    return out.reshape(len(stones), 3, ROWS, COLS)
 
 
 @dataclass(frozen=True)
@@ -129,6 +157,9 @@ class ConnectFour:
         stones, player 2's, the empty cells (no side-to-move plane: the stone count tells it)."""
         import torch
 
+        as_numpy = {torch.float32: np.float32, torch.float64: np.float64}.get(dtype)
+        if as_numpy is not None and isinstance(stones, torch.Tensor) and stones.device.type == "cpu":
+            return torch.from_numpy(planes_of(stones.numpy(), as_numpy))  # the same 0/1 planes, fewer torch calls
         board = stones.reshape(stones.shape[0], 1, ROWS, COLS)
         return torch.cat([board == PLAYER1, board == PLAYER2, board == EMPTY], dim=1).to(dtype)
 

@@ -124,6 +124,7 @@ def finish_summary(
     device: str,
     device_name: str,
     recorder_s: float,
+    cpu_s: float | None = None,
     efficiency_status: str = "not compared with a curve",
 ) -> RunSummary:
     """A run's summary from its tables and what measured it; its measurer adds to `extra`.
@@ -132,6 +133,7 @@ def finish_summary(
         gpu: the NVML samples (None or empty: none were taken; `gpu_status` says why).
         wall_start: the perf_counter reading the calls' start_s/end_s are on, at the run's start.
         recorder_s: what the recorder spent on itself, part of `wall_s`.
+        cpu_s: the process's CPU seconds (all its threads) over `wall_s` (None: not measured).
     """
     metrics = summarize(calls=calls, moves=moves, games=games, wall_s=wall_s, wall_start=wall_start)
     return RunSummary.from_dict({  # a metric `summarize` adds without a typed field lands in `extra`
@@ -144,4 +146,10 @@ def finish_summary(
         "recorder_s": recorder_s,
         "recorder_share": recorder_s / wall_s if wall_s > 0 else None,
         "efficiency_status": efficiency_status,
+        "cpu_cores_used": cores_used(cpu_s, wall_s),
     })
+
+
+def cores_used(cpu_s: float | None, wall_s: float) -> float | None:
+    """CPU seconds over wall seconds: how many cores the run got (None when not measured)."""
+    return cpu_s / wall_s if cpu_s is not None and wall_s > 0 else None

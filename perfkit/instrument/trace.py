@@ -159,6 +159,8 @@ class Tracer:
         self._gpu_status: str | None = None
         self.t0: float | None = None
         self.wall_s: float | None = None
+        self.cpu0: float | None = None  # process_time() when the clock started
+        self.cpu_s: float | None = None  # the process's CPU seconds (all threads) while it ran
         self.started_at: float | None = None
         self.last_run: Run | None = None  # set by the %%perfkit cell magic
         self.last_profile: str | None = None  # set by `%%perfkit --profile`: where the cell's CPU time went
@@ -176,13 +178,14 @@ class Tracer:
             else:
                 reader, self._gpu_status = self.backend.gpu_reader()
             self._sampler = GpuSampler(reader).__enter__()
-            self.started_at, self.t0 = time.time(), time.perf_counter()
+            self.started_at, self.t0, self.cpu0 = time.time(), time.perf_counter(), time.process_time()
         return self
 
     def stop(self) -> Tracer:
         """Stop the clock and the sampler; the run's wall time ends here."""
         if self.t0 is not None and self.wall_s is None:
             self.wall_s = time.perf_counter() - self.t0
+            self.cpu_s = time.process_time() - self.cpu0 if self.cpu0 is not None else None
             if self._sampler is not None:
                 self._sampler.__exit__(None, None, None)
         return self
@@ -474,7 +477,7 @@ class Tracer:
         summary = finish_summary(
             calls=calls, moves=moves, games=games, gpu=gpu, wall_s=wall, wall_start=self.t0,
             gpu_status=(self._sampler.error if self._sampler else None) or self._gpu_status or "measured",
-            device=env["device"], device_name=env["device_name"], recorder_s=rec.own_s,
+            device=env["device"], device_name=env["device_name"], recorder_s=rec.own_s, cpu_s=self.cpu_s,
         )
         precision = {torch.float32: "float32", torch.float64: "float64"}.get(self.dtype, str(self.dtype))
         extra = dict(self.extra_manifest)

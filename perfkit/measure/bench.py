@@ -304,7 +304,7 @@ def run_strategy(
     summary = finish_summary(
         calls=calls, moves=moves, games=games, gpu=played.gpu, wall_s=played.wall_s, wall_start=played.t0,
         gpu_status=played.gpu_status or gpu_status or "measured", device=ready.evaluator.backend.spec,
-        device_name=ready.evaluator.device_name, recorder_s=recorder.own_s,
+        device_name=ready.evaluator.device_name, recorder_s=recorder.own_s, cpu_s=played.cpu_s,
         efficiency_status="not compared with a curve (bench does that)",
     )
     stats = strategy.stats() if hasattr(strategy, "stats") else {}
@@ -380,6 +380,7 @@ class Played:
     ended_at: float
     gpu: pd.DataFrame  # NVML samples
     gpu_status: str | None  # the sampler's error, None: it sampled
+    cpu_s: float | None = None  # the process's CPU seconds (all its threads) while the games ran
 
     def times(self) -> dict[str, Any]:
         return {
@@ -396,7 +397,7 @@ def play_timed(
     """Play `games` games with `strategy`: the clock, the GPU sampler and the progress bar bracket them."""
     bar = tqdm(total=games, unit="game", desc=strategy.name, file=sys.stderr, disable=not progress, leave=False)
     started_at = time.time()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with sampler:
         for game in strategy.play(range(games), engine):
             recorder.on_game(game)
@@ -408,11 +409,11 @@ def play_timed(
                     boards_s=f"{recorder.n_boards / elapsed:.0f}",
                     batch=f"{recorder.n_boards / recorder.n_calls:.1f}",
                 )
-    wall_s = time.perf_counter() - t0
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     ended_at = time.time()
     bar.close()
     return Played(t0=t0, wall_s=wall_s, started_at=started_at, ended_at=ended_at, gpu=sampler.table(),
-                  gpu_status=sampler.error)
+                  gpu_status=sampler.error, cpu_s=cpu_s)
 
 
 def bench_fields(

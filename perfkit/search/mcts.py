@@ -103,6 +103,9 @@ def softmax_legal(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     """[B, A] probabilities over the legal actions (0 elsewhere) from unmasked logits."""
     masked = np.where(legal, logits, -np.inf)
     top = masked.max(axis=1, keepdims=True)
+    if legal.any(axis=1).all():  # every row has a legal move (the search's case): no row to guard
+        e = np.exp(masked - top)  # exp(-inf) is 0 where illegal
+        return e / e.sum(axis=1, keepdims=True)
     e = np.where(legal, np.exp(masked - np.where(np.isfinite(top), top, 0.0)), 0.0)
     total = e.sum(axis=1, keepdims=True)
     return e / np.where(total > 0, total, 1.0)
@@ -146,6 +149,12 @@ class NodeStore:
             return self.game.concat(list(self.rows[index]))
         return self.kind(**{name: a[index] for name, a in self.arrays.items()}, **self.scalars)
 
+    def stones(self, index: np.ndarray) -> np.ndarray:
+        """The `stones` of rows `index` (the network's compact input), without the other fields."""
+        if "stones" in self.arrays:
+            return self.arrays["stones"][index]
+        return self.get(index).stones
+
     def gather(self, source: np.ndarray) -> None:
         """Row i becomes row source[i] (rows rearranged in place, as the forest's arrays are)."""
         if self.rows is not None:
@@ -183,6 +192,7 @@ class Forest:
         self.parent = np.full(size, self.sentinel, np.int64)  # [S]
         self.children = np.full((size, a), self.sentinel, np.int64)  # [S, A]
         self.prior = np.zeros((size, a))  # [S, A] float64
+        self.cprior = np.zeros((size, a))  # [S, A] float64: c_puct * prior, the descent's factor (a product fewer per level)
         self.legal = np.zeros((size, a), bool)  # [S, A]
         self.edge_n = np.zeros((size, a))  # [S, A] float64: visits of each child (virtual ones included)
         self.edge_w = np.zeros((size, a))  # [S, A] float64: each child's values summed, the parent's view; -inf if illegal
@@ -228,17 +238,18 @@ class Forest:
         self.edge_w[nodes] = np.where(legal, 0.0, -np.inf)
 
     def _request(self, level: int, nodes: np.ndarray, owner: np.ndarray, root_player: np.ndarray) -> EvalRequest:
-        positions = self.store.get(nodes)
         k = len(nodes)
         ones = np.ones(k, bool)
         return EvalRequest(
-            level=level, stones=positions.stones, to_move=positions.to_move, want_policy=ones, want_value=ones,
+            level=level, stones=self.store.stones(nodes), to_move=self.to_move[nodes], want_policy=ones, want_value=ones,
             candidate=np.zeros(k, bool), leaf=ones if level else ~ones, owner=owner, actions=self.game.actions,
             root_player=root_player[owner],
         )
 
     def _expand(self, nodes: np.ndarray, ev: Evaluation) -> None:
-        self.prior[nodes] = softmax_legal(ev.logits, self.legal[nodes])
+        prior = softmax_legal(ev.logits, self.legal[nodes])
+        self.prior[nodes] = prior
+        self.cprior[nodes] = self.config.c_puct * prior
         self.net_value[nodes] = ev.values
         self.expanded[nodes] = True
 
@@ -248,39 +259,37 @@ class Forest:
         """One descent in every tree, from the root to a new, pending or terminal node.
 
         Returns (leaf [m] flat ids, the path's trees [P], nodes [P] and flat edge ids [P], root excluded).
+        Each level keeps the trees still going by one index (`np.take`); which of them stopped,
+        where and on which new edge is read from the whole path once, after the loop.
         """
-        m = len(root)
-        c = self.config.c_puct
-        rows, node, prior = np.arange(m), root, root_prior
-        leaf = np.empty(m, np.int64)
-        path_rows, path_nodes, path_edges, edges = [], [], [], []
-        children, actions = self.children.reshape(-1), self.game.actions
+        c, a = self.config.c_puct, self.game.actions
+        rows, node, cprior = np.arange(len(root)), root, c * root_prior
+        path_rows, path_nodes, path_edges, path_stop = [], [], [], []
+        children, edge_n, edge_w, visits, expanded = self.children.reshape(-1), self.edge_n, self.edge_w, self.visits, self.expanded
         while len(rows):
-            n_kid = self.edge_n[node]  # [B, A]
-            q = self.edge_w[node] / np.maximum(n_kid, 1.0)  # -inf where illegal
-            u = c * prior * np.sqrt(self.visits[node])[:, None] / (1.0 + n_kid)
-            action = (q + u).argmax(axis=1)
-            edge = node * actions + action
+            n_kid = edge_n[node]  # [B, A]
+            q = edge_w[node] / np.maximum(n_kid, 1.0)  # -inf where illegal
+            u = cprior * np.sqrt(visits[node])[:, None] / (1.0 + n_kid)  # c * prior, as (c * prior) * sqrt(N) / (1 + n)
+            edge = node * a + (q + u).argmax(axis=1)
             child = children[edge]
+            stop = ~expanded[child]  # a new edge (the sentinel), a pending or a terminal node
             path_rows.append(rows)
             path_nodes.append(child)
             path_edges.append(edge)
-            stop = ~self.expanded[child]  # a new edge (the sentinel), a pending or a terminal node
-            if stop.any():
-                leaf[rows[stop]] = child[stop]
-                new = stop & (child == self.sentinel)
-                edges.append((node[new], action[new], rows[new]))
-                rows, node = rows[~stop], child[~stop]
-            else:
-                node = child
-            prior = self.prior[node]
-        path_rows_, path_nodes_ = np.concatenate(path_rows), np.concatenate(path_nodes)
-        parent, action, rows = (np.concatenate(e) for e in zip(*edges, strict=True))
-        if len(rows):  # every tree's new leaf, created in one batch
-            leaf[rows] = self._create(parent, action, rows)
-            placeholder = path_nodes_ == self.sentinel
-            path_nodes_[placeholder] = leaf[path_rows_[placeholder]]
-        return leaf, path_rows_, path_nodes_, np.concatenate(path_edges)
+            path_stop.append(stop)
+            going = np.flatnonzero(~stop)
+            rows, node = rows.take(going), child.take(going)
+            cprior = self.cprior[node]
+        path_rows_, path_nodes_, edges = np.concatenate(path_rows), np.concatenate(path_nodes), np.concatenate(path_edges)
+        stopped = np.concatenate(path_stop)
+        leaf = np.empty(len(root), np.int64)
+        leaf[path_rows_[stopped]] = path_nodes_[stopped]
+        new = np.flatnonzero(stopped & (path_nodes_ == self.sentinel))  # in level order, as the trees' rows within one
+        if len(new):  # every tree's new leaf, created in one batch
+            rows = path_rows_[new]
+            leaf[rows] = self._create(edges[new] // a, edges[new] % a, rows)
+            path_nodes_[new] = leaf[rows]
+        return leaf, path_rows_, path_nodes_, edges
 
     def _leaf_value(self, leaf: np.ndarray) -> np.ndarray:
         """[K] each leaf's value from the view of the player who moved into it."""
@@ -300,11 +309,12 @@ class Forest:
                 edge_n[edges] += 1.0
                 edge_w[edges] -= 1.0
             descents.append((leaf, rows, nodes, edges))
-        leaves = np.concatenate([d[0] for d in descents])
+        leaves = np.concatenate([d[0] for d in descents]) if virtual else descents[0][0]
         owners = np.tile(np.arange(len(root)), k)
-        ask = ~self.terminal[leaves] & ~self.expanded[leaves]
-        ask[ask] = ~_repeated(leaves[ask])  # a leaf two descents reached is asked for once
-        if ask.any():
+        ask = np.flatnonzero(~(self.terminal[leaves] | self.expanded[leaves]))
+        if virtual:  # a leaf two descents reached is asked for once (one descent per tree: leaves are distinct)
+            ask = ask[~_repeated(leaves[ask])]
+        if len(ask):
             ev = yield self._request(1, leaves[ask], owners[ask], self.to_move[root])
             self._expand(leaves[ask], ev)
         for leaf, rows, nodes, edges in descents:
@@ -414,7 +424,8 @@ class Forest:
         moved = source != self.sentinel
         new_id = np.full(len(source), self.sentinel, np.int64)
         new_id[source[moved]] = np.flatnonzero(moved)
-        for name in ("visits", "edge_n", "edge_w", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "legal"):
+        for name in ("visits", "edge_n", "edge_w", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "cprior",
+                     "legal"):
             setattr(self, name, getattr(self, name)[source])
         self.children = new_id[self.children[source]]
         self.parent = new_id[self.parent[source]]
