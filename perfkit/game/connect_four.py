@@ -69,11 +69,13 @@ class C4Positions:
 
     @property
     def terminal(self) -> np.ndarray:  # [B] bool
-        return (self.winner != 0) | self.full
+        ended: np.ndarray = (self.winner != 0) | self.full
+        return ended
 
     def legal(self) -> np.ndarray:  # [B, 7] bool
         """Columns with room, in positions whose game goes on."""
-        return (self.heights < ROWS) & ~self.terminal[:, None]
+        legal: np.ndarray = (self.heights < ROWS) & ~self.terminal[:, None]
+        return legal
 
     def take(self, index) -> C4Positions:
         """A copy of the rows `index`."""
