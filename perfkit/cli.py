@@ -9,13 +9,18 @@ import argparse
 import json
 import re
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from perfkit.devices import DEVICE_HELP
 from perfkit.types import PerfkitError, SearchConfig, did_you_mean
 
 if TYPE_CHECKING:
-    from perfkit.engines.run import EngineOptions
+    from perfkit.analysis.compare import Comparison
+    from perfkit.measure.bench import BenchSettings
+    from perfkit.search.mcts import MCTSConfig
+    from perfkit.strategies import EngineOptions
+    from perfkit.types import Curve, CurvePoint
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
 
@@ -23,7 +28,7 @@ EXIT_USAGE, EXIT_ERROR = 2, 1
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line: `perfkit bench: error: ...`."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:
             message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
@@ -46,11 +51,15 @@ def reject_unknown_flags(parser: Parser, args: argparse.Namespace, extras: list[
     sub.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(h for h in hints if h)[:200])
 
 
-def number(kind: type, minimum: float, what: str, *, strict: bool = False):
+N = TypeVar("N", int, float)
+
+
+def number(kind: Callable[[str], N], minimum: float, what: str, *, strict: bool = False) -> Callable[[str], N]:
     """An argparse type: `kind(text)`, at least (`strict`: above) `minimum`, else a one-line
     error saying `what`."""
 
-    def parse(text: str):
+    def parse(text: str) -> N:
+        value: N | None
         try:
             value = kind(text)
         except ValueError:
@@ -202,7 +211,7 @@ MCTS_FLAGS = (("simulations", "--simulations"), ("c_puct", "--c-puct"), ("dirich
               ("dirichlet_fraction", "--dirichlet-fraction"), ("leaves", "--leaves"), ("no_reuse", "--no-reuse"))
 
 
-def search_config(args: argparse.Namespace):
+def search_config(args: argparse.Namespace) -> SearchConfig | MCTSConfig:
     """The search the flags ask for: minimax's SearchConfig or an MCTSConfig (mcts flags refused with minimax)."""
     from perfkit.search import MCTSConfig, get_search
 
@@ -226,7 +235,7 @@ def default_preset(device: str) -> str:
     return "reference" if get_device(device).offloads else "small"
 
 
-def crossgame_flags(args: argparse.Namespace) -> dict:
+def crossgame_flags(args: argparse.Namespace) -> dict[str, Any]:
     """crossgame's options as given on the command line (None: not given), one per CrossGameOptions field."""
     return {
         "concurrency": args.concurrency, "max_batch": args.max_batch, "groups": args.groups, "inflight": args.inflight,
@@ -241,7 +250,7 @@ def check_cache_flags(args: argparse.Namespace) -> None:
         raise PerfkitError(f"--no-cache and --cache-size {args.cache_size} contradict each other: choose one")
 
 
-def bench_settings(args: argparse.Namespace):
+def bench_settings(args: argparse.Namespace) -> BenchSettings:
     from perfkit.measure.bench import BenchSettings
 
     check_cache_flags(args)
@@ -363,7 +372,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def tune_settings(args: argparse.Namespace, settings):
+def tune_settings(args: argparse.Namespace, settings: BenchSettings) -> tuple[BenchSettings, dict[str, Any]]:
     """`bench --tune`: search crossgame's settings on this device, print the recommendation,
     and return the settings to bench with (plus the trials, for --json)."""
     import dataclasses
@@ -413,7 +422,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def compare_json(result, fail_if_slower: float | None) -> dict:
+def compare_json(result: Comparison, fail_if_slower: float | None) -> dict[str, Any]:
     import dataclasses
 
     diffs = [
@@ -426,7 +435,7 @@ def compare_json(result, fail_if_slower: float | None) -> dict:
             "warnings": result.warnings}
 
 
-def add_compare_parser(sub) -> None:
+def add_compare_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("compare", help="rates of two benches side by side with their noise; gate CI on a regression")
     p.add_argument("run_a", metavar="RUN_A", help="the baseline: a run directory or a folder of them (perfkit bench --out)")
     p.add_argument("run_b", metavar="RUN_B", help="the runs to check against it")
@@ -482,7 +491,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_selfplay_parser(sub) -> None:
+def add_selfplay_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("selfplay", help="write self-play training data: resumable, bounded memory, Ray for many devices")
     p.add_argument("--games", type=positive_int, default=None, help="games the directory should hold (ids 0..N-1)")
     p.add_argument("--out", type=out_dir, default=None, help="self-play directory; rerun the same command to resume")
@@ -504,7 +513,7 @@ def add_selfplay_parser(sub) -> None:
     p.set_defaults(func=cmd_selfplay)
 
 
-def recorder_overhead_report(names: list[str], settings, *, pairs: int, as_json: bool) -> int:
+def recorder_overhead_report(names: list[str], settings: BenchSettings, *, pairs: int, as_json: bool) -> int:
     from perfkit.measure.bench import Workload, recorder_overhead
     from perfkit.report.console import render_overhead
 
@@ -561,7 +570,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     if not args.no_progress:
         print(threads.describe(), file=sys.stderr, flush=True)
 
-    def progress(point) -> None:
+    def progress(point: CurvePoint) -> None:
         if not args.no_progress:
             print(
                 f"batch {point.batch:>6}: {1e3 * point.median_s:9.3f} ms/call  {point.boards_per_s:>12,.0f} boards/s",
@@ -606,7 +615,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     path = Path(args.output) if args.output else default_engine_curve_path(setup, args.out)
     _check_writable_file(path, what="curve", example=path.name)
 
-    def progress(point) -> None:
+    def progress(point: CurvePoint) -> None:
         if not args.no_progress:
             print(f"batch {point.batch:>6}: {1e3 * point.median_s:9.3f} ms/call  {point.boards_per_s:>12,.0f} boards/s",
                   file=sys.stderr, flush=True)
@@ -623,7 +632,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_curve(curve, *, as_json: bool) -> None:
+def print_curve(curve: Curve, *, as_json: bool) -> None:
     """A saved curve on stdout (table or JSON), and on stderr why it gives no efficiency, if it gives none."""
     from perfkit.report.console import render_curve
 
@@ -683,7 +692,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_measurement_commands(sub) -> None:
+def add_measurement_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     """`curve`, `project` and `profile`: the device's limit, projections, line profiles."""
     p = sub.add_parser("curve", help="the model's throughput by batch size on a device (the limit efficiency uses)")
     from perfkit.game import GAMES_HELP
@@ -730,7 +739,7 @@ def add_measurement_commands(sub) -> None:
     add_profile_parser(sub)
 
 
-def add_profile_parser(sub) -> None:
+def add_profile_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     """`profile`: line_profiler and a call tree, of perfkit's strategies or of an engine."""
     p = sub.add_parser(
         "profile", help="line_profiler on a strategy's hot functions (costliest lines first) and a pyinstrument call tree"
@@ -754,7 +763,7 @@ def add_profile_parser(sub) -> None:
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
     """An engine's EngineOptions from the flags (`bench`, `profile`)."""
-    from perfkit.engines.run import EngineOptions
+    from perfkit.strategies import EngineOptions
 
     check_cache_flags(args)
     return EngineOptions(
@@ -816,7 +825,7 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_report_commands(sub) -> None:
+def add_report_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     """`report` and `notebooks`: renderers of stored runs, and the story's notebooks as HTML."""
     p = sub.add_parser("report", help="one self-contained HTML file comparing stored runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders of them) from perfkit bench")
@@ -850,7 +859,7 @@ def cmd_gpu_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_gpu_results_parser(sub) -> None:
+def add_gpu_results_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     """`gpu-results`: every GPU figure in one folder under data/results/, ready to commit."""
     from perfkit.measure.gpu_results import HALF_PRECISIONS, GpuResultsOptions
 
@@ -924,7 +933,8 @@ def main(argv: list[str] | None = None) -> int:
         command = f"perfkit {args.command}"
         if extras:
             reject_unknown_flags(parser, args, extras)
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except PerfkitError as exc:
         print(f"{command}: error: {suggest_name(str(exc))}", file=sys.stderr)
         return EXIT_ERROR

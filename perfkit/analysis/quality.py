@@ -90,7 +90,8 @@ def game_positions(game: Game, reference: Evaluate, *, search: SearchConfig, see
 
 def best_moves(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:  # [P, A], [P, A] -> [P]
     """Each position's legal action with the highest logit (ties: the lower action)."""
-    return np.argmax(np.where(legal, logits, -np.inf), axis=1)
+    best: np.ndarray = np.argmax(np.where(legal, logits, -np.inf), axis=1)
+    return best
 
 
 def evaluate_in_batches(evaluate: Evaluate, positions: Positions, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ DEFAULT_CACHE_ENTRIES = 100_000  # positions kept; ~0.7 KB each on `small` (81 l
 Send = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def check_cache_entries(entries) -> int:
+def check_cache_entries(entries: object) -> int:
     """`entries` as a positive whole number, else a PerfkitError saying how to fix it."""
     if isinstance(entries, bool) or not isinstance(entries, (int, np.integer)) or entries < 1:
         raise PerfkitError(f"cache size must be a whole number of entries >= 1, got {entries!r} (use --no-cache to turn it off)")
@@ -99,7 +99,7 @@ class ExactLRU:
         """hits / asked (None before anything was asked)."""
         return self.hits / self.asked if self.asked else None
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {
             "cache_entries": self.entries, "cache_asked": self.asked, "cache_hits": self.hits,
             "cache_sent": self.sent, "cache_calls": self.calls, "cache_full_hits": self.full_hits,
@@ -199,7 +199,7 @@ class EvalCache(ExactLRU):
         super().__init__(entries=entries)
         self.evaluate = evaluate
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # `game`, `device`, `precision`... of the wrapped Evaluator stay visible.
         if name in ("evaluate", "_store", "_lock"):
             raise AttributeError(name)
@@ -213,7 +213,7 @@ class EvalCache(ExactLRU):
         n_policy: int | None = None,
         n_value: int | None = None,
         level: int = -1,
-        **extra,  # passed through (e.g. the evaluator's queue_wait_s)
+        **extra: Any,  # passed through (e.g. the evaluator's queue_wait_s)
     ) -> tuple[np.ndarray, np.ndarray]:  # [B, A] float64, [B] float64
         """Answer the rows from the cache where it can and send the rest, each distinct row once."""
         b = len(to_move)
@@ -312,7 +312,7 @@ class ObservationCache(ExactLRU):
         return logits[0], float(values[0])
 
 
-def cache_fields(cache: ExactLRU | None, boards: int) -> dict:
+def cache_fields(cache: ExactLRU | None, boards: int) -> dict[str, Any]:
     """The summary's cache keys: what the search asked for, and the share the cache answered."""
     if cache is None:
         return {"boards_asked": boards, "cache_hit_share": None, "cache_entries": None}

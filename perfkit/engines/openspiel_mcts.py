@@ -10,6 +10,8 @@ server shared by every game in flight (`crossgame`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,13 +19,17 @@ from perfkit.batching.cache import ExactLRU
 from perfkit.game.openspiel import game_info, load_game, observation, winner
 from perfkit.types import PerfkitError
 
+if TYPE_CHECKING:
+    from perfkit.instrument.trace import Tracer
+
 Predict = Callable[[np.ndarray], tuple[np.ndarray, float]]  # obs [*obs_shape] -> (logits [A], value)
 
 
-def _mcts():
+def _mcts() -> ModuleType:
     from open_spiel.python.algorithms import mcts
 
-    return mcts
+    module: ModuleType = mcts  # open_spiel ships no type information
+    return module
 
 
 class NetEvaluator:
@@ -39,7 +45,7 @@ class NetEvaluator:
         self.predict, self.obs_shape, self.cache_size = predict, obs_shape, cache_size
         self._cache = ExactLRU(entries=cache_size)  # the one LRU of every exact cache
 
-    def _inference(self, state) -> tuple[float, dict[int, float]]:
+    def _inference(self, state: Any) -> tuple[float, dict[int, float]]:  # state: a pyspiel.State
         obs = observation(state, self.obs_shape)
         key = obs.tobytes() + np.asarray(state.legal_actions_mask(), np.int8).tobytes()
 
@@ -53,14 +59,14 @@ class NetEvaluator:
         p = np.exp(masked - masked.max())
         return float(values[0]), dict(zip(legal, p / p.sum(), strict=True))
 
-    def evaluate(self, state) -> np.ndarray:
+    def evaluate(self, state: Any) -> np.ndarray:
         """Returns for both players: the value is for the side to move."""
         value, _ = self._inference(state)
         returns = np.array([-value, -value])
         returns[state.current_player()] = value
         return returns
 
-    def prior(self, state) -> list[tuple[int, float]]:
+    def prior(self, state: Any) -> list[tuple[int, float]]:
         _, policy = self._inference(state)
         return [(a, float(policy[a])) for a in state.legal_actions()]
 
@@ -103,11 +109,11 @@ class OpenSpielMCTS:
     def actions(self) -> int:
         return self.info.actions
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {"engine": self.name, "game": self.info.name, "simulations": self.simulations,
                 "uct_c": self.uct_c, "dirichlet": list(self.dirichlet) if self.dirichlet else None}
 
-    def play_game(self, game_id: int, predict: Predict, tracer) -> int:
+    def play_game(self, game_id: int, predict: Predict, tracer: Tracer) -> int:
         """Play game `game_id` to the end, each move marked on `tracer`; returns the winner (0: draw)."""
         mcts = _mcts()
         bot = mcts.MCTSBot(

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch  # only where planes are made: worker processes never load it
 
 EMPTY, PLAYER1, PLAYER2 = 0, 1, 2
 ROWS, COLS = 6, 7
@@ -69,17 +73,19 @@ class C4Positions:
 
     @property
     def terminal(self) -> np.ndarray:  # [B] bool
-        return (self.winner != 0) | self.full
+        ended: np.ndarray = (self.winner != 0) | self.full
+        return ended
 
     def legal(self) -> np.ndarray:  # [B, 7] bool
         """Columns with room, in positions whose game goes on."""
-        return (self.heights < ROWS) & ~self.terminal[:, None]
+        legal: np.ndarray = (self.heights < ROWS) & ~self.terminal[:, None]
+        return legal
 
-    def take(self, index) -> C4Positions:
+    def take(self, index: np.ndarray) -> C4Positions:
         """A copy of the rows `index`."""
         return C4Positions(self.stones[index], self.heights[index], self.to_move[index], self.winner[index], self.full[index])
 
-    def play(self, actions) -> C4Positions:
+    def play(self, actions: np.ndarray) -> C4Positions:
         """The positions after each row's player to move drops a stone in column `actions[i]`."""
         cols = np.asarray(actions, dtype=np.int64)
         b = len(self)
@@ -152,7 +158,7 @@ class ConnectFour:
         return C4Positions(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                              ("stones", "heights", "to_move", "winner", "full")))
 
-    def encode(self, stones, to_move, dtype):
+    def encode(self, stones: torch.Tensor, to_move: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Planes [B, 3, 6, 7] from stones [B, 42] int8, as OpenSpiel's observation tensor: player 1's
         stones, player 2's, the empty cells (no side-to-move plane: the stone count tells it)."""
         import torch
@@ -163,5 +169,5 @@ class ConnectFour:
         board = stones.reshape(stones.shape[0], 1, ROWS, COLS)
         return torch.cat([board == PLAYER1, board == PLAYER2, board == EMPTY], dim=1).to(dtype)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"game": self.name, "obs_shape": list(self.obs_shape), "actions": self.actions, "implementation": "native"}

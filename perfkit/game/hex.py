@@ -118,11 +118,13 @@ class Positions:
 
     @property
     def terminal(self) -> np.ndarray:  # [B] bool
-        return self.winner != 0
+        ended: np.ndarray = self.winner != 0
+        return ended
 
     def legal(self) -> np.ndarray:  # [B, N*N] bool
         """Empty cells of positions whose game goes on."""
-        return (self.stones == EMPTY) & ~self.terminal[:, None]
+        legal: np.ndarray = (self.stones == EMPTY) & ~self.terminal[:, None]
+        return legal
 
     def play(self, moves: np.ndarray) -> Positions:
         return play(self, moves)

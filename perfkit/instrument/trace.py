@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 
 from perfkit.devices import get_device
+from perfkit.devices.nvml import GpuReader
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
 from perfkit.instrument.run import Run
@@ -114,15 +115,15 @@ class Tracer:
 
     def __init__(
         self,
-        network: Callable | None = None,
+        network: Callable[..., Any] | None = None,
         *,
         name: str = "traced",
         actions: int | None = None,
         device: str | torch.device | None = None,
         precision: str | None = None,
-        gpu_reader=None,
+        gpu_reader: GpuReader | None = None,
         sample_gpu: bool = True,
-        manifest: dict | None = None,
+        manifest: dict[str, Any] | None = None,
     ) -> None:
         from perfkit.model.evaluator import resolve_precision
 
@@ -284,7 +285,7 @@ class Tracer:
     def _game_of_thread(self, what: str) -> GameMark | None:
         """The game open in the calling thread; in a thread that opened none (an engine's own
         thread), the one game open if exactly one is, None if none is; PerfkitError if several are."""
-        game = getattr(self._local, "game", None)
+        game: GameMark | None = getattr(self._local, "game", None)
         if game is not None:
             return game
         with self._lock:
@@ -299,7 +300,7 @@ class Tracer:
     def current_move(self) -> MoveMark | None:
         """The move open in the calling thread (None outside a move); from an engine's own thread,
         the open move of the one open game (see the module's docstring)."""
-        mark = getattr(self._local, "move", None)
+        mark: MoveMark | None = getattr(self._local, "move", None)
         if mark is not None:
             return mark
         if getattr(self._local, "game", None) is not None:
@@ -364,7 +365,7 @@ class Tracer:
             logits, values = (torch.from_numpy(a) for a in check_answers((logits, values), b))
         return logits, values.reshape(b)
 
-    def check_output(self, logits, values, b: int) -> None:
+    def check_output(self, logits: object, values: object, b: int) -> None:
         """PerfkitError if a network's output does not fit the game."""
         lshape, vshape = tuple(getattr(logits, "shape", ())), tuple(getattr(values, "shape", ()))
         want = (b, self.actions) if self.actions is not None else None
@@ -384,7 +385,7 @@ class Tracer:
         logits, values = self.evaluate(np.asarray(obs)[None])
         return logits[0], float(values[0])
 
-    def wrap(self, network: Callable | None = None) -> Callable:
+    def wrap(self, network: Callable[..., Any] | None = None) -> Callable[..., Any]:
         """`network` (default: the tracer's) with every call recorded, same signature and outputs.
 
         Use it where the engine calls its module directly: `net = tracer.wrap(net)`.
@@ -393,7 +394,7 @@ class Tracer:
         if module is None or not callable(module):
             raise PerfkitError("wrap takes a network (a torch.nn.Module or a callable)")
 
-        def traced(batch, *args, **kwargs):
+        def traced(batch: Any, *args: Any, **kwargs: Any) -> Any:
             start = self._sync_clock()
             out = module(batch, *args, **kwargs)
             self._record_timed(len(batch), start)
@@ -411,10 +412,10 @@ class Tracer:
             raise PerfkitError(f"hooked takes a torch.nn.Module, got {type(target).__name__}; use wrap for a callable")
         starts = threading.local()
 
-        def before(_module, args):
+        def before(_module: torch.nn.Module, args: tuple[Any, ...]) -> None:
             starts.__dict__.setdefault("stack", []).append(self._sync_clock())
 
-        def after(_module, args, _out):
+        def after(_module: torch.nn.Module, args: tuple[Any, ...], _out: Any) -> None:
             self._record_timed(len(args[0]) if args else 1, starts.stack.pop())
 
         handles = [target.register_forward_pre_hook(before), target.register_forward_hook(after)]
@@ -438,7 +439,7 @@ class Tracer:
             d2h_s=None, queue_wait_s=None, start_s=start, end_s=end,
         ))
 
-    def _record(self, b: int, owners, record: CallRecord) -> None:
+    def _record(self, b: int, owners: Sequence[MoveMark | None] | None, record: CallRecord) -> None:
         self.start()
         mark = self.current_move() if owners is None else None  # it may refuse: before anything is recorded
         self.recorder.on_call(record)
@@ -530,9 +531,9 @@ def why_failed(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else f"the engine raised {type(exc).__name__}"
 
 
-def _network_info(module) -> dict:
+def _network_info(module: object) -> dict[str, Any]:
     """What the manifest can say of a user's network."""
-    info: dict = {"name": type(module).__name__ if module is not None else None}
+    info: dict[str, Any] = {"name": type(module).__name__ if module is not None else None}
     if isinstance(module, torch.nn.Module):
         info["parameters"] = int(sum(p.numel() for p in module.parameters()))
         for key in ("blocks", "channels", "board", "actions"):
@@ -547,7 +548,7 @@ def _network_info(module) -> dict:
     return info
 
 
-def trace(network: Callable, **kwargs) -> Tracer:
+def trace(network: Callable[..., Any], **kwargs: Any) -> Tracer:
     """A started Tracer around `network` (see Tracer for the arguments)."""
     return Tracer(network, **kwargs).start()
 

@@ -56,6 +56,7 @@ from perfkit.instrument.run import Run, remove_empty
 from perfkit.instrument.summary import finish_summary
 from perfkit.model.approximate import (
     AUTOCAST_DTYPES,
+    Bucketed,
     autocast_network,
     check_precision_supported,
     compile_network,
@@ -194,9 +195,9 @@ class Workload:
     device: torch.device
     threads: ThreadChoice | None = None  # the torch thread count chosen for it, and why
     game: Game | None = None  # None: Hex on the settings' board
-    prepared: dict | None = None  # how the network was made cheaper at load (fold.prepare_network), None: as built
+    prepared: dict[str, Any] | None = None  # how the network was made cheaper at load (fold.prepare_network), None: as built
     backend: Device | None = None  # the device's backend (None: from `device`); sim's queue is shared by its evaluators
-    quality: dict | None = None  # an approximate path's quality report (perfkit.analysis.quality), None: exact path
+    quality: dict[str, Any] | None = None  # an approximate path's quality report (perfkit.analysis.quality), None: exact path
 
     def __post_init__(self) -> None:
         if self.backend is None:
@@ -335,7 +336,7 @@ class ReadyNetwork:
 
     evaluator: Evaluator
     evaluate: Any  # the evaluator, behind the exact cache unless cache=False
-    compiled: Any  # the torch.compile'd wrapper (None: not compiled)
+    compiled: Bucketed | None  # the torch.compile'd wrapper (None: not compiled)
     compiled_before: dict[int, float]  # its buckets' compile seconds before the clock started
     graphed: Any  # the CUDA-graphed wrapper (None: no graphs)
 
@@ -450,7 +451,7 @@ def largest_call(name: str, s: BenchSettings) -> int:
     return min(options.max_batch or games * per_move, games * per_move)
 
 
-def compile_fields(compiled, before: dict[int, float]) -> dict:
+def compile_fields(compiled: Bucketed | None, before: dict[int, float]) -> dict[str, float | None]:
     """Compile time apart from the steady state: before the run's clock, and any bucket first reached in it."""
     if compiled is None:
         return {"compile_s": None, "compile_in_run_s": None}
@@ -467,7 +468,7 @@ def run_label_of(settings: BenchSettings) -> str:
     return f"{settings.preset}-{''.join(c if c.isalnum() else '_' for c in settings.game).strip('_')}"
 
 
-def network_fields(preset: Preset, game: Game) -> dict:
+def network_fields(preset: Preset, game: Game) -> dict[str, Any]:
     """The manifest's network: the preset's sizes; its board is the game's (rows x cols for
     a game other than Hex)."""
     fields = dataclasses.asdict(preset)
@@ -512,9 +513,9 @@ def bench(
     strategies: list[str],
     settings: BenchSettings,
     *,
-    out: str | os.PathLike | None = "runs",
+    out: str | os.PathLike[str] | None = "runs",
     progress: bool = True,
-    curves: str | os.PathLike | None = None,
+    curves: str | os.PathLike[str] | None = None,
     repeat: int = 1,
 ) -> list[Run]:
     """Run each strategy on the same workload; saves each run under `out` (None: don't save).
@@ -550,7 +551,7 @@ def bench(
 
 
 def play_and_save(
-    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves, repeat: int
+    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves: str | os.PathLike[str] | None, repeat: int
 ) -> list[Run]:
     """bench's games once the workload is ready: the quality of an approximate path, then the strategies."""
     settings = workload.settings
@@ -579,7 +580,9 @@ def play_and_save(
     return finish_runs(runs, workload, out_path=out_path, curves=curves)
 
 
-def finish_runs(runs: list[Run], workload: Workload, *, out_path: Path | None, curves) -> list[Run]:
+def finish_runs(
+    runs: list[Run], workload: Workload, *, out_path: Path | None, curves: str | os.PathLike[str] | None
+) -> list[Run]:
     """Speed-ups and efficiency across the runs of one bench, then save each under `out_path`."""
     add_comparisons(runs)
     for run in runs:
@@ -619,7 +622,7 @@ def save_runs(items: list[tuple[Run, Path]], *, into_existing: bool = False) -> 
 
 
 def play_repeats(
-    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves, repeat: int
+    strategies: list[str], workload: Workload, *, out_path: Path | None, progress: bool, curves: str | os.PathLike[str] | None, repeat: int
 ) -> list[Run]:
     """`bench --repeat R`: every strategy R times, interleaved, so that a shared machine's drift hits all.
 
@@ -720,7 +723,7 @@ def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> Non
             run.summary["efficiency_status"] += f"; note: curve measured with {curve_threads} torch threads, run used {threads}"
 
 
-def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict:
+def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict[str, Any]:
     """What recording costs: the same workload played with recording on and off, alternately.
 
     Each pair plays the games once with the full recorder and once with

@@ -20,9 +20,10 @@ import linecache
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from line_profiler import LineProfiler
 from line_profiler.line_profiler import show_func
@@ -83,7 +84,7 @@ COMMON_HOT = [
 ]
 
 
-def _lookup(module, dotted: str):
+def _lookup(module: object, dotted: str) -> Callable[..., Any] | None:
     obj = module
     for part in dotted.split("."):
         obj = getattr(obj, part, None)
@@ -92,7 +93,7 @@ def _lookup(module, dotted: str):
     return inspect.unwrap(obj) if callable(obj) else None
 
 
-def hot_functions(strategy_name: str, *, device_kind: str = "cpu") -> list:
+def hot_functions(strategy_name: str, *, device_kind: str = "cpu") -> list[Callable[..., Any]]:
     """The functions worth a line profile when `strategy_name` plays on a device of `device_kind` (see module doc)."""
     import importlib
 
@@ -107,7 +108,8 @@ def hot_functions(strategy_name: str, *, device_kind: str = "cpu") -> list:
         f for name, f in inspect.getmembers(type(strategy), inspect.isfunction)
         if f.__module__ == module.__name__ and not name.startswith("__")
     ]
-    seen, out = set(), []
+    seen: set[Callable[..., Any]] = set()
+    out: list[Callable[..., Any]] = []
     for f in found + own:
         if f is not None and f not in seen:
             seen.add(f)
@@ -125,7 +127,7 @@ def profile_strategy(
     name: str,
     workload: Workload,
     *,
-    output: str | os.PathLike | None = None,
+    output: str | os.PathLike[str] | None = None,
     output_unit: float = 1e-3,
     call_tree: bool = True,
 ) -> ProfileResult:
@@ -174,7 +176,7 @@ def profile_strategy(
     )
 
 
-def line_costs(timings: Mapping, unit: float) -> list[LineCost]:
+def line_costs(timings: Mapping[tuple[str, int, str], Sequence[tuple[int, int, float]]], unit: float) -> list[LineCost]:
     """Every line that ran in line_profiler's `timings` ({(file, first line, name): [(line, hits, time)]}), costliest first."""
     out = []
     for (file, _, function), rows in timings.items():
@@ -190,7 +192,7 @@ def line_costs(timings: Mapping, unit: float) -> list[LineCost]:
 
 
 def render_line_profile(
-    timings: Mapping, unit: float, lines: list[LineCost], *, output_unit: float = 1e-3, top: int = TOP_LINES
+    timings: Mapping[tuple[str, int, str], Sequence[tuple[int, int, float]]], unit: float, lines: list[LineCost], *, output_unit: float = 1e-3, top: int = TOP_LINES
 ) -> str:
     """The `top` most expensive lines, then line_profiler's per-function tables, the costliest function first."""
     buf = io.StringIO()

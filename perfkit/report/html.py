@@ -32,14 +32,14 @@ from perfkit.types import PerfkitError
 PNG_DPI = 100
 
 
-def figure_data_uri(fig) -> str:
+def figure_data_uri(fig: Figure) -> str:
     """A figure as a `data:image/png;base64,...` URI; the figure is released afterwards."""
     png = charts.to_png(fig, dpi=PNG_DPI)
     fig.clear()
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def cell(s: dict, m: Metric) -> str:
+def cell(s: dict[str, Any], m: Metric) -> str:
     """A metric's cell, with its interval where it has one ("1.2 (1.0–1.5)")."""
     text = fmt(s.get(m.key), m.fmt)
     if m.interval is None or s.get(m.key) is None:
@@ -100,7 +100,7 @@ def approximate_notes(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def _flat(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     out = []
     for k, v in d.items():
         key = f"{prefix}{k}"
@@ -115,7 +115,7 @@ def _flat(d: dict, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def run_details(run: Run, label: str) -> dict:
+def run_details(run: Run, label: str) -> dict[str, Any]:
     m = run.manifest
     return {
         "label": label,
@@ -135,8 +135,8 @@ def render_html(
     runs: Sequence[Run],
     *,
     title: str = "perfkit report",
-    reference: dict | None = None,
-    whatif: Sequence[dict] = (),
+    reference: dict[str, Any] | None = None,
+    whatif: Sequence[dict[str, Any]] = (),
     generated_at: str | None = None,
 ) -> str:
     """The report of `runs` as one self-contained HTML page.
@@ -221,7 +221,9 @@ def _chart_sections(
 USER_ORDER = ("batches", "time", "latency", "projection", "throughput")  # a user's engine: its figures first
 
 
-def user_first(runs: Sequence[Run], sections: list) -> list:
+def user_first(
+    runs: Sequence[Run], sections: list[tuple[str, str, str, str]]
+) -> list[tuple[str, str, str, str]]:
     """Where every run traced a user's engine, its own figures lead (batches, time, latency) and the
     charts beside the seed's Hex figures follow; the calls by the seed's search levels, which an
     engine's search does not have, are left out."""
@@ -234,7 +236,7 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def find_runs(paths: Iterable[str | os.PathLike], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
+def find_runs(paths: Iterable[str | os.PathLike[str]], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
     """The runs at `paths`; a directory that holds run directories stands for all of them.
 
     Raises PerfkitError for a path that is neither a run nor a directory of runs. A damaged run
@@ -265,7 +267,7 @@ def _strategy_order(run: Run) -> int:
     return names.index(tables.strategy(run)) if tables.strategy(run) in names else len(names)
 
 
-def write_page(path: str | os.PathLike, text: str) -> Path:
+def write_page(path: str | os.PathLike[str], text: str) -> Path:
     """`perfkit.atomic.write_atomic` for a page a user named: its folder made, errors worded."""
     path = Path(path)
     if path.is_dir():
@@ -282,7 +284,7 @@ def write_page(path: str | os.PathLike, text: str) -> Path:
         raise PerfkitError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def write_report(runs: Sequence[Run], path: str | os.PathLike, **options) -> Path:
+def write_report(runs: Sequence[Run], path: str | os.PathLike[str], **options: Any) -> Path:
     """Render `runs` (see `render_html`) and write the page to `path` atomically."""
     return write_page(path, render_html(runs, **options))
 

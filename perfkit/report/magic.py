@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import html
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def trace_cell(line: str, cell: str, namespace: dict, *, run_cell, display=None) -> Run:
+def trace_cell(
+    line: str,
+    cell: str,
+    namespace: dict[str, Any],
+    *,
+    run_cell: Callable[[str], None],
+    display: Callable[..., None] | None = None,
+) -> Run:
     """Run `cell` with the network in `line` traced; returns the Run (the magic's body)."""
     import torch
 
@@ -172,7 +180,7 @@ def _display(run: Run, *, charts: bool) -> None:
             display(Image(data=c.to_png(fig), format="png"))
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:  # IPython's InteractiveShell (its decorators type poorly)
     """`%load_ext perfkit`: registers the `%%perfkit` cell magic."""
 
     def perfkit_magic(line: str, cell: str) -> None:
@@ -184,6 +192,6 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magic_function(perfkit_magic, magic_kind="cell", magic_name="perfkit")
 
 
-def _run(ipython, code: str) -> None:
+def _run(ipython: Any, code: str) -> None:
     result = ipython.run_cell(code)
     result.raise_error()

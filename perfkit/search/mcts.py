@@ -23,6 +23,7 @@ import dataclasses
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class MCTSConfig:
         if not isinstance(self.reuse, bool):
             raise PerfkitError(f"reuse must be True or False, got {self.reuse!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"search": "mcts", **dataclasses.asdict(self)}
 
     @property
@@ -105,7 +106,8 @@ def softmax_legal(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     top = masked.max(axis=1, keepdims=True)
     if legal.any(axis=1).all():  # every row has a legal move (the search's case): no row to guard
         e = np.exp(masked - top)  # exp(-inf) is 0 where illegal
-        return e / e.sum(axis=1, keepdims=True)
+        probs: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return probs
     e = np.where(legal, np.exp(masked - np.where(np.isfinite(top), top, 0.0)), 0.0)
     total = e.sum(axis=1, keepdims=True)
     return e / np.where(total > 0, total, 1.0)
@@ -152,7 +154,8 @@ class NodeStore:
     def stones(self, index: np.ndarray) -> np.ndarray:
         """The `stones` of rows `index` (the network's compact input), without the other fields."""
         if "stones" in self.arrays:
-            return self.arrays["stones"][index]
+            stones: np.ndarray = self.arrays["stones"][index]
+            return stones
         return self.get(index).stones
 
     def gather(self, source: np.ndarray) -> None:
@@ -215,7 +218,7 @@ class Forest:
 
     def _create(self, parent: np.ndarray, action: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """New nodes for the edges (parent, action) of trees `rows`; returns their flat ids."""
-        idx = rows * self.n + self.count[rows]
+        idx: np.ndarray = rows * self.n + self.count[rows]
         self.count[rows] += 1
         position = self.store.get(parent).play(action)
         self.store.put(idx, position)
@@ -294,7 +297,8 @@ class Forest:
     def _leaf_value(self, leaf: np.ndarray) -> np.ndarray:
         """[K] each leaf's value from the view of the player who moved into it."""
         net = np.where(self.to_move[leaf] == self.mover[leaf], self.net_value[leaf], -self.net_value[leaf])
-        return np.where(self.terminal[leaf], self.tvalue[leaf], net)
+        value: np.ndarray = np.where(self.terminal[leaf], self.tvalue[leaf], net)
+        return value
 
     def _round(self, root: np.ndarray, root_prior: np.ndarray, k: int) -> Generator[EvalRequest, Evaluation, None]:
         """k descents per tree, their new leaves evaluated in one request, then backed up."""
