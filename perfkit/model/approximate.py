@@ -103,6 +103,8 @@ class Bucketed(nn.Module):
     `compile_s[size]` is the wall time of the first call at `size` (tracing + compiling + one call).
     """
 
+    traceable = False  # perfkit.devices.gilfree: torch.compile makes its own graphs
+
     def __init__(
         self, model: nn.Module, *, backend: str = "inductor", clock: Callable[[], float] = time.perf_counter
     ) -> None:
