@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from perfkit.devices import DEVICE_HELP
-from perfkit.types import PerfkitError, SearchConfig, did_you_mean
+from perfkit.types import DEFAULT_GAME, PerfkitError, SearchConfig, did_you_mean
 
 if TYPE_CHECKING:
     from perfkit.analysis.compare import Comparison
@@ -135,7 +135,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     """Options that define the workload, shared by every command that plays games."""
     from perfkit.game import GAMES_HELP
 
-    p.add_argument("--game", default="hex", help=f"the game (default hex): {GAMES_HELP}")
+    p.add_argument("--game", default=DEFAULT_GAME, help=f"the game (default {DEFAULT_GAME}): {GAMES_HELP}")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and game noise (default 0)")
@@ -697,7 +697,7 @@ def add_measurement_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("curve", help="the model's throughput by batch size on a device (the limit efficiency uses)")
     from perfkit.game import GAMES_HELP
 
-    p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
+    p.add_argument("--game", default=DEFAULT_GAME, help=f"the game whose network to measure (default {DEFAULT_GAME}): {GAMES_HELP}")
     add_fold_arg(p)
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network first (batches padded to powers of two, every size up to --max-batch "

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from perfkit.atomic import TMP_SUFFIX, replacing
 from perfkit.selfplay.ledger import Ledger, Range, ranges_of
-from perfkit.types import GameRecord, PerfkitError
+from perfkit.types import DEFAULT_GAME, GameRecord, PerfkitError
 
 try:
     import fcntl
@@ -63,7 +63,7 @@ IDENTITY_FIELDS: dict[str, tuple[type, ...]] = {
 }
 # Identity fields added after format 1: a settings.json written without one was made with this value
 # (only Hex, only perfkit's own search), so older directories still open and still refuse a change.
-IDENTITY_DEFAULTS = {"game": "hex", "engine": BUILTIN_ENGINE}
+IDENTITY_DEFAULTS = {"game": DEFAULT_GAME, "engine": BUILTIN_ENGINE}
 
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
