@@ -70,27 +70,16 @@ MOVE_COLUMNS = [
     "policy_move_values", "chosen_rank", "calls", "boards", "visits",
 ]
 GAME_COLUMNS = ["game", "winner", "moves", "start_s", "end_s", "duration_s"]
-SCHEMA = pa.schema(
-    [
-        ("game", pa.int64()),
-        ("ply", pa.int16()),
-        ("player", pa.int8()),
-        ("move", pa.int16()),
-        ("root_value", pa.float64()),
-        ("minimax_value", pa.float64()),
-        ("candidates", pa.list_(pa.int16())),
-        ("policy_move_values", pa.list_(pa.float64())),
-        ("chosen_rank", pa.int8()),
-        ("calls", pa.float64()),
-        ("boards", pa.int32()),
-        # Game-level columns, repeated on each of the game's rows (cheap once compressed), so
-        # that one file holds whole games and a shard stays a single atomic rename.
-        ("winner", pa.int8()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("visits", pa.list_(pa.int32())),  # mcts: the root's visits per action, the policy target (minimax: [])
-    ]
-)
+SCHEMA = pa.schema([
+    ("game", pa.int64()), ("ply", pa.int16()), ("player", pa.int8()), ("move", pa.int16()),
+    ("root_value", pa.float64()), ("minimax_value", pa.float64()), ("candidates", pa.list_(pa.int16())),
+    ("policy_move_values", pa.list_(pa.float64())), ("chosen_rank", pa.int8()), ("calls", pa.float64()),
+    ("boards", pa.int32()),
+    # Game-level columns, repeated on each of the game's rows (cheap once compressed), so
+    # that one file holds whole games and a shard stays a single atomic rename.
+    ("winner", pa.int8()), ("start_s", pa.float64()), ("end_s", pa.float64()),
+    ("visits", pa.list_(pa.int32())),  # mcts: the root's visits per action, the policy target (minimax: [])
+])
 # Shards written before moves kept their visit counts: read as if each move's visits were [].
 LEGACY_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "visits"])
 
