@@ -371,6 +371,13 @@ class RunSummary:
     speedup_vs_naive: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # metrics the run's measurer adds (threads, cache, workers...)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The metric called `key`, its JSON key (`perfkit.analysis.metrics.METRICS`): a typed field or one
+        its measurer added; `default` where the run has no such metric. What a renderer reads a metric by."""
+        if key in self.extra:
+            return self.extra[key]
+        return getattr(self, key) if key in RUN_SUMMARY_FIELDS else default
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as stored in a run's manifest and printed by `bench --json`."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
@@ -386,6 +393,9 @@ class RunSummary:
         if missing:
             raise PerfkitError(f"the run's summary has no {', '.join(missing)}: it is not a whole perfkit run")
         return cls(**{k: d[k] for k in names if k in d}, extra={k: v for k, v in d.items() if k not in names})
+
+
+RUN_SUMMARY_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSummary)) - {"extra"}  # its typed metrics
 
 
 # ---------------------------------------------------------------- the curve
