@@ -30,7 +30,16 @@ from perfkit.devices.threads import ThreadChoice, curve_oversubscription
 from perfkit.game import board_sized
 from perfkit.instrument.environment import environment_of
 from perfkit.model.approximate import find_bucketed, precompile
-from perfkit.types import DEFAULT_GAME, MEASURED_LABEL, Curve, CurvePoint, PerfkitError, Preset, load_curve
+from perfkit.types import (
+    DEFAULT_GAME,
+    MEASURED_LABEL,
+    Curve,
+    CurvePoint,
+    Game,
+    PerfkitError,
+    Preset,
+    load_curve,
+)
 
 SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
 
@@ -126,7 +135,7 @@ def default_batches(max_batch: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max_batch)) + 1)]
 
 
-def _positions(game: Any, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _positions(game: Game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`batch` arbitrary compact rows (a conv net's cost does not depend on the stones)."""
     stones = rng.integers(0, 2, size=(batch, game.compact_width)).astype(game.compact_dtype)  # [B, D]
     to_move = (np.arange(batch) % 2 + 1).astype(np.int8)  # [B]

@@ -1,7 +1,7 @@
 """The games: Hex built in (batched board operations, incremental win detection), and any
 two-player zero-sum perfect-information OpenSpiel game through an adapter."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfkit.game.connect_four import C4Positions, ConnectFour
 from perfkit.game.hex import (
@@ -17,7 +17,7 @@ from perfkit.game.hex import (
     render,
     winner_by_flood_fill,
 )
-from perfkit.types import DEFAULT_GAME, PerfkitError
+from perfkit.types import DEFAULT_GAME, Game, PerfkitError
 
 __all__ = [
     "board_sized",
@@ -43,6 +43,8 @@ __all__ = [
 # The built-in games, vectorised; "openspiel:<name>" still reaches OpenSpiel's game of that name.
 NATIVE: dict[str, type[Any]] = {"hex": HexGame, "connect_four": ConnectFour}
 OPENSPIEL_PREFIX = "openspiel:"
+if TYPE_CHECKING:  # each built-in game is a perfkit Game: mypy --strict checks it here
+    _BUILT_IN: tuple[Game, ...] = (HexGame(9), ConnectFour())
 
 
 def board_sized(name: str) -> bool:
@@ -52,20 +54,21 @@ def board_sized(name: str) -> bool:
     return bool(getattr(NATIVE.get(name), "board_sized", False))
 
 
-def get_game(name: str = DEFAULT_GAME, *, board: int = 9) -> Any:  # a perfkit Game
+def get_game(name: str = DEFAULT_GAME, *, board: int = 9) -> Game:
     """The game called `name`: `hex` is the built-in N×N Hex (N = `board`), `connect_four` the
     built-in Connect Four; anything else is an OpenSpiel game string, parameters as OpenSpiel
     writes them (`go(board_size=9)`), and `openspiel:connect_four` is OpenSpiel's own."""
     if not isinstance(name, str) or not name.strip():
         raise PerfkitError(f"a game is a name like hex or connect_four, got {name!r}")
     if name in NATIVE:
-        return NATIVE[name](board) if board_sized(name) else NATIVE[name]()
+        game: Game = NATIVE[name](board) if board_sized(name) else NATIVE[name]()
+        return game
     from perfkit.game.openspiel import OpenSpielGame
 
     return OpenSpielGame(name[len(OPENSPIEL_PREFIX):] if name.startswith(OPENSPIEL_PREFIX) else name)
 
 
-def game_spec(game) -> str:
+def game_spec(game: Game) -> str:
     """The name `get_game` builds `game` back from (a worker process rebuilds its game by name):
     an OpenSpiel game that a built-in shadows is `openspiel:<name>`."""
     name: str = game.name

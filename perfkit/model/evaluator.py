@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 
 from perfkit.devices import Device, get_device
 from perfkit.game import get_game
-from perfkit.types import DEFAULT_GAME, CallRecord, PerfkitError
+from perfkit.types import DEFAULT_GAME, CallRecord, Game, PerfkitError
 
 PRECISIONS = {
     "float32": torch.float32,
@@ -42,7 +41,8 @@ def resolve_precision(name: str) -> torch.dtype:
 def encode(stones: torch.Tensor, to_move: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
     """The presets' game's input planes (Hex's [B, 3, N, N]) from stones [B, N*N] int8 and
     to_move [B] int8 (SPEC §1.2); any game encodes its own rows: `game.encode`."""
-    return get_game(DEFAULT_GAME, board=n).encode(stones, to_move, dtype)
+    planes: torch.Tensor = get_game(DEFAULT_GAME, board=n).encode(stones, to_move, dtype)
+    return planes
 
 
 class Evaluator:
@@ -62,7 +62,7 @@ class Evaluator:
         model: torch.nn.Module,
         *,
         n: int | None = None,
-        game: Any = None,  # a perfkit Game; Any: HexGame does not satisfy types.Game yet (concat's list, read-only fields)
+        game: Game | None = None,
         device: Device | torch.device | str = "cpu",
         precision: str = "float32",
         on_call: Callable[[CallRecord], None] | None = None,
