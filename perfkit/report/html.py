@@ -127,7 +127,7 @@ def run_details(run: Run, label: str) -> dict[str, Any]:
             "settings": m.get("settings", {}), "search": m.get("search", {}), "network": m.get("network", {}),
         }),
         "environment": _flat(m.get("environment", {})),
-        "gpu_status": m.get("summary", {}).get("gpu_status") or "n/a",
+        "gpu_status": RunSummary.from_dict(run.summary).gpu_status or "n/a",
     }
 
 
