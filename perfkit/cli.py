@@ -271,7 +271,7 @@ def bench_settings(args: argparse.Namespace) -> BenchSettings:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from perfkit.measure.bench import bench
-    from perfkit.report.console import render_bench
+    from perfkit.report.console import json_entry, render_bench
     from perfkit.search import config_for
     from perfkit.strategies import STRATEGIES, make_strategy
 
@@ -296,11 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         settings, tuned = tune_settings(args, settings)
     runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves, repeat=args.repeat)
     if args.json:
-        entries = [
-            {"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None}
-            for r in runs
-        ]
-        print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
+        print(json.dumps({"runs": [json_entry(r) for r in runs], **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
@@ -310,7 +306,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
     from perfkit.engines.run import ENGINE_STRATEGIES
     from perfkit.measure.engine import bench_engine
-    from perfkit.report.console import render_bench
+    from perfkit.report.console import json_entry, render_bench
 
     if args.strategy == "permove":
         raise PerfkitError(
@@ -345,8 +341,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         progress=not args.no_progress, curves=args.curves,
     )
     if args.json:
-        entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
-        print(json.dumps({"runs": entries}, indent=2))
+        print(json.dumps({"runs": [json_entry(r) for r in runs]}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0

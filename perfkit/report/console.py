@@ -22,6 +22,12 @@ def fmt(value: object, spec: str) -> str:
         return str(value)
 
 
+def json_entry(run: Run) -> dict[str, Any]:
+    """A run as `bench --json` prints it: its strategy, its summary (`RunSummary`'s JSON form, with what
+    bench added after it was finished, as stored in the manifest) and its directory."""
+    return {"strategy": run.manifest["strategy"], **run.summary, "run_dir": str(run.path) if run.path else None}
+
+
 def render_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
 
