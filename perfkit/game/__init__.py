@@ -49,8 +49,8 @@ if TYPE_CHECKING:  # each built-in game is a perfkit Game: mypy --strict checks 
 
 def board_sized(name: str) -> bool:
     """Whether game `name` is sized by a board N, the preset's (built-in Hex: N×N), rather than
-    having a shape of its own. That is the presets' game: its curve files, run directories and
-    network keys name no game and carry the preset's board."""
+    having a shape of its own (such a game's `describe()` has "board": N). That is the presets' game:
+    its curve files, run directories and network keys name no game and carry the preset's board."""
     return bool(getattr(NATIVE.get(name), "board_sized", False))
 
 
