@@ -804,7 +804,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         whatif = whatif_bars(runs, load_curve(args.curve) if args.curve else seed_calibration())
     path = write_report(runs, args.output, title=args.title, whatif=whatif)
-    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB, {len(runs)} runs)")
+    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB, {len(runs)} run{'s' if len(runs) != 1 else ''})")
     return 0
 
 

@@ -96,7 +96,12 @@ def check_options(options: GpuResultsOptions, *, today: str | None = None) -> tu
             f"gpu-results measures a GPU, not --device {options.device}: use cuda, cuda:N, "
             "or sim to rehearse on a simulated one"
         )
-    device = get_device(options.device)  # no CUDA, or a bad sim curve file: one line here
+    try:
+        device = get_device(options.device)  # no CUDA, or a bad sim curve file: one line here
+    except PerfkitError as exc:
+        if options.device.startswith("cuda"):  # cpu and auto are refused above: only sim is left to offer
+            raise PerfkitError(f"{str(exc).split('; use')[0]}; gpu-results needs a GPU: use --device sim to rehearse on a simulated one") from None
+        raise
     if device.kind == "sim" and options.device.startswith("sim:free"):
         raise PerfkitError("--device sim:free has no device time to measure; use sim or sim:CURVE.json")
     out = Path(options.out) if options.out else default_out(device, today or time.strftime("%Y-%m-%d"))

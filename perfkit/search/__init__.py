@@ -54,7 +54,7 @@ class SearchKind:
 
 SEARCHES: dict[str, SearchKind] = {
     "minimax": SearchKind("minimax", SearchConfig, None, False,
-                          "the seed's policy-pruned minimax (SPEC §1.3), the reference workload's default", Minimax),
+                          "the seed's policy-pruned minimax, the reference workload's default", Minimax),
     "mcts": SearchKind("mcts", MCTSConfig, None, True,
                        "AlphaZero PUCT, the trees of all games in flight as arrays (crossgame in-process)", Forest),
 }
@@ -88,7 +88,7 @@ def config_for(config: Any, strategy: str, *, workers: int = 0) -> Any:
     """
     kind = search_kind(config)
     if workers and kind.in_process_only:
-        raise PerfkitError(f"{kind.name} keeps its trees in the process that plays the games: crossgame with workers 0")
+        raise PerfkitError(f"{kind.name} keeps its trees in the process that plays the games: drop --workers (crossgame plays it in this process)")
     return config.for_strategy(strategy) if hasattr(config, "for_strategy") else config
 
 

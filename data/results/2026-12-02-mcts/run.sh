@@ -2,11 +2,11 @@
 # Issue 20's figures: perfkit's own MCTS (--search mcts) on Connect Four against mctx + pgx, OpenSpiel's
 # MCTSBot through the engine path, and Hex. Run from the repository root:
 #   PYTHON=/path/to/venv/bin/python ANCHOR_PYTHON=/tmp/anchor-jax/bin/python bash data/results/2026-12-02-mcts/run.sh
-# The anchor's venv is set up once as ../shared/anchors/README.md says (JAX is not a perfkit dependency).
+# The anchor's venv is set up once as data/anchors/README.md says (JAX is not a perfkit dependency).
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 ANCHOR_PYTHON=${ANCHOR_PYTHON:-/tmp/anchor-jax/bin/python}
-ANCHOR=${ANCHOR:-../shared/anchors/mctx_connect_four.py}
+ANCHOR=${ANCHOR:-data/anchors/mctx_connect_four.py}
 HERE=data/results/2026-12-02-mcts
 RUNS=${RUNS:-/tmp/mcts-runs}  # run directories stay outside the repository
 PAIRS=${PAIRS:-3}

@@ -5,6 +5,6 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 for i in $(seq "${3:-3}"); do
   for d in "$1" "$2"; do
-    echo -n "$d "; (cd "$d" && PYTHONPATH=$d /work/main/.venv/bin/python "$HERE/cpu_side_breakdown.py" 256 384 | tr '\n' ' '); echo
+    echo -n "$d "; (cd "$d" && PYTHONPATH=$d .venv/bin/python "$HERE/cpu_side_breakdown.py" 256 384 | tr '\n' ' '); echo
   done
 done

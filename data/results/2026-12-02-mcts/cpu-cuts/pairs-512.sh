@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The later pairs of cpu-cuts/README.md (15:05-15:20 UTC, the load had fallen to 2-4): mctx B = 64, perfkit crossgame at
 # 512 games in flight; perfkit at 256, mctx B = 256; perfkit at 512, mctx B = 64. Same commands and tags as run.sh.
-#   PYTHON=/work/main/.venv/bin/python bash data/results/2026-12-02-mcts/cpu-cuts/pairs-512.sh
+#   PYTHON=.venv/bin/python bash data/results/2026-12-02-mcts/cpu-cuts/pairs-512.sh
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 ANCHOR_PYTHON=${ANCHOR_PYTHON:-/tmp/anchor-jax/bin/python}
-ANCHOR=${ANCHOR:-/work/shared/anchors/mctx_connect_four.py}
+ANCHOR=${ANCHOR:-data/anchors/mctx_connect_four.py}
 HERE=data/results/2026-12-02-mcts/cpu-cuts
 RUNS=${RUNS:-/tmp/mcts-runs-final}
 OUT=$HERE/pairs-512.jsonl

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Issue 20, CPU-side cuts: the figures of cpu-cuts/README.md. Run from the repository root of a checkout at the
 # measured commit (the session ran it from a `git archive` of it, so that edits elsewhere could not leak in):
-#   PYTHON=/work/main/.venv/bin/python ANCHOR_PYTHON=/tmp/anchor-jax/bin/python BEFORE=/tmp/mc/base \
+#   PYTHON=.venv/bin/python ANCHOR_PYTHON=/tmp/anchor-jax/bin/python BEFORE=/tmp/mc/base \
 #     bash data/results/2026-12-02-mcts/cpu-cuts/run.sh
 # BEFORE: a `git archive 13d784e perfkit` export (the search before these cuts); the anchor's venv as
-# ../shared/anchors/README.md says. Every JSON line gets its pair, what it is and the load average.
+# data/anchors/README.md says. Every JSON line gets its pair, what it is and the load average.
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 ANCHOR_PYTHON=${ANCHOR_PYTHON:-/tmp/anchor-jax/bin/python}
-ANCHOR=${ANCHOR:-/work/shared/anchors/mctx_connect_four.py}
+ANCHOR=${ANCHOR:-data/anchors/mctx_connect_four.py}
 BEFORE=${BEFORE:-/tmp/mc/base}
 HERE=data/results/2026-12-02-mcts/cpu-cuts
 RUNS=${RUNS:-/tmp/mcts-runs-final}  # run directories stay outside the repository

@@ -2,12 +2,12 @@
 # perfkit's MCTS crossgame against mctx + pgx after the merged CPU cuts (main, 2 December ~15:25 UTC):
 # 3 alternating rounds of (mctx B=64, perfkit 256 in flight, mctx B=256, perfkit 512 in flight), same net shape
 # (4 blocks x 32 channels), Connect Four, 50 simulations, one thread each. The anchor runs in its own venv
-# (../shared/anchors/README.md).  Run from the repository root:
+# (data/anchors/README.md).  Run from the repository root:
 #   PYTHON=.venv/bin/python bash data/results/2026-12-02-mcts/final-pairs/run.sh
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 ANCHOR_PYTHON=${ANCHOR_PYTHON:-/tmp/anchor-jax/bin/python}
-ANCHOR=${ANCHOR:-../shared/anchors/mctx_connect_four.py}
+ANCHOR=${ANCHOR:-data/anchors/mctx_connect_four.py}
 HERE=data/results/2026-12-02-mcts/final-pairs
 RUNS=${RUNS:-/tmp/mcts-final-pairs}
 OUT=$HERE/pairs.jsonl
