@@ -70,21 +70,24 @@ def preset_name(run: Run) -> str:
 
 
 def run_details(run: Run) -> dict[str, str]:
-    """What tells two runs of one strategy apart, in words: the engine's scheduler, the worker
-    processes, the precision, the engine ("" where it does not apply)."""
+    """What tells two runs of one strategy apart, in words: the game, the search, the engine's
+    scheduler, the worker processes, the precision, the engine ("" where it does not apply)."""
     ss, settings = run.manifest.get("strategy_settings", {}), run.manifest.get("settings", {})
     engine = str(settings.get("engine") or "")
     return {
+        "game": str(settings.get("game") or ""),
+        "search": "" if engine else str(settings.get("search") or ""),
         "scheduler": str(ss.get("scheduler") or ""),
         "workers": f"W={ss['workers']}" if ss.get("workers") else "",
         "precision": str(settings.get("precision") or ""),
-        "engine": engine.rpartition(":")[0].rpartition("/")[2] or engine if engine else "",
+        "engine": (engine.rpartition(":")[0].rpartition("/")[2].removesuffix(".py") or engine) if engine else "",
     }
 
 
 def unique_labels(runs: Sequence[Run]) -> list[str]:
-    """`run_label` of each run; where labels repeat, with the first detail that tells those runs apart
-    (`run_details`: "crossgame G=64 greenlet", "crossgame G=64 threads"), else #2, #3."""
+    """`run_label` of each run; where labels repeat, with the details that tell those runs apart
+    (`run_details`: "crossgame G=64 connect_four mcts", "crossgame G=64 greenlet"), and #2, #3
+    where runs differ in none of them."""
     base = [run_label(run) for run in runs]
     labels = list(base)
     for label in set(base):
@@ -92,9 +95,11 @@ def unique_labels(runs: Sequence[Run]) -> list[str]:
         if len(group) < 2:
             continue
         details = [run_details(runs[i]) for i in group]
-        key = next((k for k in details[0] if len({d[k] for d in details}) == len(group)), None)
+        varying = [k for k in details[0] if len({d[k] for d in details}) > 1]
+        named = [" ".join([label, *(d[k] for k in varying if d[k])]) for d in details]
         for n, i in enumerate(group):
-            labels[i] = f"{label} {details[n][key]}" if key is not None else label if n == 0 else f"{label} #{n + 1}"
+            repeat = named[:n].count(named[n])
+            labels[i] = named[n] if repeat == 0 else f"{named[n]} #{repeat + 1}"
     return labels
 
 
