@@ -154,6 +154,8 @@ class BatchServer:
         self.calls = self.rows = self.requests = 0
         self.answered_on_arrival = 0  # requests `lookup` answered: never queued
         self.fired = dict.fromkeys(FIRE_REASONS, 0)
+        self.live_at_calls = 0  # sum over fired calls of the clients (games) live when each fired
+        self.fill_sum = 0.0  # sum over fired calls of rows / min(clients live, max_batch)
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -267,7 +269,14 @@ class BatchServer:
                 call = self.queue.take()
                 self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
                 self.fired[reason] += 1
+                self._count_fill(len(call), self.live)
             self._call(call)
+
+    def _count_fill(self, rows: int, live: int) -> None:
+        """A fired call of `rows` rows while `live` clients (games) could ask: how full it is
+        of what could be in it (1.0: every live game's row, or max_batch rows)."""
+        self.live_at_calls += live
+        self.fill_sum += min(1.0, rows / max(1, min(live, self.max_batch or live)))
 
     def _call(self, call: Call) -> None:
         """Gather, forward and scatter one call; whatever fails, fails its callers, never this thread."""
@@ -291,11 +300,16 @@ class BatchServer:
         call.scatter(logits, values)
 
     def stats(self) -> dict[str, Any]:
-        """How the server batched: calls, rows, requests and why each call fired."""
+        """How the server batched: calls, rows, requests, why each call fired, and how full the
+        calls were of the games live when they fired (`games_fill`: 1.0 when every call carried
+        a row of every live game, or max_batch rows; a streaming tail of few games reads full)."""
+        fired = sum(self.fired.values())
         return {
             "calls": self.calls, "rows": self.rows, "requests": self.requests,
             "answered_on_arrival": self.answered_on_arrival,
             "max_batch": self.max_batch, "max_wait_s": self.max_wait_s,
             "batch_fill": self.rows / self.calls / self.max_batch if self.calls and self.max_batch else None,
+            "games_fill": self.fill_sum / fired if fired else None,
+            "live_per_call": self.live_at_calls / fired if fired else None,
             "fired": dict(self.fired),
         }

@@ -254,6 +254,7 @@ def play_engine(
         network, name=strategy, actions=engine.actions, precision=precision, device=device,
         manifest=manifest,
     )
+    tracer.prepare_forward(engine.obs_shape)  # traced before the clock starts: without the GIL where exact
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
     games = _Games(engine, tracer, range(options.games), on_game=lambda _id, _why: bar.update(1))
     cache = ObservationCache(
@@ -325,6 +326,10 @@ def _described(
     run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
     run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
+    # Each call's rows ÷ the games live when it fired; worker processes' games are not counted here.
+    in_process = "processes" not in stats
+    run.summary["games_fill"] = stats.get("games_fill") if in_process else None
+    run.summary["live_per_call"] = stats.get("live_per_call") if in_process else None
     run.summary["process_cpu_s"] = stats.get("process_cpu_s")
     run.summary.update(cache_fields(cache, run.summary["boards"]))
     run.manifest.pop("failed_games", None)  # the tracer's own list lacks the games of worker processes

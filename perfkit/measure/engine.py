@@ -46,7 +46,8 @@ def engine_network(engine: Any, spec: str, *, precision: str, device: torch.devi
     net = engine.network
     if not callable(net):
         raise PerfkitError(f"engine {spec!r}: its network must be a torch.nn.Module or a callable, got {type(net).__name__}")
-    probe = Tracer(net, name="probe", actions=engine.actions, precision=precision, device=device, sample_gpu=False)
+    probe = Tracer(net, name="probe", actions=engine.actions, precision=precision, device=device, sample_gpu=False,
+                   gil_free=False)  # one call to check the shapes: nothing to trace for
     try:
         probe.evaluate(np.zeros((2, *engine.obs_shape), np.float32))
     except Exception as exc:

@@ -33,7 +33,7 @@ from line_profiler import LineProfiler
 from pyinstrument.renderers import HTMLRenderer
 from pyinstrument.session import Session
 
-from perfkit.analysis.bottleneck import cpu_side_line
+from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
 from perfkit.engines.run import GamesFailed, play_engine
 from perfkit.instrument.profilers import (
     TREE_THRESHOLD,
@@ -321,6 +321,7 @@ def render_engine_profile(result: EngineProfile) -> str:
         f"engine {result.spec}, {result.strategy}: {s['moves']:,} moves in {s['wall_s']:.2f} s "
         f"({s['moves_per_s']:,.1f} moves/s, mean batch {s['mean_batch']:.1f}), measured without a profiler",
         cpu_side_line(result.strategy, s) or "(no Amdahl bound: no calls recorded)",
+        *engine_run_lines(result.strategy, s),
         "",
     ]
     if result.call_tree is not None:

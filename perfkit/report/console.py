@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfkit.analysis import metrics, tables
-from perfkit.analysis.bottleneck import cpu_side_line
+from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
 from perfkit.analysis.compare import Comparison
 from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
@@ -107,6 +107,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
     out += approximate_lines(runs)
     out += [line for r in runs if (line := cpu_side_line(r.manifest["strategy"], r.summary))]
+    out += [line for r in runs for line in engine_run_lines(r.manifest["strategy"], r.summary)]
     out += cache_lines(runs)
     gpu = runs[0].summary.get("gpu_status")
     if gpu and gpu != "measured":
