@@ -18,6 +18,7 @@ from perfkit.types import PerfkitError, SearchConfig, did_you_mean
 if TYPE_CHECKING:
     from perfkit.analysis.compare import Comparison
     from perfkit.measure.bench import BenchSettings
+    from perfkit.measure.engine import EngineRun
     from perfkit.search.mcts import MCTSConfig
     from perfkit.strategies import EngineOptions
     from perfkit.types import Curve, CurvePoint
@@ -337,19 +338,26 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
     if args.scheduler and args.strategy == "naive":
         raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
-    options = engine_options(args)
-    runs = bench_engine(
-        args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
-        preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
-        precision=args.precision, device=args.device, threads=args.threads, out=args.out,
-        progress=not args.no_progress, curves=args.curves,
-    )
+    runs = bench_engine(engine_run(args), names, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
         entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
         print(json.dumps({"runs": entries}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
+
+
+def engine_run(args: argparse.Namespace, *, options: bool = True) -> EngineRun:
+    """What `bench`, `profile` and `curve --engine` play: the engine, its game and the network's settings."""
+    from perfkit.measure.engine import EngineRun
+    from perfkit.strategies import EngineOptions
+
+    return EngineRun(
+        args.engine, game=args.game, simulations=args.simulations or 50,
+        options=engine_options(args) if options else EngineOptions(),
+        preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
+        precision=args.precision, device=args.device, threads=args.threads,
+    )
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -599,7 +607,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     """`curve --engine E`: the limit curve of the network an engine's runs call (perfkit.measure.engine_curve)."""
     from pathlib import Path
 
-    from perfkit.measure.engine import check_engine_request, prepare_engine
+    from perfkit.measure.engine import check_engine_request
     from perfkit.measure.engine_curve import default_engine_curve_path, measure_engine_curve
     from perfkit.measure.profile import _check_writable_file
     from perfkit.report.console import render_curve
@@ -607,11 +615,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     if args.compile or args.checkpoint or args.board:
         raise PerfkitError("--compile, --checkpoint and --board apply to perfkit's own network, not --engine")
     check_engine_request(["crossgame"], args.device)
-    setup = prepare_engine(
-        args.engine, game=args.game, simulations=args.simulations or 50, seed=args.seed, precision=args.precision,
-        preset=default_preset(args.device) if args.preset is None else args.preset, device=args.device,
-        threads=args.threads,
-    )
+    setup = engine_run(args, options=False).prepare()
     path = Path(args.output) if args.output else default_engine_curve_path(setup, args.out)
     _check_writable_file(path, what="curve", example=path.name)
 
@@ -788,10 +792,8 @@ def cmd_profile_engine(args: argparse.Namespace) -> int:
     label = Path(args.engine.rpartition(":")[0]).stem if ".py:" in args.engine else args.engine.replace(":", "-")
     output = Path(args.output) if args.output else Path(args.out) / f"profile-{label}-{args.strategy}.lprof"
     result = profile_engine(
-        args.engine, strategy=args.strategy, game=args.game, simulations=args.simulations or 50,
-        options=engine_options(args), preset=default_preset(args.device) if args.preset is None else args.preset,
-        seed=args.seed, precision=args.precision, device=args.device, threads=args.threads, output=output,
-        call_tree=not args.no_call_tree, torch_profile=args.torch_profile, curves=Path(args.out) / "curves",
+        engine_run(args), strategy=args.strategy, output=output, call_tree=not args.no_call_tree,
+        torch_profile=args.torch_profile, curves=Path(args.out) / "curves",
     )
     print(render_engine_profile(result))
     return 0

@@ -163,3 +163,13 @@ def test_an_engine_network_that_does_not_fit_has_no_curve_either(engine_file, tm
     err = capsys.readouterr().err
     assert code == 1 and "its own network does not fit" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "curves").exists()
+
+
+def test_bench_and_profile_take_one_engine_run_settings_object():
+    from perfkit.measure.engine import EngineRun
+
+    what = EngineRun.of("openspiel-mcts", game="tic_tac_toe", simulations=3, options=None, threads=1)
+    assert what == EngineRun("openspiel-mcts", game="tic_tac_toe", simulations=3, threads=1)
+    assert EngineRun.of(what) is what and EngineRun.of(what, seed=2).seed == 2
+    with pytest.raises(PerfkitError, match="^unknown engine run setting: gmae$"):
+        bench_engine("openspiel-mcts", ["naive"], gmae="tic_tac_toe", out=None)
