@@ -320,7 +320,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         )
     names = list(ENGINE_STRATEGIES) if args.strategy == "all" else [args.strategy]
     unsupported = [
-        flag for flag, value in (("--tune", args.tune), ("--recorder-overhead", args.recorder_overhead),
+        flag for flag, value in (("--recorder-overhead", args.recorder_overhead),
                                  ("--groups", args.groups), ("--inflight", args.inflight),
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
@@ -338,10 +338,13 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
     if args.scheduler and args.strategy == "naive":
         raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
-    runs = bench_engine(engine_run(args), names, out=args.out, progress=not args.no_progress, curves=args.curves)
+    what, tuned = engine_run(args), None
+    if args.tune:
+        what, tuned = tune_engine_settings(args, what)
+    runs = bench_engine(what, names, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
         entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
-        print(json.dumps({"runs": entries}, indent=2))
+        print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
@@ -403,6 +406,37 @@ def tune_settings(args: argparse.Namespace, settings: BenchSettings) -> tuple[Be
         print(f"recommended on {settings.device} ({settings.preset}): perfkit bench --strategy crossgame {flags}")
     tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
     return dataclasses.replace(settings, **best), tuned
+
+
+def tune_engine_settings(args: argparse.Namespace, what: EngineRun) -> tuple[EngineRun, dict[str, Any]]:
+    """`bench --tune --engine E`: search the engine's crossgame settings (games in flight, scheduler)
+    with its network on this device, print the recommendation, return what to bench with."""
+    import dataclasses
+
+    from perfkit.measure.engine import check_engine_request
+    from perfkit.measure.tune import tune_engine
+    from perfkit.report.console import render_table
+
+    if args.strategy != "crossgame":
+        raise PerfkitError("--tune searches crossgame's settings; use --strategy crossgame")
+    if what.options.game_timeout_s is not None or what.options.workers:
+        raise PerfkitError("--tune plays its trials in this process without a game timeout: drop --workers and --game-timeout")
+    check_engine_request(["crossgame"], what.device)
+    log = (lambda t: None) if args.no_progress else (
+        lambda t: print(f"tune: {t.settings} -> {t.boards_per_s:,.0f} boards/s", file=sys.stderr, flush=True)
+    )
+    setup = what.prepare()
+    best, trials = tune_engine(setup, what.options, budget_s=args.tune_budget, warmup_s=min(1.0, args.tune_budget / 4),
+                               on_trial=log)
+    keys = list(best)
+    rows = [[*(str(t.settings[k]) for k in keys), f"{t.boards_per_s:,.0f}", f"{t.mean_batch:.0f}"] for t in trials]
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in best.items())
+    if not args.json:
+        print(render_table(rows, [*keys, "boards/s", "mean batch"]))
+        print(f"recommended for engine {what.spec} on {setup.device}: perfkit bench --engine {what.spec} "
+              f"--strategy crossgame {flags}")
+    tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
+    return dataclasses.replace(what, options=dataclasses.replace(what.options, **best)), tuned
 
 
 EXIT_REGRESSION = 3  # compare --fail-if-slower: a rate got slower beyond the noise

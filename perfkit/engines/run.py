@@ -235,6 +235,7 @@ def play_engine(
     device: str | torch.device = "cpu",
     progress: bool = False,
     manifest: dict[str, Any] | None = None,
+    deadline_s: float | None = None,
 ) -> Run:
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
@@ -244,6 +245,10 @@ def play_engine(
     `GamesFailed` (a PerfkitError) names the failed games and why, and holds the run of the games
     that finished. With `options.workers`, each worker process rebuilds the engine from `recipe`:
     the keywords of `make_engine` (spec, game, simulations, seed).
+
+    `deadline_s` (a `time.perf_counter()` time; `bench --tune`'s trials): from then on no game
+    starts and the games in flight stop at their next network call; the run is the games that
+    finished before (the stopped ones are neither recorded nor failures).
     """
     check_engine(engine)
     chosen = make_strategy(strategy, options)
@@ -260,7 +265,7 @@ def play_engine(
     cache = ObservationCache(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
-    offered = _EngineGames(engine, games, options, cache=cache, recipe=recipe)
+    offered = _EngineGames(engine, games, options, cache=cache, recipe=recipe, deadline_s=deadline_s)
     cpu0 = time.process_time()
     with tracer:
         stats = chosen.play_engine(offered)  # type: ignore[attr-defined]  # every strategy serving USER_ENGINE has it
@@ -284,13 +289,15 @@ class _EngineGames:
 
     def __init__(
         self, engine: Any, games: _Games, options: EngineOptions, *, cache: ObservationCache | None, recipe: dict[str, Any] | None,
+        deadline_s: float | None = None,
     ) -> None:
         self.engine, self.games_of, self.options, self.recipe = engine, games, options, recipe
         tracer = games.tracer
         self.obs_shape = engine.obs_shape
         self.games = options.games
         self.scheduler = options.plays_as
-        self.forward = cache if cache is not None else tracer.evaluate
+        forward = cache if cache is not None else tracer.evaluate
+        self.forward = forward if deadline_s is None else _until(forward, deadline_s, games)
         self.lookup = cache.lookup if cache is not None else None
         self.owner_of = tracer.current_move
         self.predict_one = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
@@ -312,6 +319,19 @@ class _EngineGames:
             on_game=games.on_game, game_timeout_s=options.game_timeout_s, on_timeout=games.time_out,
             scheduler=options.plays_as,
         )
+
+
+def _until(forward: Callable[..., Any], deadline_s: float, games: _Games) -> Callable[..., Any]:
+    """`forward` until `deadline_s` (perf_counter); after it the run stops: no game starts, and the
+    calls of the games in flight fail, so they end (unrecorded) instead of playing to the end."""
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if time.perf_counter() >= deadline_s:
+            games.stop()
+            raise PerfkitError("the trial's time is up")
+        return forward(*args, **kwargs)
+
+    return timed
 
 
 def _described(
