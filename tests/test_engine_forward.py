@@ -86,3 +86,23 @@ def test_the_forward_is_compared_with_the_curve_at_the_runs_mean_batch():
     assert none["forward_vs_curve_status"] == "unavailable: no curve for engine x; run perfkit curve --engine x"
     empty = forward_vs_curve_fields(run_of([], []), curve, "")
     assert empty["forward_vs_curve_status"] == "unavailable: the run made no timed network call"
+
+
+def test_a_server_call_the_cache_answers_wholly_is_no_call():
+    """Rows a batch server's call got wholly from the exact cache are 0 of a network call (a worker
+    process charges its moves with these shares), so calls mean network calls there too."""
+    from perfkit.batching.cache import ObservationCache
+    from perfkit.batching.server import BatchServer
+
+    sent = []
+
+    def network(planes, *, owners=None, queue_wait_s=None, asked=None):
+        sent.append(len(planes))
+        return np.zeros((len(planes), 3)), planes.reshape(len(planes), -1)[:, 0].astype(float)
+
+    cache = ObservationCache(network)
+    obs = np.ones((2, 1, 1, 2), np.float32)  # two rows of one observation: one row sent
+    with BatchServer(cache, obs_shape=(1, 1, 2)) as server, server.client():
+        first = server.predict_rows(obs)[2]
+        second = server.predict_rows(obs)[2]  # no lookup on arrival here: the call itself is answered by the cache
+    assert sent == [1] and list(first) == [0.5, 0.5] and list(second) == [0.0, 0.0]

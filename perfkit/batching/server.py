@@ -89,7 +89,7 @@ class _Request:
         except BaseException as exc:  # a part answered wider than another part of it
             self.fail(exc)
             return False
-        self.shares[lo:hi] = 1.0 / call_rows
+        self.shares[lo:hi] = 1.0 / call_rows if call_rows else 0.0  # 0: the cache answered the call, no network call
         self.answered += hi - lo
         if self.answered == len(self.obs):
             self.done.set()
@@ -289,7 +289,11 @@ class BatchServer:
             wait_s = time.perf_counter() - call.oldest_s
             self.calls += 1
             self.rows += len(planes)
+            made = getattr(self.forward, "calls", None)  # an exact cache's count of the network calls it made
             logits, values = check_answers(self.forward(planes, owners=owners, queue_wait_s=wait_s), len(planes))
+            # A call an exact cache answered wholly made no network call: its rows are 0 of one (the moves'
+            # calls then add up to the calls table, also where a worker process charges them from these shares).
+            network = made is None or getattr(self.forward, "calls", None) != made
         except BaseException as exc:  # SystemExit or KeyboardInterrupt from the forward too
             if len(call.slices) == 1:
                 call.slices[0][0].item.fail(exc)
@@ -297,7 +301,7 @@ class BatchServer:
             for one in call.slices:  # find whose input fails: each request alone
                 self._call(Call([one]))
             return
-        call.scatter(logits, values)
+        call.scatter(logits, values, call_rows=None if network else 0)
 
     def stats(self) -> dict[str, Any]:
         """How the server batched: calls, rows, requests, why each call fired, and how full the
