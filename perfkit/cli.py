@@ -377,9 +377,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                         "(default: no limit)")
     p.add_argument(
         "--scheduler", choices=("greenlet", "threads"), default=None,
-        help="engine crossgame: one thread per game and the batch server (default: the faster on 2+ free "
-             "cores), or the games as greenlets on one thread, a call exactly when all wait (full batches, "
-             "less CPU per move; faster on one core)",
+        help="engine crossgame: the games as greenlets on one thread, a call exactly when all wait (default: full "
+             "batches, less CPU per move, the faster measured), or one thread per game and the batch server "
+             "(an engine that releases the GIL or calls predict from threads of its own)",
     )
 
 

@@ -37,11 +37,13 @@ from perfkit.types import PerfkitError, check_answers, check_observations
 
 DEFAULT_MAX_WAIT_S = 0.002
 SCHEDULERS = ("greenlet", "threads")  # how an engine's games take turns: `GreenletServer`, or this server's threads
-# Measured (data/results/2026-12-02-greenlet/): on 2 cores threads made more moves/s (MCTSBot 53.6
-# vs 38.4, the example 28.3 vs 25.8): a thread's forward releases the GIL and the other games
-# search on the other core, where greenlets take turns. Greenlets win on one core (1.32x) and
-# always fill every call, at 11-19 % less CPU per move: opt in with --scheduler greenlet.
-DEFAULT_SCHEDULER = "threads"
+# Measured (data/results/2026-12-02-engine/, 64 Connect Four games, 50 simulations, 3 alternating
+# rounds, load 4-6 on 2 shared cores): with the forward traced (no GIL between operators) greenlets
+# made more moves/s than threads for both engines (MCTSBot 130.9 vs 94.5, the example 107.3 vs 73.9),
+# every call carrying every live game (threads: 52-54 %). Before the trace threads won on 2 cores
+# (data/results/2026-12-02-greenlet/). Threads stay for engines that release the GIL or call
+# predict from threads of their own: --scheduler threads.
+DEFAULT_SCHEDULER = "greenlet"
 
 
 def check_scheduler(name: object) -> str:

@@ -2,10 +2,10 @@
 
 - `naive`: one game at a time; every evaluation the engine asks for is one network call
   of one position (what the engine does on its own).
-- `crossgame`: `concurrency` games in flight, every engine unmodified, one thread each
-  (`scheduler="threads"`, the default: the thread batch server) or as greenlets on one thread
-  (`"greenlet"`: a call fires exactly when every live game waits); their batch-of-one calls
-  fill shared forward calls.
+- `crossgame`: `concurrency` games in flight, every engine unmodified, as greenlets on one
+  thread (`scheduler="greenlet"`, the default: a call fires exactly when every live game waits)
+  or one thread each (`"threads"`: the thread batch server); their batch-of-one calls fill
+  shared forward calls.
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
