@@ -106,3 +106,13 @@ def test_a_server_call_the_cache_answers_wholly_is_no_call():
         first = server.predict_rows(obs)[2]
         second = server.predict_rows(obs)[2]  # no lookup on arrival here: the call itself is answered by the cache
     assert sent == [1] and list(first) == [0.5, 0.5] and list(second) == [0.0, 0.0]
+
+
+def test_a_hooked_module_is_not_traced_and_its_hooks_still_count():
+    """Forward hooks are Python a trace would skip: such a module runs eagerly (and preparing the
+    trace, a hook that records on the tracer itself does not deadlock or record twice)."""
+    net = build_game_model((3, 6, 7), 7, preset="tiny", seed=0).double().eval()
+    tracer = Tracer(net, name="t", actions=7)
+    with tracer.hooked():
+        logits, _ = tracer.evaluate(planes(2))
+    assert tracer.forward_path == "eager: it has forward hooks (a trace would skip them)" and logits.shape == (2, 7)

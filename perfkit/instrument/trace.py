@@ -160,6 +160,7 @@ class Tracer:
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = TaskLocal()  # per thread, and per greenlet under the greenlet scheduler
         self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()  # one trace of the module, whichever thread calls first
         self._game_ids = itertools.count()
         self._used_ids: set[int] = set()  # every game id marked so far: a (game, ply) row is one move
         self._open_games: list[GameMark] = []  # games being played, in any thread
@@ -363,7 +364,8 @@ class Tracer:
         Returns `forward_path`: "traced: ..." or "eager: <why>" (also in the run's manifest)."""
         from perfkit.devices.gilfree import without_gil
 
-        with self._lock:
+        # Its own lock, not the recorder's: the module's forward runs here, and a hook may record.
+        with self._prepare_lock:
             if self._graph is not None or not isinstance(self.module, torch.nn.Module):
                 return self.forward_path
             module = self.module
@@ -371,9 +373,12 @@ class Tracer:
                 self._graph, self.forward_path = GilFree(module, module, "off"), "eager: gil_free=False"
                 return self.forward_path
             example = torch.zeros((4, *obs_shape), dtype=self.dtype, device=self.device)
-            why = _side_effects(module, example)
-            if why == "fails":
-                return self.forward_path  # the call itself will say what is wrong, as one line
+            if any(m._forward_hooks or m._forward_pre_hooks for m in module.modules()):
+                why = "it has forward hooks (a trace would skip them)"
+            else:
+                why = _side_effects(module, example)
+            if why == "fails":  # the calls themselves will say what is wrong, as one line
+                why = "its forward failed on a batch of zeros, so it was not traced"
             graph = GilFree(module, module, why) if why else without_gil(module, example)
             self._graph = graph
             self.forward_path = ("traced: one TorchScript graph, bit-identical to the module (checked), runs without the GIL"
