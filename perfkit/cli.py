@@ -414,7 +414,7 @@ def tune_engine_settings(args: argparse.Namespace, what: EngineRun) -> tuple[Eng
     import dataclasses
 
     from perfkit.measure.engine import check_engine_request
-    from perfkit.measure.tune import tune_engine
+    from perfkit.measure.tune import TrialBudget, tune_engine
     from perfkit.report.console import render_table
 
     if args.strategy != "crossgame":
@@ -426,7 +426,7 @@ def tune_engine_settings(args: argparse.Namespace, what: EngineRun) -> tuple[Eng
         lambda t: print(f"tune: {t.settings} -> {t.boards_per_s:,.0f} boards/s", file=sys.stderr, flush=True)
     )
     setup = what.prepare()
-    best, trials = tune_engine(setup, what.options, budget_s=args.tune_budget, warmup_s=min(1.0, args.tune_budget / 4),
+    best, trials = tune_engine(setup, what.options, TrialBudget(args.tune_budget, min(1.0, args.tune_budget / 4)),
                                on_trial=log)
     keys = list(best)
     rows = [[*(str(t.settings[k]) for k in keys), f"{t.boards_per_s:,.0f}", f"{t.mean_batch:.0f}"] for t in trials]

@@ -58,7 +58,7 @@ def test_a_deadline_stops_the_games_in_flight_unrecorded_and_not_failed():
 def test_tune_engine_is_coordinate_ascent_over_games_in_flight_and_scheduler():
     measured = []
 
-    def fake(setup, options, settings, *, budget_s, warmup_s):
+    def fake(setup, options, settings, budget):
         measured.append(dict(settings))
         rate = settings["concurrency"] * (2 if settings["scheduler"] == "greenlet" else 1)
         return Trial(settings=dict(settings), boards_per_s=float(min(rate, 64)), mean_batch=1.0)

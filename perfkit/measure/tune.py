@@ -154,39 +154,40 @@ ENGINE_SPACE: dict[str, tuple[Any, ...]] = {
 }
 
 
-def measure_engine(
-    setup: EngineSetup, options: EngineOptions, settings: dict[str, Any], *, budget_s: float, warmup_s: float,
-) -> Trial:
+@dataclass(frozen=True)
+class TrialBudget:
+    """How long an engine's trial plays: `warmup_s` first (not counted), then `budget_s` measured."""
+
+    budget_s: float = 4.0
+    warmup_s: float = 1.0
+
+
+def measure_engine(setup: EngineSetup, options: EngineOptions, settings: dict[str, Any], budget: TrialBudget) -> Trial:
     """Steady-state boards/s of an engine's crossgame games with `settings` (EngineOptions fields)
-    over `budget_s` after `warmup_s`: games stream in until the budget is spent, then stop."""
+    over the budget after its warm-up: games stream in until the budget is spent, then stop."""
     from perfkit.engines.run import play_engine
 
     trial = dataclasses.replace(options, **settings, games=10**6, game_timeout_s=None)
     t0 = time.perf_counter()
+    start = t0 + budget.warmup_s
     run = play_engine(setup.engine, setup.net, "crossgame", trial, precision=setup.precision, device=setup.device,
-                      manifest=setup.manifest, recipe=setup.recipe, deadline_s=t0 + warmup_s + budget_s)
-    window = run.calls[run.calls["start_s"] >= t0 + warmup_s] if len(run.calls) else run.calls
-    span = float(window["end_s"].max()) - (t0 + warmup_s) if len(window) else 0.0
+                      manifest=setup.manifest, recipe=setup.recipe, deadline_s=start + budget.budget_s)
+    window = run.calls[run.calls["start_s"] >= start] if len(run.calls) else run.calls
+    span = float(window["end_s"].max()) - start if len(window) else 0.0
     boards = int(window["batch"].sum()) if len(window) else 0
     return Trial(settings=dict(settings), boards_per_s=boards / span if span > 0 else 0.0,
                  mean_batch=boards / len(window) if len(window) else 0.0)
 
 
 def tune_engine(
-    setup: EngineSetup,
-    options: EngineOptions,
-    *,
-    budget_s: float = 4.0,
-    warmup_s: float = 1.0,
-    space: dict[str, tuple[Any, ...]] | None = None,
-    on_trial: Callable[[Trial], None] | None = None,
-    measure_fn: Callable[..., Trial] = measure_engine,
+    setup: EngineSetup, options: EngineOptions, budget: TrialBudget | None = None, *,
+    space: dict[str, tuple[Any, ...]] | None = None, on_trial: Callable[[Trial], None] | None = None,
+    measure_fn: Callable[[EngineSetup, EngineOptions, dict[str, Any], TrialBudget], Trial] = measure_engine,
 ) -> tuple[dict[str, Any], list[Trial]]:
-    """`bench --tune --engine`: coordinate ascent over an engine's crossgame settings (`ENGINE_SPACE`),
-    its own network (or perfkit's) as `setup` has it, from `options`; returns (best, every trial)."""
-    space = space or ENGINE_SPACE
+    """`bench --tune --engine`: coordinate ascent over an engine's crossgame settings (`space`, default
+    `ENGINE_SPACE`), its own network (or perfkit's) as `setup` has it, from `options`, each trial
+    within `budget`; returns (best, every trial)."""
+    space, per_trial = space or ENGINE_SPACE, budget or TrialBudget()
     start = {k: getattr(options, k) for k in space}
-    return coordinate_ascent(
-        start, space, lambda settings: measure_fn(setup, options, settings, budget_s=budget_s, warmup_s=warmup_s),
-        on_trial=on_trial,
-    )
+    return coordinate_ascent(start, space, lambda settings: measure_fn(setup, options, settings, per_trial),
+                             on_trial=on_trial)
