@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from perfkit.devices import DEVICE_HELP
-from perfkit.types import PerfkitError, SearchConfig, did_you_mean
+from perfkit.types import DEFAULT_GAME, PerfkitError, SearchConfig, did_you_mean
 
 if TYPE_CHECKING:
     from perfkit.analysis.compare import Comparison
@@ -136,7 +136,7 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     """Options that define the workload, shared by every command that plays games."""
     from perfkit.game import GAMES_HELP
 
-    p.add_argument("--game", default="hex", help=f"the game (default hex): {GAMES_HELP}")
+    p.add_argument("--game", default=DEFAULT_GAME, help=f"the game (default {DEFAULT_GAME}): {GAMES_HELP}")
     p.add_argument("--preset", default=None, help="tiny, small (default on CPU), reference (default on GPU)")
     p.add_argument("--board", type=int, default=None, help="override the preset's board size (3-19)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="weights and game noise (default 0)")
@@ -272,7 +272,7 @@ def bench_settings(args: argparse.Namespace) -> BenchSettings:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from perfkit.measure.bench import bench
-    from perfkit.report.console import render_bench
+    from perfkit.report.console import json_entry, render_bench
     from perfkit.search import config_for
     from perfkit.strategies import STRATEGIES, make_strategy
 
@@ -297,11 +297,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         settings, tuned = tune_settings(args, settings)
     runs = bench(names, settings, out=args.out, progress=not args.no_progress, curves=args.curves, repeat=args.repeat)
     if args.json:
-        entries = [
-            {"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None}
-            for r in runs
-        ]
-        print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
+        print(json.dumps({"runs": [json_entry(r) for r in runs], **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
@@ -311,7 +307,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
     from perfkit.engines.run import ENGINE_STRATEGIES
     from perfkit.measure.engine import bench_engine
-    from perfkit.report.console import render_bench
+    from perfkit.report.console import json_entry, render_bench
 
     if args.strategy == "permove":
         raise PerfkitError(
@@ -343,8 +339,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         what, tuned = tune_engine_settings(args, what)
     runs = bench_engine(what, names, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
-        entries = [{"strategy": r.manifest["strategy"], **r.summary, "run_dir": str(r.path) if r.path else None} for r in runs]
-        print(json.dumps({"runs": entries, **({"tune": tuned} if tuned else {})}, indent=2))
+        print(json.dumps({"runs": [json_entry(r) for r in runs], **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
@@ -735,7 +730,7 @@ def add_measurement_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("curve", help="the model's throughput by batch size on a device (the limit efficiency uses)")
     from perfkit.game import GAMES_HELP
 
-    p.add_argument("--game", default="hex", help=f"the game whose network to measure (default hex): {GAMES_HELP}")
+    p.add_argument("--game", default=DEFAULT_GAME, help=f"the game whose network to measure (default {DEFAULT_GAME}): {GAMES_HELP}")
     add_fold_arg(p)
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network first (batches padded to powers of two, every size up to --max-batch "

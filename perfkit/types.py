@@ -122,9 +122,15 @@ def get_preset(name: str) -> Preset:
 class PositionBatch(Protocol):
     """B positions of one game, row i one position; what perfkit's search works on."""
 
-    stones: np.ndarray  # [B, D] compact rows the network input is made from (Hex: int8 stones)
-    to_move: np.ndarray  # [B] int8: 1 or 2 (OpenSpiel's players 0 and 1)
-    winner: np.ndarray  # [B] int8: 1 or 2 when won, 0 while the game goes on or for a draw
+    # Read-only members (a property or a plain field satisfies them).
+    @property
+    def stones(self) -> np.ndarray: ...  # [B, D] compact rows the network input is made from (Hex: int8 stones)
+
+    @property
+    def to_move(self) -> np.ndarray: ...  # [B] int8: 1 or 2 (OpenSpiel's players 0 and 1)
+
+    @property
+    def winner(self) -> np.ndarray: ...  # [B] int8: 1 or 2 when won, 0 while the game goes on or for a draw
 
     def __len__(self) -> int: ...
 
@@ -146,15 +152,26 @@ class Game(Protocol):
     adapter (`perfkit.game.openspiel.OpenSpielGame`).
     """
 
-    name: str  # as the user writes it: hex, connect_four, go(board_size=9)
-    actions: int  # A: the policy's width; an action is an index in [0, A)
-    obs_shape: tuple[int, ...]  # the network's input planes of one position
-    compact_dtype: Any  # numpy dtype of a compact row (transport between processes)
-    compact_width: int  # D: length of a compact row
+    # Read-only members: a frozen dataclass's fields, a property or a plain attribute satisfy them.
+    @property
+    def name(self) -> str: ...  # as the user writes it: hex, connect_four, go(board_size=9)
+
+    @property
+    def actions(self) -> int: ...  # A: the policy's width; an action is an index in [0, A)
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]: ...  # the network's input planes of one position
+
+    @property
+    def compact_dtype(self) -> Any: ...  # numpy dtype of a compact row (transport between processes)
+
+    @property
+    def compact_width(self) -> int: ...  # D: length of a compact row
 
     def start(self, count: int) -> PositionBatch: ...  # `count` initial positions
 
-    def concat(self, parts: list[PositionBatch]) -> PositionBatch: ...
+    # Batches of this game's own kind (Any: each game takes its own batch class, not any PositionBatch).
+    def concat(self, parts: list[Any]) -> PositionBatch: ...
 
     def encode(self, stones: Any, to_move: Any, dtype: Any) -> Any: ...  # torch [B, D], [B] -> planes [B, *obs_shape]
 
@@ -371,6 +388,13 @@ class RunSummary:
     speedup_vs_naive: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # metrics the run's measurer adds (threads, cache, workers...)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The metric called `key`, its JSON key (`perfkit.analysis.metrics.METRICS`): a typed field or one
+        its measurer added; `default` where the run has no such metric. What a renderer reads a metric by."""
+        if key in self.extra:
+            return self.extra[key]
+        return getattr(self, key) if key in RUN_SUMMARY_FIELDS else default
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as stored in a run's manifest and printed by `bench --json`."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
@@ -386,6 +410,9 @@ class RunSummary:
         if missing:
             raise PerfkitError(f"the run's summary has no {', '.join(missing)}: it is not a whole perfkit run")
         return cls(**{k: d[k] for k in names if k in d}, extra={k: v for k, v in d.items() if k not in names})
+
+
+RUN_SUMMARY_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSummary)) - {"extra"}  # its typed metrics
 
 
 # ---------------------------------------------------------------- the curve

@@ -54,3 +54,9 @@ def test_an_engine_is_checked_against_the_protocol_where_it_is_made():
             return 0
 
     assert isinstance(Plays(), UserEngine) and check_engine(Plays()) is not None
+
+
+def test_a_renderer_reads_any_metric_of_the_summary_by_its_json_key():
+    s = summary(torch_threads=2)
+    assert s.get("boards_per_s") == 60.0 and s.get("torch_threads") == 2 and s.get("transfer_share") is None
+    assert s.get("no_such_metric") is None and s.get("no_such_metric", 0) == 0 and s.get("extra") is None

@@ -3,6 +3,7 @@ console table, the HTML report and the notebooks' frame: a metric added in that 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -16,6 +17,7 @@ from perfkit.cli import main
 from perfkit.instrument.run import Run, load_run
 from perfkit.report import html
 from perfkit.report.console import same_games_line
+from perfkit.types import RunSummary
 
 bench_module = importlib.import_module("perfkit.measure.bench")
 BENCH = ["bench", "--strategy", "naive", "--preset", "tiny", "--games", "1", "--no-progress", "--device", "cpu"]
@@ -69,10 +71,14 @@ def test_every_column_is_a_documented_json_key_with_a_format():
     assert len(metrics.columns()) <= 10  # the report's comparison must fit 1,400 px (tests/test_report_layout.py)
 
 
+# A summary every typed metric of which is there (zero, or "" for the strings): renderers read it typed.
+WHOLE = {f.name: "" if f.type == "str" else 0 for f in dataclasses.fields(RunSummary) if f.name != "extra"}
+
+
 def fake_run(strategy: str, *, digest: str, games: int = 2, precision: str = "float64", rate: float = 10.0,
              speedup: float | None = None, seed: int = 0) -> Run:
     """A run with only what the derived figures read: its workload, digest, games and moves/s."""
-    summary = {"game_digest": digest, "games": games, "moves_per_s": rate, "speedup_vs_naive": speedup}
+    summary = {**WHOLE, "game_digest": digest, "games": games, "moves_per_s": rate, "speedup_vs_naive": speedup}
     manifest = {"strategy": strategy, "settings": {"preset": "tiny", "precision": precision, "seed": seed},
                 "environment": {"device_name": "cpu"}, "search": {}, "summary": summary}
     return Run(manifest=manifest, calls=pd.DataFrame(), moves=pd.DataFrame(), games=pd.DataFrame())
@@ -105,4 +111,4 @@ def test_speed_up_is_the_stored_one_else_against_naive_of_the_same_workload():
     other_seed = fake_run("permove", digest="b", rate=30.0, seed=1)
     stored = fake_run("permove", digest="a", rate=40.0, speedup=3.5)  # a median over repeats, kept as measured
     assert tables.speedups([naive, faster, other_seed, stored]) == [1.0, 2.5, None, 3.5]
-    assert [s["speedup_vs_naive"] for s in tables.compared_summaries([naive, faster])] == [1.0, 2.5]
+    assert [s.speedup_vs_naive for s in tables.compared_summaries([naive, faster])] == [1.0, 2.5]

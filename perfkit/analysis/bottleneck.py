@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.analysis.curve import Curve
+from perfkit.types import RunSummary
 
 DEVICE_BOUND_SHARE = 0.85  # device busy at least this share of the wall time: it bounds the run
 SMALL_CALLS = 0.5  # the curve's boards/s at the run's mean batch below this share of its peak: batching
@@ -78,18 +79,18 @@ def cpu_side_cap(summary: dict[str, Any]) -> dict[str, float | None]:
     return {"cpu_side_cap_moves_per_s": moves / (wall * outside), "network_wall_share": 1.0 - outside}
 
 
-def cpu_side_line(strategy: str, summary: dict[str, Any]) -> str | None:
+def cpu_side_line(strategy: str, summary: RunSummary | dict[str, Any]) -> str | None:
     """The console's Amdahl line for a run (None without the figures)."""
     cap, share = summary.get("cpu_side_cap_moves_per_s"), summary.get("network_wall_share")
     if cap is None or share is None:
         return None
     return (
         f"{strategy}: your search's CPU side caps this run at {cap:,.0f} moves/s here (it made "
-        f"{summary['moves_per_s']:,.0f}); the network is {share:.0%} of wall"
+        f"{summary.get('moves_per_s'):,.0f}); the network is {share:.0%} of wall"
     )
 
 
-def engine_run_lines(strategy: str, summary: dict[str, Any]) -> list[str]:
+def engine_run_lines(strategy: str, summary: RunSummary | dict[str, Any]) -> list[str]:
     """The console's lines on an engine run's batches and forward: how full its calls were of the
     games live, and its forward against the curve's at its mean batch (or why that is unavailable)."""
     out = []

@@ -20,7 +20,7 @@ import numpy as np
 from perfkit.analysis.runs import load_runs, log_to_stderr
 from perfkit.analysis.summary import window_rates
 from perfkit.instrument.run import MANIFEST, Run, load_run
-from perfkit.types import PerfkitError
+from perfkit.types import DEFAULT_GAME, PerfkitError
 
 RATES = ("moves_per_s", "boards_per_s", "games_per_s")  # higher is better
 REPEATED = (*RATES, "speedup_vs_naive")  # rates that get a median and spread over repeats
@@ -187,7 +187,7 @@ def workload_key(run: Run) -> tuple[Any, ...]:
     """What must match for two runs to measure the same thing: preset, board, game, engine, precision, device."""
     s = run.manifest.get("settings", {})
     env = run.manifest.get("environment", {})
-    return (s.get("preset"), s.get("board"), s.get("game", "hex"), s.get("engine"), s.get("precision"),
+    return (s.get("preset"), s.get("board"), s.get("game", DEFAULT_GAME), s.get("engine"), s.get("precision"),
             env.get("device_name"))
 
 

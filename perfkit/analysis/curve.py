@@ -27,9 +27,19 @@ import torch
 from perfkit.analysis.roofline import flops_per_board, matmul_peak, roofline_fields
 from perfkit.devices import Device
 from perfkit.devices.threads import ThreadChoice, curve_oversubscription
+from perfkit.game import board_sized
 from perfkit.instrument.environment import environment_of
 from perfkit.model.approximate import find_bucketed, precompile
-from perfkit.types import DEFAULT_GAME, MEASURED_LABEL, Curve, CurvePoint, PerfkitError, Preset, load_curve
+from perfkit.types import (
+    DEFAULT_GAME,
+    MEASURED_LABEL,
+    Curve,
+    CurvePoint,
+    Game,
+    PerfkitError,
+    Preset,
+    load_curve,
+)
 
 SIM_LABEL = "sim: perfkit curve through the simulated device (modelled latencies, not a measurement)"
 
@@ -48,7 +58,9 @@ def slug(text: str) -> str:
 
 
 def curve_filename(*, device_name: str, preset: Preset, precision: str, game: str = DEFAULT_GAME) -> str:
-    """<device-slug>-<preset>[-board<N> when overridden][-<game> when not Hex]-<precision>.json"""
+    """<device-slug>-<preset>[-board<N> when overridden][-<game> for a game of its own shape]-<precision>.json
+
+    (The presets' game, sized by their board, is named by the preset alone: `perfkit.game.board_sized`.)"""
     from perfkit.types import get_preset
 
     name = preset.name
@@ -57,15 +69,15 @@ def curve_filename(*, device_name: str, preset: Preset, precision: str, game: st
             name = f"{name}-board{preset.board}"
     except PerfkitError:
         name = f"{name}-board{preset.board}-b{preset.blocks}-c{preset.channels}"
-    if game != DEFAULT_GAME:
+    if not board_sized(game):
         name = f"{name}-{slug(game)}"
     return f"{slug(device_name)}-{name}-{precision}.json"
 
 
 def network_key(network: Preset, game: str = DEFAULT_GAME) -> dict[str, Any]:
-    """What identifies a network for its curve: the preset's sizes and the game (a game other
-    than Hex has its own board: board 0 stands for "the game's")."""
-    return {"board": network.board if game == DEFAULT_GAME else 0, "blocks": network.blocks, "channels": network.channels,
+    """What identifies a network for its curve: the preset's sizes and the game (a game not sized
+    by the preset's board has its own: board 0 stands for "the game's")."""
+    return {"board": network.board if board_sized(game) else 0, "blocks": network.blocks, "channels": network.channels,
             "game": game}
 
 
@@ -92,9 +104,10 @@ def find_curve(
             return curve, ""
     device_flag = "cpu" if device_name == "cpu" else "cuda"
     board = f" --board {network.board}" if "-board" in wanted.name else ""
-    game_flag = "" if game == DEFAULT_GAME else f" --game '{game}'"
+    named = not board_sized(game)  # the presets' game goes without saying
+    game_flag = f" --game '{game}'" if named else ""
     return None, (
-        f"no curve for {network.name}{'' if game == DEFAULT_GAME else ' on ' + game} ({precision}) on {device_name} in {folder}; "
+        f"no curve for {network.name}{' on ' + game if named else ''} ({precision}) on {device_name} in {folder}; "
         f"run perfkit curve --preset {network.name}{board}{game_flag} --device {device_flag} --precision {precision} "
         f"--out {folder}"
     )
@@ -122,7 +135,7 @@ def default_batches(max_batch: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max_batch)) + 1)]
 
 
-def _positions(game: Any, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _positions(game: Game, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`batch` arbitrary compact rows (a conv net's cost does not depend on the stones)."""
     stones = rng.integers(0, 2, size=(batch, game.compact_width)).astype(game.compact_dtype)  # [B, D]
     to_move = (np.arange(batch) % 2 + 1).astype(np.int8)  # [B]

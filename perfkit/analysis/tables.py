@@ -6,6 +6,7 @@ dicts; the charts, the HTML report and the notebooks only draw and format them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ import pandas as pd
 
 from perfkit.analysis import metrics
 from perfkit.instrument.run import Run
-from perfkit.types import Curve
+from perfkit.types import Curve, RunSummary
 
 # The tables below are returned through typed locals (`table: pd.DataFrame = ...`): with
 # mypy's python_version 3.10, pandas-stubs types DataFrame's constructor and methods as Any.
@@ -146,9 +147,10 @@ def speedups(runs: Sequence[Run]) -> list[float | None]:
     return out
 
 
-def compared_summaries(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Each run's stored summary with its speed-up vs naive among `runs` (`speedups`): what the tables show."""
-    return [dict(run.summary, speedup_vs_naive=x) for run, x in zip(runs, speedups(runs), strict=True)]
+def compared_summaries(runs: Sequence[Run]) -> list[RunSummary]:
+    """Each run's summary, typed, with its speed-up vs naive among `runs` (`speedups`): what the tables show."""
+    return [dataclasses.replace(RunSummary.from_dict(run.summary), speedup_vs_naive=x)
+            for run, x in zip(runs, speedups(runs), strict=True)]
 
 
 @dataclass(frozen=True)

@@ -209,25 +209,14 @@ def thread_probe(call: Callable[[], object], *, calls: int = PROBE_CALLS, budget
 
 
 def batch1_probe(evaluator: Any, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> Callable[[int], float]:
-    """`thread_probe` of batch-1 calls of `evaluator` (an empty board)."""
-    stones, to_move = blank_boards(evaluator, 1)
+    """`thread_probe` of batch-1 calls of `evaluator` (a perfkit `Evaluator`: an empty board of its game)."""
+    stones, to_move = evaluator.blank(1)
     return thread_probe(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
 
 
-def blank_boards(evaluator: Any, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """`batch` empty boards of the evaluator's game: (stones [B, ...], to_move [B]).
-
-    `evaluator`: an `Evaluator` (its `blank` knows any game), or an evaluate callable of Hex boards (`n`).
-    """
-    if hasattr(evaluator, "blank"):
-        stones, to_move = evaluator.blank(batch)
-        return stones, to_move
-    return np.zeros((batch, evaluator.n**2), np.int8), np.ones(batch, np.int8)
-
-
 def time_calls(evaluator: Any, batch: int, *, calls: int = PROBE_CALLS, budget_s: float = PROBE_BUDGET_S) -> float:
-    """Median seconds of an evaluator call of `batch` empty boards (one untimed call first)."""
-    stones, to_move = blank_boards(evaluator, batch)
+    """Median seconds of an `Evaluator` call of `batch` empty boards of its game (one untimed call first)."""
+    stones, to_move = evaluator.blank(batch)
     return median_call_s(lambda: evaluator(stones, to_move), calls=calls, budget_s=budget_s)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -216,6 +216,7 @@ class HexGame:
     n: int
     name: str = "hex"
     compact_dtype = np.int8
+    board_sized: ClassVar[bool] = True  # N, the preset's board, sizes it (perfkit.game.board_sized)
 
     def __post_init__(self) -> None:
         check_board_size(self.n)

@@ -47,8 +47,7 @@ from perfkit.devices.threads import (
     oversubscription_warning,
     time_calls,
 )
-from perfkit.game import get_game
-from perfkit.game.hex import check_board_size
+from perfkit.game import board_sized, check_board_size, get_game
 from perfkit.instrument.environment import environment_of
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
@@ -157,7 +156,7 @@ class BenchSettings:
         check_h2h_games(self.h2h_games)
         search_kind(self.search)  # a config of no registered search (perfkit.search.SEARCHES) fails here
         if self.board is not None:
-            if self.game != DEFAULT_GAME:
+            if not board_sized(self.game):
                 raise PerfkitError(f"board sizes the built-in hex; {self.game!r} has its own shape (drop --board)")
             check_board_size(self.board)
         get_preset(self.preset)
@@ -462,8 +461,8 @@ def compile_fields(compiled: Bucketed | None, before: dict[int, float]) -> dict[
 
 
 def run_label_of(settings: BenchSettings) -> str:
-    """The preset, and the game where it is not Hex, for run directory names."""
-    if settings.game == DEFAULT_GAME:
+    """The preset, and the game where it is not the presets' own (sized by their board), for run directory names."""
+    if board_sized(settings.game):
         return settings.preset
     return f"{settings.preset}-{''.join(c if c.isalnum() else '_' for c in settings.game).strip('_')}"
 

@@ -80,7 +80,7 @@ COMMON_HOT = [
     (mcts, "Forest.search"), (mcts, "Forest._round"), (mcts, "Forest._descend"), (mcts, "Forest._create"),
     (hex_game, "play"), (connect_four, "C4Positions.play"),
     (evaluator_module, "Evaluator.__call__"), (evaluator_module, "encode"),
-    (net, "HexNet.forward"), (net, "ResidualBlock.forward"),
+    (net, "ResNet.forward"), (net, "ResidualBlock.forward"),
 ]
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 
 from perfkit.devices import Device, get_device
-from perfkit.types import CallRecord, PerfkitError
+from perfkit.game import get_game
+from perfkit.types import DEFAULT_GAME, CallRecord, Game, PerfkitError
 
 PRECISIONS = {
     "float32": torch.float32,
@@ -39,10 +39,10 @@ def resolve_precision(name: str) -> torch.dtype:
 
 
 def encode(stones: torch.Tensor, to_move: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
-    """Hex input planes [B, 3, N, N] from stones [B, N*N] int8 and to_move [B] int8 (SPEC §1.2)."""
-    from perfkit.game.hex import HexGame
-
-    return HexGame(n).encode(stones, to_move, dtype)
+    """The presets' game's input planes (Hex's [B, 3, N, N]) from stones [B, N*N] int8 and
+    to_move [B] int8 (SPEC §1.2); any game encodes its own rows: `game.encode`."""
+    planes: torch.Tensor = get_game(DEFAULT_GAME, board=n).encode(stones, to_move, dtype)
+    return planes
 
 
 class Evaluator:
@@ -50,8 +50,8 @@ class Evaluator:
 
     Args:
         model: maps planes [B, *game.obs_shape] to (logits [B, game.actions], value [B]).
-        n: the Hex board size, where `game` is not given.
-        game: the game whose compact rows the evaluator receives (default: N×N Hex).
+        n: the board size N of the presets' game (N×N Hex), where `game` is not given.
+        game: the game whose compact rows the evaluator receives.
         device: where the model runs: a name (cpu, cuda:N, sim...), torch device or `perfkit.devices.Device`.
         precision: "float32" or "float64" (float64 on CPU is the exact mode).
         on_call: receives a CallRecord per call (the recorder); None records nothing.
@@ -62,19 +62,17 @@ class Evaluator:
         model: torch.nn.Module,
         *,
         n: int | None = None,
-        game: Any = None,  # a perfkit Game; Any: HexGame does not satisfy types.Game yet (concat's list, read-only fields)
+        game: Game | None = None,
         device: Device | torch.device | str = "cpu",
         precision: str = "float32",
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
         if game is None:
-            from perfkit.game.hex import HexGame
-
             if n is None:
                 raise PerfkitError("Evaluator needs a game (or n, the Hex board size)")
-            game = HexGame(n)
+            game = get_game(DEFAULT_GAME, board=n)
         self.game = game
-        self.n = getattr(game, "n", None)  # the Hex board size (None for other games)
+        self.n = game.describe().get("board")  # the board size N of a game sized by one (Hex), else None
         self.backend = get_device(device)
         self.device = self.backend.torch_device
         self.dtype = resolve_precision(precision)

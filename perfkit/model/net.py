@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
+from perfkit.game import get_game
 from perfkit.types import DEFAULT_GAME, PRESETS, Game, PerfkitError, Preset, get_preset
 
 CHECKPOINT_FORMAT = "perfkit-checkpoint-v1"
@@ -68,11 +69,12 @@ class ResNet(nn.Module):
 
 
 class HexNet(ResNet):
-    """The Hex network of SPEC §1.2: planes [B, 3, N, N] -> (logits [B, N*N], value [B])."""
+    """The Hex network of SPEC §1.2 by its sizes: planes [B, 3, N, N] -> (logits [B, N*N], value [B]).
+    perfkit builds networks from the game (`build_network`); this is the same net, by hand."""
 
     def __init__(self, board: int, blocks: int, channels: int) -> None:
         super().__init__((3, board, board), board * board, blocks, channels)
-        self.board, self.game = board, "hex"
+        self.board, self.game = board, DEFAULT_GAME
 
 
 M = TypeVar("M", bound=nn.Module)
@@ -92,13 +94,25 @@ def seeded(make: Callable[[], M], seed: int) -> M:
     return model.eval()
 
 
-def build_model(preset: Preset | str, *, seed: int = 0) -> HexNet:
-    """The preset's Hex network (a Preset or its name) with weights drawn from `seed`."""
+def build_model(preset: Preset | str, *, seed: int = 0) -> ResNet:
+    """The preset's network (a Preset or its name) for the presets' game, Hex on the preset's
+    board, with weights drawn from `seed`."""
     if isinstance(preset, str):
         preset = get_preset(preset)
     if not isinstance(preset, Preset):
         raise PerfkitError(f"build_model takes a preset or its name ({', '.join(PRESETS)}), got {preset!r}")
-    return seeded(lambda: HexNet(preset.board, preset.blocks, preset.channels), seed)
+    return build_network(get_game(DEFAULT_GAME, board=preset.board), preset, seed=seed)
+
+
+def board_shape(obs_shape: Sequence[int]) -> tuple[int, int, int]:
+    """`obs_shape` as (planes, rows, cols), or PerfkitError: perfkit's net convolves a board."""
+    shape = tuple(int(d) for d in obs_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise PerfkitError(
+            f"perfkit's residual net needs observations shaped [planes, rows, cols], got {list(shape)}; "
+            "bring your own network for this game"
+        )
+    return shape[0], shape[1], shape[2]
 
 
 def build_game_model(
@@ -109,12 +123,7 @@ def build_game_model(
     names the game it plays (checkpoints record it)."""
     if isinstance(preset, str):
         preset = get_preset(preset)
-    shape = tuple(int(d) for d in obs_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise PerfkitError(
-            f"perfkit's residual net needs observations shaped [planes, rows, cols], got {list(shape)}; "
-            "bring your own network for this game"
-        )
+    shape = board_shape(obs_shape)
     model = seeded(lambda: ResNet(shape, actions, preset.blocks, preset.channels), seed)
     model.game = game
     return model
@@ -156,8 +165,8 @@ def _save(model: ResNet, path: str | os.PathLike[str]) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game | None = None) -> ResNet:
-    """The network stored at `path`, checked against `preset` and `game` (default: Hex on the
-    preset's board); PerfkitError if it can't be used."""
+    """The network stored at `path`, checked against `preset` and `game` (default: the presets'
+    game, Hex on the preset's board); PerfkitError if it can't be used."""
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
         raise PerfkitError(f"checkpoint {path} is a directory; give the checkpoint file written by perfkit.save_checkpoint")
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
@@ -178,11 +187,24 @@ def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game 
         raise PerfkitError(
             f"{path} is not a perfkit checkpoint; write one with perfkit.save_checkpoint(model, path)"
         )
-    game_name = getattr(game, "name", DEFAULT_GAME)
+    game = game if game is not None else get_game(DEFAULT_GAME, board=preset.board)
     stored = data.get("game", DEFAULT_GAME)  # checkpoints before games were recorded are Hex networks
-    if stored != game_name:
-        raise PerfkitError(f"checkpoint {path} is a network for {stored}, not {game_name}; pass --game {stored}")
-    if game_name == DEFAULT_GAME:  # sized by the preset's board
+    if stored != game.name:
+        raise PerfkitError(f"checkpoint {path} is a network for {stored}, not {game.name}; pass --game {stored}")
+    check_checkpoint_sizes(path, data, preset, game)
+    model = ResNet(board_shape(game.obs_shape), game.actions, int(data.get("blocks") or 0), int(data.get("channels") or 0))
+    model.game, model.board = game.name, game.describe().get("board")
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise PerfkitError(f"checkpoint {path} has weights that do not fit its sizes: {str(exc).splitlines()[0]}") from None
+    return model.eval()
+
+
+def check_checkpoint_sizes(path: str | os.PathLike[str], data: dict[str, Any], preset: Preset, game: Game) -> None:
+    """PerfkitError unless the stored network takes `game`'s input: a game sized by a board (Hex)
+    on the preset's board, blocks and channels; any other game its observation shape and actions."""
+    if "board" in game.describe():  # sized by the preset's board
         sizes = (data.get("board"), data.get("blocks"), data.get("channels"))
         if sizes != (preset.board, preset.blocks, preset.channels):
             raise PerfkitError(
@@ -191,19 +213,10 @@ def load_checkpoint(path: str | os.PathLike[str], preset: Preset, *, game: Game 
                 f"{preset.channels} channels; pass the matching "
                 + ("--board" if sizes[1:] == (preset.blocks, preset.channels) else "--preset")
             )
-        model: ResNet = HexNet(*sizes)
-    else:
-        assert game is not None  # without a game the network is Hex's
-        shape, actions = tuple(data.get("obs_shape") or ()), data.get("actions")
-        if shape != tuple(game.obs_shape) or actions != game.actions:
-            raise PerfkitError(
-                f"checkpoint {path} takes observations {list(shape)} with {actions} actions, "
-                f"but {game_name} has {list(game.obs_shape)} with {game.actions}"
-            )
-        model = ResNet(shape, int(actions), int(data.get("blocks") or 0), int(data.get("channels") or 0))
-        model.game = game_name
-    try:
-        model.load_state_dict(data["state_dict"])
-    except (RuntimeError, KeyError, TypeError) as exc:
-        raise PerfkitError(f"checkpoint {path} has weights that do not fit its sizes: {str(exc).splitlines()[0]}") from None
-    return model.eval()
+        return
+    shape, actions = tuple(data.get("obs_shape") or ()), data.get("actions")
+    if shape != tuple(game.obs_shape) or actions != game.actions:
+        raise PerfkitError(
+            f"checkpoint {path} takes observations {list(shape)} with {actions} actions, "
+            f"but {game.name} has {list(game.obs_shape)} with {game.actions}"
+        )

@@ -22,7 +22,7 @@ from matplotlib.patches import Patch
 from perfkit.analysis import tables
 from perfkit.analysis.compare import Comparison
 from perfkit.instrument.run import Run
-from perfkit.types import Curve
+from perfkit.types import Curve, RunSummary
 
 STRATEGY_COLORS = {"naive": "#d62728", "permove": "#ff7f0e", "crossgame": "#2ca02c"}
 SOURCE_COLORS = {"seed": "#8c8c8c", "measured": "#1f77b4", "what-if": "#9467bd"}
@@ -268,7 +268,7 @@ def _seed_vs_runs_bars(
     colors = [SOURCE_COLORS["seed"]] * len(seed_bars)
     for label, run in zip(tables.unique_labels(runs), runs, strict=True):
         labels.append(run_label(label, run))
-        values.append(run.summary.get(key) or 0.0)
+        values.append(RunSummary.from_dict(run.summary).get(key) or 0.0)
         colors.append(run_color(run))
     fig = new_figure(width, 1.3 + 0.45 * max(len(labels), 1))
     ax = fig.add_subplot()
@@ -405,13 +405,13 @@ def latency_chart(runs: Sequence[Run], *, curve: Curve | None = None) -> Figure:
 def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) -> Figure:
     """A concurrency sweep: mean batch, boards/s (with the device's peak), efficiency, time shares."""
     g = np.array([tables.concurrency(r) for r in runs])
-    s = [r.summary for r in runs]
+    s = [RunSummary.from_dict(r.summary) for r in runs]
     fig = new_figure(10.0, 6.5)
     (ax_batch, ax_rate), (ax_eff, ax_share) = fig.subplots(2, 2)
     order = np.argsort(g, kind="stable")
     g, s = g[order], [s[i] for i in order]
-    mean_batch = np.array([x.get("mean_batch") or 0 for x in s])
-    rate = np.array([x.get("boards_per_s") or 0 for x in s])
+    mean_batch = np.array([x.mean_batch or 0 for x in s])
+    rate = np.array([x.boards_per_s or 0 for x in s])
     ax_batch.plot(g, mean_batch, "o-", color=STRATEGY_COLORS["crossgame"])
     ax_batch.set_ylabel("mean boards per call")
     ax_batch.set_title("Mean batch", loc="left", fontsize=10)
@@ -421,7 +421,7 @@ def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) 
     ax_rate.set_ylabel("boards/s")
     ax_rate.set_title("Throughput", loc="left", fontsize=10)
     ax_rate.legend(fontsize=8)
-    eff = [x.get("efficiency") for x in s]
+    eff = [x.efficiency for x in s]
     if peak_boards_per_s and any(e is None for e in eff):
         eff = [r / peak_boards_per_s for r in rate]
     if any(e is not None for e in eff):
@@ -433,8 +433,8 @@ def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) 
         ax_eff.text(0.5, 0.5, "efficiency needs the model's peak\n(perfkit curve)", ha="center", va="center",
                     transform=ax_eff.transAxes, color="#555555")
     ax_eff.set_title("Efficiency", loc="left", fontsize=10)
-    fwd = np.array([x.get("forward_share") or 0 for x in s])
-    trans = np.array([x.get("transfer_share") or 0 for x in s])
+    fwd = np.array([x.forward_share or 0 for x in s])
+    trans = np.array([x.transfer_share or 0 for x in s])
     idx = np.arange(len(g))
     ax_share.bar(idx, fwd, color=BREAKDOWN_COLORS["forward pass"], label="forward pass")
     ax_share.bar(idx, trans, bottom=fwd, color=BREAKDOWN_COLORS["transfers"], label="transfers")
@@ -444,7 +444,7 @@ def sweep_chart(runs: Sequence[Run], *, peak_boards_per_s: float | None = None) 
     ax_share.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax_share.set_title("Forward vs CPU share of wall time", loc="left", fontsize=10)
     ax_share.legend(fontsize=7, loc="lower left")
-    util = [x.get("gpu_util_mean") for x in s]
+    util = [x.gpu_util_mean for x in s]
     if any(u is not None for u in util):
         twin = ax_eff.twinx()
         twin.plot(g, [np.nan if u is None else u for u in util], "s--", color="#d62728", label="mean GPU util %")

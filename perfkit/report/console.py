@@ -10,7 +10,7 @@ from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
 from perfkit.analysis.compare import Comparison
 from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
-from perfkit.types import Curve
+from perfkit.types import Curve, RunSummary
 
 
 def fmt(value: object, spec: str) -> str:
@@ -22,6 +22,12 @@ def fmt(value: object, spec: str) -> str:
         return str(value)
 
 
+def json_entry(run: Run) -> dict[str, Any]:
+    """A run as `bench --json` prints it: its strategy, its summary (`RunSummary`'s JSON form, with what
+    bench added after it was finished, as stored in the manifest) and its directory."""
+    return {"strategy": run.manifest["strategy"], **run.summary, "run_dir": str(run.path) if run.path else None}
+
+
 def render_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
 
@@ -31,7 +37,7 @@ def render_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def bench_cell(s: dict[str, Any], m: Metric) -> str:
+def bench_cell(s: RunSummary, m: Metric) -> str:
     """A metric's cell: its value, with its interval ("1.2 [1.0, 1.5]") or its spread over repeats ("3.1 ±4%")."""
     cell = fmt(s.get(m.key), m.fmt)
     if m.interval is not None and s.get(m.key) is not None:
@@ -41,12 +47,12 @@ def bench_cell(s: dict[str, Any], m: Metric) -> str:
     return cell if spread is None else f"{cell} ±{spread / 2:.0%}"
 
 
-def cache_lines(runs: list[Run]) -> list[str]:
+def cache_lines(named: list[tuple[str, RunSummary]]) -> list[str]:
     """What the exact cache answered, and that calls count the network's calls only."""
-    hits = [(r.manifest["strategy"], r.summary) for r in runs if r.summary.get("cache_hit_share")]
+    hits = [(name, s) for name, s in named if s.get("cache_hit_share")]
     if not hits:
         return []
-    shares = ", ".join(f"{name} {s['cache_hit_share']:.0%} of {s.get('boards_asked', 0):,}" for name, s in hits)
+    shares = ", ".join(f"{name} {s.get('cache_hit_share'):.0%} of {s.get('boards_asked', 0):,}" for name, s in hits)
     return [f"cache: boards asked answered by the exact cache, not sent ({shares}); a cache hit is not a call: "
             "calls and calls/move count the network's calls, and the moves' calls add up to them"]
 
@@ -69,10 +75,8 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     """Strategies side by side (one row each), then the equivalence verdict and conditions."""
     columns = metrics.console_columns(verbose=verbose)
     header = ["strategy"] + [f"{m.title} [interval]" if m.interval else str(m.title) for m in columns]
-    rows = [
-        [r.manifest["strategy"]] + [bench_cell(s, m) for m in columns]
-        for r, s in zip(runs, tables.compared_summaries(runs), strict=True)
-    ]
+    named = [(r.manifest["strategy"], s) for r, s in zip(runs, tables.compared_summaries(runs), strict=True)]
+    rows = [[name] + [bench_cell(s, m) for m in columns] for name, s in named]
     out = [render_table(rows, header)]
     env = runs[0].manifest["environment"]
     s = runs[0].manifest["settings"]
@@ -84,32 +88,12 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     )
     if env.get("simulated"):
         out.append(sim_banner(env))
-    for r in runs:
-        if r.summary.get("bottleneck"):
-            out.append(f"{r.manifest['strategy']} bound by: {r.summary['bottleneck']} - {r.summary['bottleneck_reason']}")
-    threads = {(r.summary.get("torch_threads"), r.summary.get("threads_reason")) for r in runs}
-    if len(threads) == 1 and runs[0].summary.get("threads_reason"):
-        out.append(f"torch threads: {runs[0].summary.get('torch_threads')} ({runs[0].summary['threads_reason']})")
-    elif len(threads) > 1:
-        out += [
-            f"{r.manifest['strategy']} torch threads: {r.summary.get('torch_threads')} ({r.summary.get('threads_reason')})"
-            for r in runs
-        ]
-    for r in runs:
-        for key in ("oversubscription_warning", "unstable"):
-            if r.summary.get(key):
-                out.append(f"{r.manifest['strategy']}: warning: {r.summary[key]}")
-    for r in runs:
-        status = r.summary.get("efficiency_status") or ""
-        if "above 1" in status:
-            out.append(f"{r.manifest['strategy']} efficiency: {status}")
-    if all(r.summary.get("efficiency") is None for r in runs) and runs[0].summary.get("efficiency_status"):
-        out.append(f"efficiency n/a: {runs[0].summary['efficiency_status']}")
+    out += condition_lines(named)
     out += approximate_lines(runs)
-    out += [line for r in runs if (line := cpu_side_line(r.manifest["strategy"], r.summary))]
-    out += [line for r in runs for line in engine_run_lines(r.manifest["strategy"], r.summary)]
-    out += cache_lines(runs)
-    gpu = runs[0].summary.get("gpu_status")
+    out += [line for name, summary in named if (line := cpu_side_line(name, summary))]
+    out += [line for name, summary in named for line in engine_run_lines(name, summary)]
+    out += cache_lines(named)
+    gpu = named[0][1].gpu_status
     if gpu and gpu != "measured":
         out.append(f"gpu utilisation: {gpu}")
     out += [same_games_line(v) for v in tables.same_games(runs)]
@@ -117,6 +101,24 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
         if r.path is not None:
             out.append(f"{r.manifest['strategy']}: {r.path}")
     return "\n".join(out)
+
+
+def condition_lines(named: list[tuple[str, RunSummary]]) -> list[str]:
+    """What bound each run, its torch threads, its warnings and an efficiency that needs a word."""
+    out = [f"{name} bound by: {s.get('bottleneck')} - {s.get('bottleneck_reason')}" for name, s in named
+           if s.get("bottleneck")]
+    first = named[0][1]
+    threads = {(s.get("torch_threads"), s.get("threads_reason")) for _, s in named}
+    if len(threads) == 1 and first.get("threads_reason"):
+        out.append(f"torch threads: {first.get('torch_threads')} ({first.get('threads_reason')})")
+    elif len(threads) > 1:
+        out += [f"{name} torch threads: {s.get('torch_threads')} ({s.get('threads_reason')})" for name, s in named]
+    out += [f"{name}: warning: {s.get(key)}" for name, s in named
+            for key in ("oversubscription_warning", "unstable") if s.get(key)]
+    out += [f"{name} efficiency: {s.efficiency_status}" for name, s in named if "above 1" in (s.efficiency_status or "")]
+    if all(s.efficiency is None for _, s in named) and first.efficiency_status:
+        out.append(f"efficiency n/a: {first.efficiency_status}")
+    return out
 
 
 def network_phrase(settings: dict[str, Any], net: dict[str, Any]) -> str:
@@ -133,7 +135,7 @@ def approximate_lines(runs: list[Run]) -> list[str]:
 
     out: list[str] = quality_lines(runs[0].manifest.get("quality"))
     for r in runs:
-        s = r.summary
+        s = RunSummary.from_dict(r.summary)
         graphs = r.manifest.get("cuda_graphs")
         if graphs:
             fell = "; ".join(f"{k}: {v}" for k, v in graphs["fallbacks"].items())
@@ -145,7 +147,7 @@ def approximate_lines(runs: list[Run]) -> list[str]:
         if s.get("compile_s") is not None:
             late = s.get("compile_in_run_s") or 0.0
             out.append(
-                f"{r.manifest['strategy']} compiled: {s['compile_s']:.1f} s compiling before the run (not in its rates)"
+                f"{r.manifest['strategy']} compiled: {s.get('compile_s'):.1f} s compiling before the run (not in its rates)"
                 + (f"; {late:.1f} s compiling batch sizes first met during the run (in its rates)" if late else "")
             )
     return out

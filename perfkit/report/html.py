@@ -27,7 +27,7 @@ from perfkit.atomic import write_atomic
 from perfkit.instrument.run import MANIFEST, Run, load_run
 from perfkit.report import charts
 from perfkit.report.console import fmt, sim_banner
-from perfkit.types import PerfkitError
+from perfkit.types import PerfkitError, RunSummary
 
 PNG_DPI = 100
 
@@ -39,7 +39,7 @@ def figure_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def cell(s: dict[str, Any], m: Metric) -> str:
+def cell(s: RunSummary, m: Metric) -> str:
     """A metric's cell, with its interval where it has one ("1.2 (1.0–1.5)")."""
     text = fmt(s.get(m.key), m.fmt)
     if m.interval is None or s.get(m.key) is None:
@@ -127,7 +127,7 @@ def run_details(run: Run, label: str) -> dict[str, Any]:
             "settings": m.get("settings", {}), "search": m.get("search", {}), "network": m.get("network", {}),
         }),
         "environment": _flat(m.get("environment", {})),
-        "gpu_status": m.get("summary", {}).get("gpu_status") or "n/a",
+        "gpu_status": RunSummary.from_dict(run.summary).gpu_status or "n/a",
     }
 
 
@@ -213,7 +213,7 @@ def _chart_sections(
     sections = user_first(runs, sections)
     gpu = {
         "image": uri(gpu_fig) if gpu_fig is not None else None,
-        "statuses": [(label, r.summary.get("gpu_status") or "n/a") for label, r in zip(labels, runs, strict=True)],
+        "statuses": [(label, RunSummary.from_dict(r.summary).gpu_status or "n/a") for label, r in zip(labels, runs, strict=True)],
     }
     return sections, gpu
 

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from perfkit.atomic import TMP_SUFFIX, replacing
 from perfkit.selfplay.ledger import Ledger, Range, ranges_of
-from perfkit.types import GameRecord, PerfkitError
+from perfkit.types import DEFAULT_GAME, GameRecord, PerfkitError
 
 try:
     import fcntl
@@ -63,34 +63,23 @@ IDENTITY_FIELDS: dict[str, tuple[type, ...]] = {
 }
 # Identity fields added after format 1: a settings.json written without one was made with this value
 # (only Hex, only perfkit's own search), so older directories still open and still refuse a change.
-IDENTITY_DEFAULTS = {"game": "hex", "engine": BUILTIN_ENGINE}
+IDENTITY_DEFAULTS = {"game": DEFAULT_GAME, "engine": BUILTIN_ENGINE}
 
 MOVE_COLUMNS = [
     "game", "ply", "player", "move", "root_value", "minimax_value", "candidates",
     "policy_move_values", "chosen_rank", "calls", "boards", "visits",
 ]
 GAME_COLUMNS = ["game", "winner", "moves", "start_s", "end_s", "duration_s"]
-SCHEMA = pa.schema(
-    [
-        ("game", pa.int64()),
-        ("ply", pa.int16()),
-        ("player", pa.int8()),
-        ("move", pa.int16()),
-        ("root_value", pa.float64()),
-        ("minimax_value", pa.float64()),
-        ("candidates", pa.list_(pa.int16())),
-        ("policy_move_values", pa.list_(pa.float64())),
-        ("chosen_rank", pa.int8()),
-        ("calls", pa.float64()),
-        ("boards", pa.int32()),
-        # Game-level columns, repeated on each of the game's rows (cheap once compressed), so
-        # that one file holds whole games and a shard stays a single atomic rename.
-        ("winner", pa.int8()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("visits", pa.list_(pa.int32())),  # mcts: the root's visits per action, the policy target (minimax: [])
-    ]
-)
+SCHEMA = pa.schema([
+    ("game", pa.int64()), ("ply", pa.int16()), ("player", pa.int8()), ("move", pa.int16()),
+    ("root_value", pa.float64()), ("minimax_value", pa.float64()), ("candidates", pa.list_(pa.int16())),
+    ("policy_move_values", pa.list_(pa.float64())), ("chosen_rank", pa.int8()), ("calls", pa.float64()),
+    ("boards", pa.int32()),
+    # Game-level columns, repeated on each of the game's rows (cheap once compressed), so
+    # that one file holds whole games and a shard stays a single atomic rename.
+    ("winner", pa.int8()), ("start_s", pa.float64()), ("end_s", pa.float64()),
+    ("visits", pa.list_(pa.int32())),  # mcts: the root's visits per action, the policy target (minimax: [])
+])
 # Shards written before moves kept their visit counts: read as if each move's visits were [].
 LEGACY_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "visits"])
 

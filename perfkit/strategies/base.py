@@ -17,9 +17,11 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from perfkit.batching.queue import Rows, gather
+from perfkit.game import get_game
 from perfkit.search import SEARCHES, config_for, make_searcher, search_kind
 from perfkit.search.mcts import MCTSConfig
 from perfkit.types import (
+    DEFAULT_GAME,
     EvalRequest,
     Evaluate,
     Evaluation,
@@ -37,19 +39,17 @@ class Agent:
     search, the seed. (A *user's engine* is another thing: a search perfkit did not write,
     `perfkit.engines`.) `Engine` is this class's former name, kept as an alias.
 
-    `game` is a perfkit `Game`, or an int N for N×N Hex.
+    `game` is a perfkit `Game`, or an int N: the presets' game on an N×N board (Hex).
     """
 
     evaluate: Evaluate
-    game: Game  # an int N given here becomes N×N Hex
+    game: Game  # an int N given here becomes the presets' game on an N×N board (Hex)
     config: SearchConfig | MCTSConfig  # the search: minimax (the seed's) or mcts
     seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.game, int):
-            from perfkit.game.hex import HexGame
-
-            object.__setattr__(self, "game", HexGame(self.game))
+            object.__setattr__(self, "game", get_game(DEFAULT_GAME, board=self.game))
 
 
 USER_ENGINE = "engine"  # the search of a user's unmodified engine (perfkit.engines): one position per request

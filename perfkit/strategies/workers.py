@@ -236,7 +236,7 @@ class _Server:
         """Start the workers, `capacity` games each."""
         assert isinstance(self.engine.config, SearchConfig)  # mcts keeps its trees in-process (search.config_for refuses it)
         rows = request_rows(capacity, self.engine.config)
-        cfg = {"rows": rows, "game": game_spec(self.engine.game), "board": getattr(self.engine.game, "n", 0),
+        cfg = {"rows": rows, "game": game_spec(self.engine.game), "board": self.engine.game.describe().get("board", 0),
                "config": self.engine.config.to_dict(), "seed": int(self.engine.seed), "capacity": capacity}
         for i in range(workers):
             block = shared_rows(None, rows, self.engine.game)
