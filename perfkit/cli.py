@@ -18,6 +18,7 @@ from perfkit.types import DEFAULT_GAME, PerfkitError, SearchConfig, did_you_mean
 if TYPE_CHECKING:
     from perfkit.analysis.compare import Comparison
     from perfkit.measure.bench import BenchSettings
+    from perfkit.measure.engine import EngineRun
     from perfkit.search.mcts import MCTSConfig
     from perfkit.strategies import EngineOptions
     from perfkit.types import Curve, CurvePoint
@@ -315,7 +316,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         )
     names = list(ENGINE_STRATEGIES) if args.strategy == "all" else [args.strategy]
     unsupported = [
-        flag for flag, value in (("--tune", args.tune), ("--recorder-overhead", args.recorder_overhead),
+        flag for flag, value in (("--recorder-overhead", args.recorder_overhead),
                                  ("--groups", args.groups), ("--inflight", args.inflight),
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
@@ -333,18 +334,28 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
         raise PerfkitError("--workers applies to crossgame: naive plays one game at a time in this process")
     if args.scheduler and args.strategy == "naive":
         raise PerfkitError("--scheduler applies to crossgame: naive plays one game at a time")
-    options = engine_options(args)
-    runs = bench_engine(
-        args.engine, names, game=args.game, simulations=args.simulations or 50, options=options,
-        preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
-        precision=args.precision, device=args.device, threads=args.threads, out=args.out,
-        progress=not args.no_progress, curves=args.curves,
-    )
+    what, tuned = engine_run(args), None
+    if args.tune:
+        what, tuned = tune_engine_settings(args, what)
+    runs = bench_engine(what, names, out=args.out, progress=not args.no_progress, curves=args.curves)
     if args.json:
-        print(json.dumps({"runs": [json_entry(r) for r in runs]}, indent=2))
+        print(json.dumps({"runs": [json_entry(r) for r in runs], **({"tune": tuned} if tuned else {})}, indent=2))
     else:
         print(render_bench(runs, verbose=args.verbose))
     return 0
+
+
+def engine_run(args: argparse.Namespace, *, options: bool = True) -> EngineRun:
+    """What `bench`, `profile` and `curve --engine` play: the engine, its game and the network's settings."""
+    from perfkit.measure.engine import EngineRun
+    from perfkit.strategies import EngineOptions
+
+    return EngineRun(
+        args.engine, game=args.game, simulations=args.simulations or 50,
+        options=engine_options(args) if options else EngineOptions(),
+        preset=default_preset(args.device) if args.preset is None else args.preset, seed=args.seed,
+        precision=args.precision, device=args.device, threads=args.threads,
+    )
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -361,9 +372,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                         "(default: no limit)")
     p.add_argument(
         "--scheduler", choices=("greenlet", "threads"), default=None,
-        help="engine crossgame: one thread per game and the batch server (default: the faster on 2+ free "
-             "cores), or the games as greenlets on one thread, a call exactly when all wait (full batches, "
-             "less CPU per move; faster on one core)",
+        help="engine crossgame: the games as greenlets on one thread, a call exactly when all wait (default: full "
+             "batches, less CPU per move, the faster measured), or one thread per game and the batch server "
+             "(an engine that releases the GIL or calls predict from threads of its own)",
     )
 
 
@@ -390,6 +401,37 @@ def tune_settings(args: argparse.Namespace, settings: BenchSettings) -> tuple[Be
         print(f"recommended on {settings.device} ({settings.preset}): perfkit bench --strategy crossgame {flags}")
     tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
     return dataclasses.replace(settings, **best), tuned
+
+
+def tune_engine_settings(args: argparse.Namespace, what: EngineRun) -> tuple[EngineRun, dict[str, Any]]:
+    """`bench --tune --engine E`: search the engine's crossgame settings (games in flight, scheduler)
+    with its network on this device, print the recommendation, return what to bench with."""
+    import dataclasses
+
+    from perfkit.measure.engine import check_engine_request
+    from perfkit.measure.tune import TrialBudget, tune_engine
+    from perfkit.report.console import render_table
+
+    if args.strategy != "crossgame":
+        raise PerfkitError("--tune searches crossgame's settings; use --strategy crossgame")
+    if what.options.game_timeout_s is not None or what.options.workers:
+        raise PerfkitError("--tune plays its trials in this process without a game timeout: drop --workers and --game-timeout")
+    check_engine_request(["crossgame"], what.device)
+    log = (lambda t: None) if args.no_progress else (
+        lambda t: print(f"tune: {t.settings} -> {t.boards_per_s:,.0f} boards/s", file=sys.stderr, flush=True)
+    )
+    setup = what.prepare()
+    best, trials = tune_engine(setup, what.options, TrialBudget(args.tune_budget, min(1.0, args.tune_budget / 4)),
+                               on_trial=log)
+    keys = list(best)
+    rows = [[*(str(t.settings[k]) for k in keys), f"{t.boards_per_s:,.0f}", f"{t.mean_batch:.0f}"] for t in trials]
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in best.items())
+    if not args.json:
+        print(render_table(rows, [*keys, "boards/s", "mean batch"]))
+        print(f"recommended for engine {what.spec} on {setup.device}: perfkit bench --engine {what.spec} "
+              f"--strategy crossgame {flags}")
+    tuned = {"best": best, "trials": [dataclasses.asdict(t) for t in trials], "recommended_flags": flags}
+    return dataclasses.replace(what, options=dataclasses.replace(what.options, **best)), tuned
 
 
 EXIT_REGRESSION = 3  # compare --fail-if-slower: a rate got slower beyond the noise
@@ -594,7 +636,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     """`curve --engine E`: the limit curve of the network an engine's runs call (perfkit.measure.engine_curve)."""
     from pathlib import Path
 
-    from perfkit.measure.engine import check_engine_request, prepare_engine
+    from perfkit.measure.engine import check_engine_request
     from perfkit.measure.engine_curve import default_engine_curve_path, measure_engine_curve
     from perfkit.measure.profile import _check_writable_file
     from perfkit.report.console import render_curve
@@ -602,11 +644,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
     if args.compile or args.checkpoint or args.board:
         raise PerfkitError("--compile, --checkpoint and --board apply to perfkit's own network, not --engine")
     check_engine_request(["crossgame"], args.device)
-    setup = prepare_engine(
-        args.engine, game=args.game, simulations=args.simulations or 50, seed=args.seed, precision=args.precision,
-        preset=default_preset(args.device) if args.preset is None else args.preset, device=args.device,
-        threads=args.threads,
-    )
+    setup = engine_run(args, options=False).prepare()
     path = Path(args.output) if args.output else default_engine_curve_path(setup, args.out)
     _check_writable_file(path, what="curve", example=path.name)
 
@@ -783,10 +821,8 @@ def cmd_profile_engine(args: argparse.Namespace) -> int:
     label = Path(args.engine.rpartition(":")[0]).stem if ".py:" in args.engine else args.engine.replace(":", "-")
     output = Path(args.output) if args.output else Path(args.out) / f"profile-{label}-{args.strategy}.lprof"
     result = profile_engine(
-        args.engine, strategy=args.strategy, game=args.game, simulations=args.simulations or 50,
-        options=engine_options(args), preset=default_preset(args.device) if args.preset is None else args.preset,
-        seed=args.seed, precision=args.precision, device=args.device, threads=args.threads, output=output,
-        call_tree=not args.no_call_tree, torch_profile=args.torch_profile, curves=Path(args.out) / "curves",
+        engine_run(args), strategy=args.strategy, output=output, call_tree=not args.no_call_tree,
+        torch_profile=args.torch_profile, curves=Path(args.out) / "curves",
     )
     print(render_engine_profile(result))
     return 0

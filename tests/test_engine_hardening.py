@@ -603,8 +603,9 @@ def test_a_call_from_an_engines_own_thread_counts_for_the_one_open_game(tiny_net
     assert run.summary["calls"] == 7
 
 
-@pytest.mark.parametrize(("strategy", "options"), [*MODES[:2], ("crossgame", {"concurrency": 4, "scheduler": "greenlet"})],
-                         ids=[*MODE_IDS[:2], "crossgame-greenlet"])
+@pytest.mark.parametrize(("strategy", "options"), [MODES[0], ("crossgame", {"concurrency": 4, "scheduler": "threads"}),
+                                                   ("crossgame", {"concurrency": 4, "scheduler": "greenlet"})],
+                         ids=[MODE_IDS[0], "crossgame-threads", "crossgame-greenlet"])
 def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, options):
     """One game at a time: every call counts for its move, as the good engine's do. Several games in
     flight: whose call it is cannot be known, so it is refused, never counted for no move."""

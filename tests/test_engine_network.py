@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from perfkit.analysis.bottleneck import cpu_side_cap, cpu_side_line
+from perfkit.analysis.metrics import ENGINE_METRICS
 from perfkit.engines.run import EngineOptions
 from perfkit.measure.engine import bench_engine
 from perfkit.report.console import render_bench
@@ -135,9 +136,19 @@ def test_an_engines_own_network_flows_through_curve_bench_and_report(engine_file
     for run in (naive, crossgame):
         assert run.summary["efficiency"] is not None, run.summary["efficiency_status"]
         assert str(curve_path) in run.summary["efficiency_status"]
+        # the in-run forward against the curve at the run's mean batch (a ratio measured, not asserted on)
+        assert run.summary["forward_vs_curve"] > 0 and str(curve_path) in run.summary["forward_vs_curve_status"]
+        assert run.summary["forward_path"].startswith("traced") and run.manifest["network"]["forward"].startswith("traced")
+        assert {m.key for m in ENGINE_METRICS} <= set(run.summary)  # every documented engine key is there
+    assert "crossgame: forward in the run" in render_bench([naive, crossgame])
     # another network's curve is not this one's limit: efficiency n/a, with the command that measures it
     (plain,) = bench(f"{engine_file}:function", runs_dir, strategies=("crossgame",))
     assert plain.summary["efficiency"] is None and "perfkit curve --engine" in plain.summary["efficiency_status"]
+    assert plain.summary["forward_vs_curve"] is None and plain.summary["forward_boards_per_s"] > 0
+    assert plain.summary["forward_vs_curve_status"].startswith("unavailable: no curve")
+    assert "perfkit curve --engine" in plain.summary["forward_vs_curve_status"]
+    assert plain.summary["forward_path"] == "eager: a callable, not a torch module"
+    assert "forward in the run vs the curve: unavailable: no curve" in render_bench([plain])
     assert main(["report", str(runs_dir), "-o", str(tmp_path / "report.html"), "--curve", str(curve_path)]) == 0
     assert "Net" in (tmp_path / "report.html").read_text()
     bars = whatif_bars([naive, crossgame, plain], load_curve(curve_path))
@@ -152,3 +163,13 @@ def test_an_engine_network_that_does_not_fit_has_no_curve_either(engine_file, tm
     err = capsys.readouterr().err
     assert code == 1 and "its own network does not fit" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "curves").exists()
+
+
+def test_bench_and_profile_take_one_engine_run_settings_object():
+    from perfkit.measure.engine import EngineRun
+
+    what = EngineRun.of("openspiel-mcts", game="tic_tac_toe", simulations=3, options=None, threads=1)
+    assert what == EngineRun("openspiel-mcts", game="tic_tac_toe", simulations=3, threads=1)
+    assert EngineRun.of(what) is what and EngineRun.of(what, seed=2).seed == 2
+    with pytest.raises(PerfkitError, match="^unknown engine run setting: gmae$"):
+        bench_engine("openspiel-mcts", ["naive"], gmae="tic_tac_toe", out=None)

@@ -116,6 +116,9 @@ def test_every_call_carries_exactly_the_games_waiting():
     assert all(rows == live for rows, live in toy.calls)
     assert list(run.calls["batch"]) == [rows for rows, _ in toy.calls]
     assert run.manifest["strategy_stats"]["fired"] == {"full": 1, "all_waiting": 4, "max_wait": 0}  # 6 rows: max batch
+    # Fill: each call's rows ÷ the games live when it fired — exactly 1.0, the tail's small calls included.
+    assert run.summary["games_fill"] == 1.0
+    assert run.summary["live_per_call"] == pytest.approx(np.mean([rows for rows, _ in toy.calls]))
     # Each move is charged its own row (the marks are per greenlet, not per thread).
     assert list(run.moves.sort_values(["game", "ply"])["boards"]) == [1] * sum(lengths)
     assert run.moves["calls"].sum() == pytest.approx(len(toy.calls))
@@ -123,12 +126,14 @@ def test_every_call_carries_exactly_the_games_waiting():
 
 def test_fewer_in_flight_and_a_max_batch_cap_still_fill_every_call():
     toy = ToyEngine([2] * 8)
-    play_toy(toy, games=8, concurrency=4)
+    run = play_toy(toy, games=8, concurrency=4)
     assert all(rows == live == 4 for rows, live in toy.calls) and len(toy.calls) == 4
+    assert run.summary["games_fill"] == 1.0 and run.summary["live_per_call"] == 4.0
     toy = ToyEngine([2] * 5)
-    play_toy(toy, games=5, concurrency=5, max_batch=2)
+    run = play_toy(toy, games=5, concurrency=5, max_batch=2)
     # A call fires as soon as max_batch rows wait: 10 rows, five full calls, none part-empty.
     assert [rows for rows, _ in toy.calls] == [2, 2, 2, 2, 2]
+    assert run.summary["games_fill"] == 1.0  # full to max_batch counts as full
 
 
 def test_an_engine_exception_fails_its_game_only_and_is_reported():

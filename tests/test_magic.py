@@ -116,3 +116,43 @@ with tracer.game(0):
 def test_magic_lines_without_profile_is_one_line(shell, capsys):
     shell.run_cell_magic("perfkit", "net --lines", "pass")
     assert "--lines goes with --profile" in capsys.readouterr().out
+
+
+ENGINE_CELL = """
+from perfkit.engines.run import play_one
+for g in range(2):
+    play_one(engine, g, lambda obs: engine.network(torch.as_tensor(obs)[None].float()), tracer)
+"""
+
+
+@pytest.mark.parametrize("kind", ["module", "callable"])
+def test_magic_engine_traces_the_network_the_engine_brings(shell, kind):
+    shell.run_cell(
+        "import numpy as np, torch\n"
+        "class Engine:\n"
+        "    obs_shape, actions = (3, 6, 7), 7\n"
+        "    def __init__(self, network): self.network = network\n"
+        "    def play_game(self, game_id, predict, tracer):\n"
+        "        for ply in range(3):\n"
+        "            with tracer.move() as move:\n"
+        "                predict(np.zeros(self.obs_shape, np.float32))\n"
+        "                move.action = ply\n"
+        "        return 1\n"
+        + ("engine = Engine(net)\n" if kind == "module" else
+           "def plain(x):\n    return x.flatten(1)[:, :7], x.flatten(1).sum(1)\nengine = Engine(plain)\n")
+    )
+    own = shell.user_ns["engine"].network
+    shell.run_cell_magic("perfkit", "engine --engine --no-charts", ENGINE_CELL)
+    run = shell.user_ns["tracer"].last_run
+    assert list(run.calls["batch"]) == [1] * 6 and len(run.games) == 2 and run.summary["moves"] == 6
+    assert shell.user_ns["engine"].network is own  # a callable is swapped back after the cell
+
+
+def test_magic_engine_without_a_network_is_one_line(shell, capsys):
+    shell.run_cell("class Bare:\n    actions = 7\n    def play_game(self, *a): return 0\nbare = Bare()")
+    shell.run_cell_magic("perfkit", "bare --engine", "pass")
+    out = capsys.readouterr().out.strip()
+    assert out == ("perfkit: error: %%perfkit --engine: engine 'bare' brings no network (no callable `network` attribute): "
+                   "name the network's variable instead, %%perfkit NET")
+    shell.run_cell_magic("perfkit", "net --engine", "pass")
+    assert "is no engine" in capsys.readouterr().out

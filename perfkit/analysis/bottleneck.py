@@ -88,3 +88,24 @@ def cpu_side_line(strategy: str, summary: RunSummary | dict[str, Any]) -> str | 
         f"{strategy}: your search's CPU side caps this run at {cap:,.0f} moves/s here (it made "
         f"{summary.get('moves_per_s'):,.0f}); the network is {share:.0%} of wall"
     )
+
+
+def engine_run_lines(strategy: str, summary: RunSummary | dict[str, Any]) -> list[str]:
+    """The console's lines on an engine run's batches and forward: how full its calls were of the
+    games live, and its forward against the curve's at its mean batch (or why that is unavailable)."""
+    out = []
+    fill, live = summary.get("games_fill"), summary.get("live_per_call")
+    if fill is not None and live is not None:
+        out.append(f"{strategy}: calls carried {fill:.0%} of the games live when they fired "
+                   f"({live:.1f} live per call on average)")
+    status, path = summary.get("forward_vs_curve_status"), summary.get("forward_path")
+    ratio, in_run, at = (summary.get(k) for k in ("forward_vs_curve", "forward_boards_per_s", "curve_forward_boards_per_s"))
+    how = f" [forward {path}]" if path else ""
+    if ratio is not None and in_run is not None and at is not None:
+        every = summary.get("forward_vs_curve_all")
+        out.append(f"{strategy}: forward in the run {in_run:,.0f} boards/s at mean batch {summary.get('mean_batch', 0):.1f} "
+                   f"(median call) = {ratio:.2f} of the curve's {at:,.0f} at that batch"
+                   + (f"; every call's time, stalls included: {every:.2f}" if every is not None else "") + how)
+    elif status:
+        out.append(f"{strategy}: forward in the run vs the curve: {status}{how}")
+    return out

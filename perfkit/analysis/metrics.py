@@ -130,6 +130,25 @@ METRICS: tuple[Metric, ...] = (
     M("requests_sent", "int|null", "search levels the workers sent; equals requests_answered (checked)"),
     M("requests_answered", "int|null", "search levels the batch server answered"),
 )
+
+# Keys only an engine's run has (`perfkit bench --engine`, `perfkit profile --engine`): Amdahl's
+# bound, how full its calls were of the games live, and its forward against its curve. In its
+# summary, `--json` and the report's run details; not in perfkit's own runs (so not columns).
+ENGINE_METRICS: tuple[Metric, ...] = (
+    M("cpu_side_cap_moves_per_s", "float|null", "moves / wall time outside network calls: the moves/s the CPU side allows"),
+    M("network_wall_share", "float|null", "1 - outside_network_share: network calls' share of the wall time"),
+    M("games_fill", "float|null", "mean over calls of rows / min(games live when it fired, max_batch): 1.0 = every call "
+      "carried every live game (null: naive, or games in worker processes)"),
+    M("live_per_call", "float|null", "mean games live when a call fired (the in-flight games it could carry)"),
+    M("forward_boards_per_s", "float|null", "at the mean batch: the median boards/s of the run's calls within 25% of it"),
+    M("curve_forward_boards_per_s", "float|null", "the curve's forward boards/s at the same calls' batches (median, interpolated)"),
+    M("forward_vs_curve", "float|null", "forward_boards_per_s / curve_forward_boards_per_s: 1.0 = the forward ran in the "
+      "run as fast as alone"),
+    M("forward_vs_curve_all", "float|null", "every call's forward seconds by the curve / their forward seconds in the run "
+      "(calls the OS preempted on a loaded machine included)"),
+    M("forward_vs_curve_status", "str|null", "which curve forward_vs_curve divides by, or 'unavailable: <why and how>'"),
+    M("forward_path", "str|null", "how the network's forward ran: 'traced: ...' (TorchScript, without the GIL) or 'eager: <why>'"),
+)
 del M
 
 

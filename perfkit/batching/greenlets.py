@@ -66,7 +66,6 @@ class GreenletServer(BatchServer):
         self._hub: greenlet | None = None
         self._asker: dict[_Request, greenlet] = {}  # a queued request -> the task to resume with its answer
         self._ready: deque[greenlet] = deque()  # tasks to run, in order
-        self.live_at_calls = 0  # sum over calls of the tasks alive when the call fired
 
     # No server thread: `run` serves.
     def start(self) -> GreenletServer:
@@ -142,7 +141,7 @@ class GreenletServer(BatchServer):
         call = self.queue.take()
         self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
         self.fired[reason] += 1
-        self.live_at_calls += self.live
+        self._count_fill(len(call), self.live)
         self._call(call)
         for w, _, _ in call.slices:
             if w.item.done.is_set():  # wholly answered (or failed): its task goes on
@@ -151,13 +150,8 @@ class GreenletServer(BatchServer):
                     self._ready.append(task)
 
     def stats(self) -> dict[str, Any]:
-        """As `BatchServer.stats`, plus the scheduler and the live tasks per call (no max wait here)."""
-        stats = super().stats()
-        stats.update(
-            scheduler="greenlet", max_wait_s=None,
-            live_per_call=self.live_at_calls / self.calls if self.calls else None,
-        )
-        return stats
+        """As `BatchServer.stats`, plus the scheduler (no max wait here)."""
+        return {**super().stats(), "scheduler": "greenlet", "max_wait_s": None}
 
 
 __all__ = ["DEFAULT_SCHEDULER", "SCHEDULERS", "GreenletServer", "check_scheduler"]

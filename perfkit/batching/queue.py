@@ -78,10 +78,11 @@ class Call:
         """One input of the call: `column(request)`'s rows of every slice, concatenated in order."""
         return gather(self.parts(), column)
 
-    def scatter(self, logits: np.ndarray, values: np.ndarray) -> list[Any]:
+    def scatter(self, logits: np.ndarray, values: np.ndarray, *, call_rows: int | None = None) -> list[Any]:
         """Each slice's rows of the answer (logits [B, A], values [B]) to its request, in the
-        call's order; returns the requests now wholly answered."""
-        done, offset, size = [], 0, len(self)
+        call's order; returns the requests now wholly answered. `call_rows`: the size of the
+        network call the rows were in (default B; 0: none, an exact cache answered them all)."""
+        done, offset, size = [], 0, len(self) if call_rows is None else call_rows
         for w, lo, hi in self.slices:
             end = offset + hi - lo
             if w.item.answer(lo, hi, logits[offset:end], values[offset:end], size):

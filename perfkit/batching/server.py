@@ -37,11 +37,13 @@ from perfkit.types import PerfkitError, check_answers, check_observations
 
 DEFAULT_MAX_WAIT_S = 0.002
 SCHEDULERS = ("greenlet", "threads")  # how an engine's games take turns: `GreenletServer`, or this server's threads
-# Measured (data/results/2026-12-02-greenlet/): on 2 cores threads made more moves/s (MCTSBot 53.6
-# vs 38.4, the example 28.3 vs 25.8): a thread's forward releases the GIL and the other games
-# search on the other core, where greenlets take turns. Greenlets win on one core (1.32x) and
-# always fill every call, at 11-19 % less CPU per move: opt in with --scheduler greenlet.
-DEFAULT_SCHEDULER = "threads"
+# Measured (data/results/2026-12-02-engine/, 64 Connect Four games, 50 simulations, 3 alternating
+# rounds, load 4-6 on 2 shared cores): with the forward traced (no GIL between operators) greenlets
+# made more moves/s than threads for both engines (MCTSBot 130.9 vs 94.5, the example 107.3 vs 73.9),
+# every call carrying every live game (threads: 52-54 %). Before the trace threads won on 2 cores
+# (data/results/2026-12-02-greenlet/). Threads stay for engines that release the GIL or call
+# predict from threads of their own: --scheduler threads.
+DEFAULT_SCHEDULER = "greenlet"
 
 
 def check_scheduler(name: object) -> str:
@@ -89,7 +91,7 @@ class _Request:
         except BaseException as exc:  # a part answered wider than another part of it
             self.fail(exc)
             return False
-        self.shares[lo:hi] = 1.0 / call_rows
+        self.shares[lo:hi] = 1.0 / call_rows if call_rows else 0.0  # 0: the cache answered the call, no network call
         self.answered += hi - lo
         if self.answered == len(self.obs):
             self.done.set()
@@ -154,6 +156,8 @@ class BatchServer:
         self.calls = self.rows = self.requests = 0
         self.answered_on_arrival = 0  # requests `lookup` answered: never queued
         self.fired = dict.fromkeys(FIRE_REASONS, 0)
+        self.live_at_calls = 0  # sum over fired calls of the clients (games) live when each fired
+        self.fill_sum = 0.0  # sum over fired calls of rows / min(clients live, max_batch)
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -267,7 +271,14 @@ class BatchServer:
                 call = self.queue.take()
                 self.waiting -= sum(1 for w, _, hi in call.slices if hi == w.rows)
                 self.fired[reason] += 1
+                self._count_fill(len(call), self.live)
             self._call(call)
+
+    def _count_fill(self, rows: int, live: int) -> None:
+        """A fired call of `rows` rows while `live` clients (games) could ask: how full it is
+        of what could be in it (1.0: every live game's row, or max_batch rows)."""
+        self.live_at_calls += live
+        self.fill_sum += min(1.0, rows / max(1, min(live, self.max_batch or live)))
 
     def _call(self, call: Call) -> None:
         """Gather, forward and scatter one call; whatever fails, fails its callers, never this thread."""
@@ -280,7 +291,11 @@ class BatchServer:
             wait_s = time.perf_counter() - call.oldest_s
             self.calls += 1
             self.rows += len(planes)
+            made = getattr(self.forward, "calls", None)  # an exact cache's count of the network calls it made
             logits, values = check_answers(self.forward(planes, owners=owners, queue_wait_s=wait_s), len(planes))
+            # A call an exact cache answered wholly made no network call: its rows are 0 of one (the moves'
+            # calls then add up to the calls table, also where a worker process charges them from these shares).
+            network = made is None or getattr(self.forward, "calls", None) != made
         except BaseException as exc:  # SystemExit or KeyboardInterrupt from the forward too
             if len(call.slices) == 1:
                 call.slices[0][0].item.fail(exc)
@@ -288,14 +303,19 @@ class BatchServer:
             for one in call.slices:  # find whose input fails: each request alone
                 self._call(Call([one]))
             return
-        call.scatter(logits, values)
+        call.scatter(logits, values, call_rows=None if network else 0)
 
     def stats(self) -> dict[str, Any]:
-        """How the server batched: calls, rows, requests and why each call fired."""
+        """How the server batched: calls, rows, requests, why each call fired, and how full the
+        calls were of the games live when they fired (`games_fill`: 1.0 when every call carried
+        a row of every live game, or max_batch rows; a streaming tail of few games reads full)."""
+        fired = sum(self.fired.values())
         return {
             "calls": self.calls, "rows": self.rows, "requests": self.requests,
             "answered_on_arrival": self.answered_on_arrival,
             "max_batch": self.max_batch, "max_wait_s": self.max_wait_s,
             "batch_fill": self.rows / self.calls / self.max_batch if self.calls and self.max_batch else None,
+            "games_fill": self.fill_sum / fired if fired else None,
+            "live_per_call": self.live_at_calls / fired if fired else None,
             "fired": dict(self.fired),
         }

@@ -2,10 +2,10 @@
 
 - `naive`: one game at a time; every evaluation the engine asks for is one network call
   of one position (what the engine does on its own).
-- `crossgame`: `concurrency` games in flight, every engine unmodified, one thread each
-  (`scheduler="threads"`, the default: the thread batch server) or as greenlets on one thread
-  (`"greenlet"`: a call fires exactly when every live game waits); their batch-of-one calls
-  fill shared forward calls.
+- `crossgame`: `concurrency` games in flight, every engine unmodified, as greenlets on one
+  thread (`scheduler="greenlet"`, the default: a call fires exactly when every live game waits)
+  or one thread each (`"threads"`: the thread batch server); their batch-of-one calls fill
+  shared forward calls.
 
 Both record into a `Tracer`, so a run is the same calls / moves / games tables and
 manifest as a built-in `bench` run.
@@ -235,6 +235,7 @@ def play_engine(
     device: str | torch.device = "cpu",
     progress: bool = False,
     manifest: dict[str, Any] | None = None,
+    deadline_s: float | None = None,
 ) -> Run:
     """Play `options.games` games of `engine` with `network` under `strategy`; returns the Run.
 
@@ -244,6 +245,10 @@ def play_engine(
     `GamesFailed` (a PerfkitError) names the failed games and why, and holds the run of the games
     that finished. With `options.workers`, each worker process rebuilds the engine from `recipe`:
     the keywords of `make_engine` (spec, game, simulations, seed).
+
+    `deadline_s` (a `time.perf_counter()` time; `bench --tune`'s trials): from then on no game
+    starts and the games in flight stop at their next network call; the run is the games that
+    finished before (the stopped ones are neither recorded nor failures).
     """
     check_engine(engine)
     chosen = make_strategy(strategy, options)
@@ -254,12 +259,13 @@ def play_engine(
         network, name=strategy, actions=engine.actions, precision=precision, device=device,
         manifest=manifest,
     )
+    tracer.prepare_forward(engine.obs_shape)  # traced before the clock starts: without the GIL where exact
     bar = tqdm(total=options.games, unit="game", desc=strategy, file=sys.stderr, disable=not progress, leave=False)
     games = _Games(engine, tracer, range(options.games), on_game=lambda _id, _why: bar.update(1))
     cache = ObservationCache(
         tracer.evaluate, entries=options.cache_size, attribute=tracer.attribute, owner_of=tracer.current_move,
     ) if options.cache else None
-    offered = _EngineGames(engine, games, options, cache=cache, recipe=recipe)
+    offered = _EngineGames(engine, games, options, cache=cache, recipe=recipe, deadline_s=deadline_s)
     cpu0 = time.process_time()
     with tracer:
         stats = chosen.play_engine(offered)  # type: ignore[attr-defined]  # every strategy serving USER_ENGINE has it
@@ -283,13 +289,15 @@ class _EngineGames:
 
     def __init__(
         self, engine: Any, games: _Games, options: EngineOptions, *, cache: ObservationCache | None, recipe: dict[str, Any] | None,
+        deadline_s: float | None = None,
     ) -> None:
         self.engine, self.games_of, self.options, self.recipe = engine, games, options, recipe
         tracer = games.tracer
         self.obs_shape = engine.obs_shape
         self.games = options.games
         self.scheduler = options.plays_as
-        self.forward = cache if cache is not None else tracer.evaluate
+        forward = cache if cache is not None else tracer.evaluate
+        self.forward = forward if deadline_s is None else _until(forward, deadline_s, games)
         self.lookup = cache.lookup if cache is not None else None
         self.owner_of = tracer.current_move
         self.predict_one = checked_predict(cache.predict if cache is not None else tracer.predict, engine.obs_shape)
@@ -313,6 +321,19 @@ class _EngineGames:
         )
 
 
+def _until(forward: Callable[..., Any], deadline_s: float, games: _Games) -> Callable[..., Any]:
+    """`forward` until `deadline_s` (perf_counter); after it the run stops: no game starts, and the
+    calls of the games in flight fail, so they end (unrecorded) instead of playing to the end."""
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if time.perf_counter() >= deadline_s:
+            games.stop()
+            raise PerfkitError("the trial's time is up")
+        return forward(*args, **kwargs)
+
+    return timed
+
+
 def _described(
     run: Run, settings: dict[str, Any], options: EngineOptions, cache: ObservationCache | None, stats: dict[str, Any],
     failures: list[tuple[int, str]],
@@ -325,6 +346,10 @@ def _described(
     run.manifest["settings"]["cache"], run.manifest["settings"]["cache_size"] = options.cache, options.cache_size
     run.manifest["cache"] = cache.stats() if cache is not None else None
     run.summary["batch_fill"] = stats.get("batch_fill")
+    # Each call's rows ÷ the games live when it fired; worker processes' games are not counted here.
+    in_process = "processes" not in stats
+    run.summary["games_fill"] = stats.get("games_fill") if in_process else None
+    run.summary["live_per_call"] = stats.get("live_per_call") if in_process else None
     run.summary["process_cpu_s"] = stats.get("process_cpu_s")
     run.summary.update(cache_fields(cache, run.summary["boards"]))
     run.manifest.pop("failed_games", None)  # the tracer's own list lacks the games of worker processes

@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 
 from perfkit.devices import get_device
+from perfkit.devices.gilfree import GilFree
 from perfkit.devices.nvml import GpuReader
 from perfkit.instrument.nvml import GpuSampler
 from perfkit.instrument.recorder import Recorder
@@ -111,6 +112,8 @@ class Tracer:
         gpu_reader: NVML reader for the GPU sampler (default: opened for the device).
         sample_gpu: False samples no GPU (a worker process: the device process samples it).
         manifest: extra entries for the run's manifest (engine, game, settings...).
+        gil_free: a module's forward runs as one traced TorchScript graph, without the GIL,
+            where that is exact (`perfkit.devices.gilfree`; see `prepare_forward`); False: eager.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class Tracer:
         gpu_reader: GpuReader | None = None,
         sample_gpu: bool = True,
         manifest: dict[str, Any] | None = None,
+        gil_free: bool = True,
     ) -> None:
         from perfkit.model.evaluator import resolve_precision
 
@@ -149,9 +153,14 @@ class Tracer:
         if isinstance(network, torch.nn.Module):
             self.module = _ready(network, self.device, self.dtype)
         self.backend = get_device(self.device)
+        self.gil_free = gil_free
+        self._graph: GilFree | None = None  # the module's forward as `prepare_forward` made it
+        self.forward_path = "eager: a callable, not a torch module" if not isinstance(self.module, torch.nn.Module) \
+            else "eager: not prepared yet (the first call traces it)"
         self._gpu_reader, self._sample_gpu = gpu_reader, sample_gpu
         self._local = TaskLocal()  # per thread, and per greenlet under the greenlet scheduler
         self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()  # one trace of the module, whichever thread calls first
         self._game_ids = itertools.count()
         self._used_ids: set[int] = set()  # every game id marked so far: a (game, ply) row is one move
         self._open_games: list[GameMark] = []  # games being played, in any thread
@@ -347,11 +356,43 @@ class Tracer:
         ))
         return answers
 
+    def prepare_forward(self, obs_shape: Sequence[int]) -> str:
+        """Trace the module's forward for observations `[B, *obs_shape]` (before a run's clock
+        starts; else the first call does it): one TorchScript graph that runs without the GIL,
+        used only where it answers bit-identically and the forward changes none of the module's
+        own attributes (a forward that counts its calls in Python would stop counting).
+        Returns `forward_path`: "traced: ..." or "eager: <why>" (also in the run's manifest)."""
+        from perfkit.devices.gilfree import without_gil
+
+        # Its own lock, not the recorder's: the module's forward runs here, and a hook may record.
+        with self._prepare_lock:
+            if self._graph is not None or not isinstance(self.module, torch.nn.Module):
+                return self.forward_path
+            module = self.module
+            if not self.gil_free:
+                self._graph, self.forward_path = GilFree(module, module, "off"), "eager: gil_free=False"
+                return self.forward_path
+            example = torch.zeros((4, *obs_shape), dtype=self.dtype, device=self.device)
+            if any(m._forward_hooks or m._forward_pre_hooks for m in module.modules()):
+                why = "it has forward hooks (a trace would skip them)"
+            else:
+                why = _side_effects(module, example)
+            if why == "fails":  # the calls themselves will say what is wrong, as one line
+                why = "its forward failed on a batch of zeros, so it was not traced"
+            graph = GilFree(module, module, why) if why else without_gil(module, example)
+            self._graph = graph
+            self.forward_path = ("traced: one TorchScript graph, bit-identical to the module (checked), runs without the GIL"
+                                 if graph.traced else f"eager: {graph.eager_reason}")
+            return self.forward_path
+
     def _forward(self, x: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.module is None:
             raise PerfkitError("this Tracer has no network to call; pass one: Tracer(net)")
+        if self._graph is None and isinstance(self.module, torch.nn.Module):
+            self.prepare_forward(tuple(x.shape[1:]))
+        forward = self._graph if self._graph is not None else self.module
         try:
-            out = self.module(x)
+            out = forward(x)
             logits, values = out
         except (TypeError, ValueError) as exc:
             if isinstance(exc, PerfkitError):
@@ -491,7 +532,7 @@ class Tracer:
             "strategy_stats": extra.pop("strategy_stats", {}),
             "settings": settings,
             "search": extra.pop("search", {}),
-            "network": extra.pop("network", _network_info(self.module)),
+            "network": {**extra.pop("network", _network_info(self.module)), "forward": self.forward_path},
             "environment": env,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at)),
             "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_at + wall)),
@@ -505,6 +546,29 @@ class Tracer:
         }
         return Run(manifest=manifest, calls=calls, moves=moves, games=games,
                    gpu=gpu if gpu is not None else pd.DataFrame())
+
+
+def _own_state(module: torch.nn.Module) -> list[tuple[str, str]]:
+    """The module's (and its submodules') public attributes that are not tensors or modules, as
+    text: what a forward with Python side effects (a call counter, a list of inputs) changes."""
+    return [(k, repr(v)) for m in module.modules() for k, v in sorted(vars(m).items())
+            if not k.startswith("_") and not isinstance(v, (torch.Tensor, torch.nn.Module))]
+
+
+def _side_effects(module: torch.nn.Module, example: torch.Tensor) -> str:
+    """Why `module`'s forward must stay eager ("" if nothing says so; "fails" if it fails on `example`),
+    found on a copy, so the user's own counters are not moved: a trace would skip Python side effects."""
+    try:
+        probe = copy.deepcopy(module)
+    except Exception as exc:  # noqa: BLE001 - a module holding a lock or a file: not checked, so not traced
+        return f"its forward could not be checked for side effects (the module cannot be copied: {type(exc).__name__})"
+    before = _own_state(probe)
+    try:
+        with torch.inference_mode():
+            probe(example)
+    except Exception:  # noqa: BLE001
+        return "fails"
+    return "its forward changes the module's own attributes (a trace would skip that)" if _own_state(probe) != before else ""
 
 
 def _ready(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:

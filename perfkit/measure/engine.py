@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ def engine_network(engine: Any, spec: str, *, precision: str, device: torch.devi
     net = engine.network
     if not callable(net):
         raise PerfkitError(f"engine {spec!r}: its network must be a torch.nn.Module or a callable, got {type(net).__name__}")
-    probe = Tracer(net, name="probe", actions=engine.actions, precision=precision, device=device, sample_gpu=False)
+    probe = Tracer(net, name="probe", actions=engine.actions, precision=precision, device=device, sample_gpu=False,
+                   gil_free=False)  # one call to check the shapes: nothing to trace for
     try:
         probe.evaluate(np.zeros((2, *engine.obs_shape), np.float32))
     except Exception as exc:
@@ -160,38 +162,62 @@ def _network_of(
         ) from None
 
 
+@dataclass(frozen=True)
+class EngineRun:
+    """What an engine run plays, whatever measures it (`bench_engine`, `profile_engine`, `--tune`):
+    the engine, its game, its search's size, the strategy options and the network's settings."""
+
+    spec: str  # "openspiel-mcts", FILE.py:FACTORY or MODULE:FACTORY
+    game: str = "connect_four"  # passed to the engine's factory
+    simulations: int = 50  # passed to the engine's factory
+    options: EngineOptions = field(default_factory=EngineOptions)  # games, concurrency, scheduler, cache, workers...
+    preset: str = "small"  # perfkit's network's blocks and channels (unused where the engine brings its own)
+    seed: int = 0  # the engine's factory and perfkit's network's weights
+    precision: str = "float32"
+    device: str = "auto"
+    threads: int | None = None  # torch's CPU threads (None: chosen, see perfkit.devices.threads)
+
+    @classmethod
+    def of(cls, engine: str | EngineRun, **settings: Any) -> EngineRun:
+        """`engine` as an EngineRun: one already, or a spec with these settings (PerfkitError on an unknown one)."""
+        if isinstance(engine, EngineRun):
+            return dataclasses.replace(engine, **settings) if settings else engine
+        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise PerfkitError(f"unknown engine run setting{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+        return cls(engine, **{k: v for k, v in settings.items() if not (k == "options" and v is None)})  # None: defaults
+
+    def prepare(self) -> EngineSetup:
+        """The engine made, its network and threads chosen (`prepare_engine`)."""
+        return prepare_engine(self.spec, game=self.game, simulations=self.simulations, preset=self.preset, seed=self.seed,
+                              precision=self.precision, device=self.device, threads=self.threads)
+
+
 def bench_engine(
-    spec: str,
+    engine: str | EngineRun,
     strategies: list[str],
     *,
-    game: str = "connect_four",
-    simulations: int = 50,
-    options: EngineOptions | None = None,
-    preset: str = "small",
-    seed: int = 0,
-    precision: str = "float32",
-    device: str = "auto",
-    threads: int | None = None,
     out: str | os.PathLike[str] | None = "runs",
     progress: bool = True,
     curves: str | os.PathLike[str] | None = None,
+    **settings: Any,
 ) -> list[Run]:
-    """Play `options.games` games of engine `spec` with each strategy; saves each run under `out`.
+    """Play the games of `engine` (an EngineRun, or a spec and `settings`: EngineRun's fields) with
+    each strategy; saves each run under `out`.
 
     Every check (strategies, device, preset, engine, output) runs before the first game, in
     the order a user's typo is most likely, so nothing is written on bad input. The network is
     `prepare_engine`'s. Efficiency divides by the saved curve of that network on this device
     (in `curves`, default OUT/curves: `perfkit curve --engine SPEC` makes it).
     """
-    check_engine_request(strategies, device)
-    options = options or EngineOptions()
-    setup = prepare_engine(spec, game=game, simulations=simulations, preset=preset, seed=seed, precision=precision,
-                           device=device, threads=threads)
+    what = EngineRun.of(engine, **settings)
+    check_engine_request(strategies, what.device)
+    setup = what.prepare()
     out_path = Path(out) if out is not None else None
     made_out = out_path is not None and not out_path.exists()
     if out_path is not None:
         check_writable(out_path)
-    runs, failed = play_strategies(setup, strategies, options, progress=progress)
+    runs, failed = play_strategies(setup, strategies, what.options, progress=progress)
     kept = runs + ([failed.run] if failed is not None and len(failed.run.games) else [])
     curves_dir = Path(curves) if curves is not None else (out_path / "curves" if out_path is not None else None)
     finish_engine_runs(setup, kept, curves_dir)

@@ -60,6 +60,7 @@ class EngineNetworkEvaluator:
         self.obs_shape = tuple(int(d) for d in setup.engine.obs_shape)
         self.tracer = Tracer(setup.net, name="curve", actions=setup.engine.actions, precision=setup.precision,
                              device=setup.device, sample_gpu=False)
+        self.tracer.prepare_forward(self.obs_shape)  # the same forward as an engine run's (traced where exact)
         self.game = SimpleNamespace(
             name=network_identity(setup)["game"], compact_width=math.prod(self.obs_shape), compact_dtype=np.float32,
         )
@@ -126,16 +127,56 @@ def find_engine_curve(setup: EngineSetup, curves_dir: Path | None) -> tuple[Curv
 
 
 def engine_efficiency(setup: EngineSetup, run: Run, curves_dir: Path | None) -> dict[str, Any]:
-    """`efficiency` and its status for an engine run, against its network's curve."""
-    curve, why = find_engine_curve(setup, curves_dir)
+    """`efficiency` and its status for an engine run, against its network's curve, and the run's
+    forward against the curve's at the run's mean batch (`forward_vs_curve_fields`)."""
+    found, why = find_engine_curve(setup, curves_dir)
+    curve = found
     if curve is not None:
         problem = curve.efficiency_problem(run.summary.get("mean_batch"))
         if problem:
             curve, why = None, problem
     fields = efficiency_fields(run.summary["boards_per_s"], curve, why)
-    if curve is not None:
-        run.manifest["curve"] = {"path": str(curve.path) if curve.path else None, "network": curve.network}
+    if found is not None:
+        run.manifest["curve"] = {"path": str(found.path) if found.path else None, "network": found.network}
+    fields.update(forward_vs_curve_fields(run, found, why))
     return fields
+
+
+def forward_vs_curve_fields(run: Run, curve: Curve | None, why: str) -> dict[str, Any]:
+    """The run's forward against the curve's at the run's mean batch, and how the forward ran
+    (traced without the GIL, or eager and why).
+
+    At the mean batch: over the calls within ±25 % of it, the median call's boards/s (its boards ÷
+    its forward seconds) against the median of the curve's at the same calls' batches
+    (interpolated between its points). Medians, so a call the OS preempted (a loaded machine) does
+    not move them; `forward_vs_curve_all` is every call's forward time against the curve's, such
+    stalls included. Below 1: the forward ran slower inside the run than alone (waiting for the GIL
+    between operators while searches run, colder caches, a loaded machine). `why`: why there is no curve.
+    """
+    calls = run.calls
+    fields: dict[str, Any] = {"forward_path": (run.manifest.get("network") or {}).get("forward"),
+                              "forward_boards_per_s": None, "curve_forward_boards_per_s": None,
+                              "forward_vs_curve": None, "forward_vs_curve_all": None}
+    timed = calls[calls["forward_s"] > 0] if len(calls) else calls
+    if not len(timed):
+        return {**fields, "forward_vs_curve_status": "unavailable: the run made no timed network call"}
+    batch, forward_s = timed["batch"].to_numpy(float), timed["forward_s"].to_numpy(float)  # [C], [C]
+    mean_batch = float(calls["batch"].mean())
+    near = np.abs(batch - mean_batch) <= 0.25 * mean_batch
+    near = near if near.any() else np.ones_like(near)
+    fields["forward_boards_per_s"] = in_run = float(np.median(batch[near] / forward_s[near]))
+    if curve is None:
+        return {**fields, "forward_vs_curve_status": f"unavailable: {why}"}
+    try:
+        expected_s = np.asarray(curve.latency_s(batch, part="forward"), float)  # [C] the curve's forward at each call's batch
+    except PerfkitError:  # a curve without forward samples (made by an older perfkit)
+        return {**fields, "forward_vs_curve_status": f"unavailable: curve {curve.path} has no forward samples; "
+                "measure it again with perfkit curve --engine"}
+    at_batch = float(np.median(batch[near] / expected_s[near]))
+    beyond = " (beyond the curve's largest batch: extrapolated at its peak)" if mean_batch > curve.batches[-1] else ""
+    return {**fields, "curve_forward_boards_per_s": at_batch, "forward_vs_curve": in_run / at_batch,
+            "forward_vs_curve_all": float(expected_s.sum() / forward_s.sum()),
+            "forward_vs_curve_status": f"measured against {curve.path or curve.describe()}{beyond}"}
 
 
 def default_engine_curve_path(setup: EngineSetup, out: str | os.PathLike[str]) -> Path:

@@ -33,7 +33,7 @@ from line_profiler import LineProfiler
 from pyinstrument.renderers import HTMLRenderer
 from pyinstrument.session import Session
 
-from perfkit.analysis.bottleneck import cpu_side_line
+from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
 from perfkit.engines.run import GamesFailed, play_engine
 from perfkit.instrument.profilers import (
     TREE_THRESHOLD,
@@ -49,7 +49,7 @@ from perfkit.instrument.profilers import (
 )
 from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer
-from perfkit.measure.engine import EngineSetup, check_engine_request, finish_engine_runs, prepare_engine
+from perfkit.measure.engine import EngineRun, EngineSetup, check_engine_request, finish_engine_runs
 from perfkit.measure.profile import _check_writable_file
 from perfkit.strategies import EngineOptions
 from perfkit.types import PerfkitError
@@ -203,33 +203,27 @@ class ProfileOutputs:
 
 
 def profile_engine(
-    spec: str,
+    engine: str | EngineRun,
     *,
     strategy: str = "crossgame",
-    game: str = "connect_four",
-    simulations: int = 50,
-    options: EngineOptions | None = None,
-    preset: str = "small",
-    seed: int = 0,
-    precision: str = "float32",
-    device: str = "auto",
-    threads: int | None = None,
     output: str | os.PathLike[str] | None = None,
     call_tree: bool = True,
     torch_profile: bool = False,
     curves: str | os.PathLike[str] | None = None,
+    **settings: Any,
 ) -> EngineProfile:
-    """Profile engine `spec`'s games played by `strategy` (naive or crossgame): see the module doc.
+    """Profile the games of `engine` (an EngineRun, or a spec and `settings`: EngineRun's fields)
+    played by `strategy` (naive or crossgame): see the module doc.
 
     Saves the line profile to `output` (.lprof), the call tree beside it (.html) and, with
     `torch_profile`, the forward's operators (-operators.txt).
     """
-    options = options or EngineOptions()
-    check_engine_request([strategy], device)
+    what = EngineRun.of(engine, **settings)
+    options = what.options
+    check_engine_request([strategy], what.device)
     if options.workers:
         raise PerfkitError("perfkit profile plays in this process (a profiler sees its own threads only): drop --workers")
-    setup = prepare_engine(spec, game=game, simulations=simulations, preset=preset, seed=seed, precision=precision,
-                           device=device, threads=threads)
+    setup = what.prepare()
     outputs = ProfileOutputs(Path(output) if output is not None else None)
     outputs.check(call_tree=call_tree, torch_profile=torch_profile)
     run = _play(setup, strategy, options)
@@ -248,7 +242,7 @@ def profile_engine(
                 outputs.html.write_text(HTMLRenderer().render(session), encoding="utf-8")
     line_text = _line_profile(setup, strategy, options, functions, outputs.lprof)
     result = EngineProfile(
-        spec=spec, strategy=strategy, run=run, files=files, functions=functions, call_tree=session,
+        spec=what.spec, strategy=strategy, run=run, files=files, functions=functions, call_tree=session,
         call_tree_text=tree_text, call_tree_path=outputs.html if session is not None else None, line_text=line_text,
         lprof_path=outputs.lprof, sides=sides,
     )
@@ -321,6 +315,7 @@ def render_engine_profile(result: EngineProfile) -> str:
         f"engine {result.spec}, {result.strategy}: {s['moves']:,} moves in {s['wall_s']:.2f} s "
         f"({s['moves_per_s']:,.1f} moves/s, mean batch {s['mean_batch']:.1f}), measured without a profiler",
         cpu_side_line(result.strategy, s) or "(no Amdahl bound: no calls recorded)",
+        *engine_run_lines(result.strategy, s),
         "",
     ]
     if result.call_tree is not None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfkit.analysis import metrics, tables
-from perfkit.analysis.bottleneck import cpu_side_line
+from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
 from perfkit.analysis.compare import Comparison
 from perfkit.analysis.metrics import Metric
 from perfkit.instrument.run import Run
@@ -91,6 +91,7 @@ def render_bench(runs: list[Run], *, verbose: bool = False) -> str:
     out += condition_lines(named)
     out += approximate_lines(runs)
     out += [line for name, summary in named if (line := cpu_side_line(name, summary))]
+    out += [line for name, summary in named for line in engine_run_lines(name, summary)]
     out += cache_lines(named)
     gpu = named[0][1].gpu_status
     if gpu and gpu != "measured":

@@ -3,7 +3,8 @@
 Every call of the network named NET made while the cell runs is recorded (a module
 through forward hooks, so the engine keeps its own reference; a plain callable by swapping
 the variable for a traced one for the cell's duration). The cell can mark games and moves
-on the tracer (`--as NAME`, default `tracer`). Afterwards the summary and charts show
+on the tracer (`--as NAME`, default `tracer`). NET may name an engine (`--engine`): the
+network it brings (its `network` attribute) is traced. Afterwards the summary and charts show
 inline, and the run is `NAME.last_run` (and saved with `--save DIR`), the same Run as a
 bench run, so `perfkit report` and the notebooks read it. `--profile` adds where the cell's
 CPU time went (`perfkit.measure.engine_profile.profiling_cell`): Amdahl's bound, the
@@ -61,7 +62,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true",
                    help="also where the cell's CPU time goes: a call tree, the notebook's functions by cost, Amdahl's bound")
     p.add_argument("--lines", action="store_true", help="with --profile: the notebook's functions line by line (line_profiler)")
+    p.add_argument("--engine", action="store_true",
+                   help="NET names an engine (play_game, obs_shape, actions): trace the network it brings (its `network`)")
     return p
+
+
+def _target(args: argparse.Namespace, namespace: dict[str, Any]) -> tuple[Any, Any, int | None]:
+    """(the object holding the network, the network, the game's action count if known): the variable
+    itself, or with `--engine` (or an engine named without it) the engine and its own `network`."""
+    value = namespace[args.network]
+    is_engine = callable(getattr(value, "play_game", None)) and hasattr(value, "actions")
+    if args.engine and not is_engine:
+        raise PerfkitError(f"%%perfkit --engine: {args.network!r} is no engine (it lacks play_game or actions)")
+    if not (args.engine or (is_engine and getattr(value, "network", None) is not None)):
+        return namespace, value, None
+    network = getattr(value, "network", None)
+    if network is None or not callable(network):
+        raise PerfkitError(f"%%perfkit --engine: engine {args.network!r} brings no network (no callable `network` "
+                           "attribute): name the network's variable instead, %%perfkit NET")
+    return value, network, int(value.actions)
 
 
 def trace_cell(
@@ -81,7 +100,7 @@ def trace_cell(
         args = _parser().parse_args(shlex.split(line))  # shlex: ValueError on an unbalanced quote
     except (argparse.ArgumentError, SystemExit, ValueError) as exc:
         raise PerfkitError(
-            f"usage: %%perfkit NET [--as NAME] [--label L] [--save DIR] [--no-charts] [--profile [--lines]] ({exc})"
+            f"usage: %%perfkit NET [--engine] [--as NAME] [--label L] [--save DIR] [--no-charts] [--profile [--lines]] ({exc})"
         ) from None
     if args.lines and not args.profile:
         raise PerfkitError("%%perfkit: --lines goes with --profile")
@@ -89,19 +108,15 @@ def trace_cell(
         raise PerfkitError(f"%%perfkit: no variable {args.network!r} in the notebook; name the network to trace")
     if args.save:
         _check_save_dir(args.save)  # before the cell runs: it may be a long one
-    network = namespace[args.network]
-    tracer = Tracer(network, name=args.label)
+    holder, network, actions = _target(args, namespace)
+    tracer = Tracer(network, name=args.label, actions=actions)
     namespace[args.name] = tracer
     with tracer, _profiled(args, namespace) as profile:
         if isinstance(network, torch.nn.Module):
             with tracer.hooked(network):
                 run_cell(cell)
-        else:
-            namespace[args.network] = tracer.wrap(network)
-            try:
-                run_cell(cell)
-            finally:
-                namespace[args.network] = network
+        else:  # the variable, or the engine's attribute, swapped for a traced one for the cell
+            _swapped(holder, args.network if holder is namespace else "network", tracer.wrap(network), run_cell, cell)
     run = tracer.run()
     tracer.last_run = run
     if profile is not None:
@@ -120,6 +135,23 @@ def trace_cell(
         if tracer.last_profile is not None:
             display_text(tracer.last_profile)
     return run
+
+
+def _swapped(holder: Any, name: str, traced: Any, run_cell: Callable[[str], None], cell: str) -> None:
+    """Run `cell` with `holder`'s `name` (a namespace's key, or an engine's attribute) set to `traced`, then put back."""
+    keyed = isinstance(holder, dict)
+    original = holder[name] if keyed else getattr(holder, name)
+    if keyed:
+        holder[name] = traced
+    else:
+        setattr(holder, name, traced)
+    try:
+        run_cell(cell)
+    finally:
+        if keyed:
+            holder[name] = original
+        else:
+            setattr(holder, name, original)
 
 
 def _profiled(args: argparse.Namespace, namespace: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
