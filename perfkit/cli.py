@@ -660,7 +660,7 @@ def cmd_curve_engine(args: argparse.Namespace) -> int:
         print(json.dumps({**curve.to_dict(), "path": str(curve.path)}, indent=2))
     else:
         print(render_curve(curve))
-        print(f"saved {path}: bench --engine {args.engine} --out {path.parent.parent} computes efficiency against it "
+        print(f"bench --engine {args.engine} --out {path.parent.parent} computes efficiency against it "
               f"(or --curves {path.parent})")
     return 0
 
