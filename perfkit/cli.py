@@ -317,7 +317,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     names = list(ENGINE_STRATEGIES) if args.strategy == "all" else [args.strategy]
     unsupported = [
         flag for flag, value in (("--recorder-overhead", args.recorder_overhead),
-                                 ("--groups", args.groups), ("--inflight", args.inflight),
+                                 ("--inflight", args.inflight),
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
@@ -805,6 +805,7 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
         **({} if args.scheduler is None else {"scheduler": args.scheduler}),
+        **({} if args.groups is None else {"groups": args.groups}),
     )
 
 
