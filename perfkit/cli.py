@@ -152,7 +152,9 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     add_search_args(p)
     p.add_argument("--concurrency", type=positive_int, default=None, help="crossgame: games in flight (default 64)")
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
-    p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
+    p.add_argument("--groups", type=positive_int, default=None,
+                   help="crossgame: game groups mixed in calls; an engine's greenlets: each group's call runs while the next "
+                        "group searches (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
     p.add_argument(
         "--workers", dest="process_workers", type=non_negative_int, default=None,

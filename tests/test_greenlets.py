@@ -220,7 +220,12 @@ def test_cli_scheduler_reaches_the_run_and_is_refused_where_it_does_not_apply(tm
     (run_dir,) = (tmp_path / "runs").iterdir()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["strategy_settings"]["scheduler"] == "greenlet"
+    code, _, err = cli([*engine_args[:-1], str(tmp_path / "g2"), "--strategy", "crossgame", "--groups", "2", "--json"], capsys)
+    assert code == 0, err
+    (run_dir,) = (tmp_path / "g2").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["strategy_settings"]["groups"] == 2
     for argv, message in [
+        ([*engine_args, "--strategy", "crossgame", "--scheduler", "threads", "--groups", "2"], "groups apply to an engine's games as greenlets"),
         ([*engine_args, "--strategy", "naive", "--scheduler", "greenlet"], "--scheduler applies to crossgame"),
         (["bench", "--games", "1", "--scheduler", "greenlet", "--out", str(tmp_path / "none")], "--scheduler applies to an engine's games"),
     ]:
