@@ -152,7 +152,9 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     add_search_args(p)
     p.add_argument("--concurrency", type=positive_int, default=None, help="crossgame: games in flight (default 64)")
     p.add_argument("--max-batch", type=positive_int, default=None, help="crossgame: most positions per call (default 1024)")
-    p.add_argument("--groups", type=positive_int, default=None, help="crossgame: game groups mixed in calls (default 1)")
+    p.add_argument("--groups", type=positive_int, default=None,
+                   help="crossgame: game groups mixed in calls; an engine's greenlets: each group's call runs while the next "
+                        "group searches (default 1)")
     p.add_argument("--inflight", type=positive_int, default=None, help="crossgame: calls in flight, 2 overlaps CPU and network (default 1)")
     p.add_argument(
         "--workers", dest="process_workers", type=non_negative_int, default=None,
@@ -317,7 +319,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     names = list(ENGINE_STRATEGIES) if args.strategy == "all" else [args.strategy]
     unsupported = [
         flag for flag, value in (("--recorder-overhead", args.recorder_overhead),
-                                 ("--groups", args.groups), ("--inflight", args.inflight),
+                                 ("--inflight", args.inflight),
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
@@ -805,6 +807,7 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         **({} if args.max_wait_ms is None else {"max_wait_s": args.max_wait_ms / 1e3}),
         **({} if args.cache_size is None else {"cache_size": args.cache_size}),
         **({} if args.scheduler is None else {"scheduler": args.scheduler}),
+        **({} if args.groups is None else {"groups": args.groups}),
     )
 
 

@@ -4,6 +4,8 @@
   alpha-zero-general example, at 1, 8 and 64 games in flight and with 2 worker processes;
 - every call carries exactly the games waiting: a counting toy engine sees calls of K rows
   while K games live (and of max_batch while more wait);
+- in groups (`groups=2`: a group's call on a device thread while the other group searches) the
+  same games, every call carrying exactly the waiting games of its group;
 - an engine's exception fails its game only, reported by name; torch's grad mode does not
   leak from one game to another; misuse is one PerfkitError.
 """
@@ -65,6 +67,17 @@ def test_greenlets_and_threads_play_identical_games(engine, games, concurrency, 
     if not workers:  # in this process a call fires only when every live game waits
         stats = greenlets.manifest["strategy_stats"]
         assert stats["fired"]["max_wait"] == 0 and stats["calls"] <= threads.manifest["strategy_stats"]["calls"]
+
+
+@pytest.mark.parametrize("games, concurrency", [(16, 8), (64, 64)])
+def test_two_groups_play_the_same_games(engine, games, concurrency):
+    one, two = (play(engine, "greenlet", games, concurrency, groups=g) for g in (1, 2))
+    assert sequences(two) == sequences(one) and len(sequences(one)) == games
+    assert two.summary["game_digest"] == one.summary["game_digest"]
+    assert two.summary["boards_asked"] == one.summary["boards_asked"]
+    stats = two.manifest["strategy_stats"]
+    assert stats["groups"] == 2 and two.manifest["strategy_settings"]["groups"] == 2 and "groups" not in one.manifest["strategy_stats"]
+    assert stats["games_fill"] == 1.0 and stats["live_per_call"] <= concurrency / 2
 
 
 class ToyEngine:
@@ -136,6 +149,38 @@ def test_fewer_in_flight_and_a_max_batch_cap_still_fill_every_call():
     assert run.summary["games_fill"] == 1.0  # full to max_batch counts as full
 
 
+def test_in_two_groups_every_call_carries_exactly_its_groups_waiting_games():
+    lengths = [3, 1, 4, 1, 5, 2, 6, 2]
+    toy = ToyEngine(lengths)
+    run = play_toy(toy, games=8, concurrency=8, groups=2)
+    # Tasks 0, 2, 4, 6 are group A and run first (games 0-3), tasks 1, 3, 5, 7 group B (games 4-7);
+    # the groups' calls alternate, call k of a group carrying one row of each of its games with more than k moves.
+    a = [sum(n > k for n in lengths[:4]) for k in range(max(lengths[:4]))]
+    b = [sum(n > k for n in lengths[4:]) for k in range(max(lengths[4:]))]
+    assert [rows for rows, _ in toy.calls] == [*(r for pair in zip(a, b, strict=False) for r in pair), *b[len(a):]]
+    assert run.summary["games_fill"] == 1.0
+    assert run.summary["live_per_call"] == pytest.approx(np.mean(a + b))
+    assert list(run.moves.sort_values(["game", "ply"])["boards"]) == [1] * sum(lengths)
+    assert run.manifest["strategy_stats"]["fired"] == {"full": 0, "all_waiting": len(a) + len(b), "max_wait": 0}
+
+
+def test_groups_apply_to_greenlets_only():
+    for options, message in [
+        ({"groups": 2, "scheduler": "threads"}, "groups apply to an engine's games as greenlets"),
+        ({"groups": 2, "game_timeout_s": 5.0}, "groups apply to an engine's games as greenlets"),
+        ({"inflight": 2}, "inflight applies to perfkit's own search"),
+        ({"groups": 2, "workers": 2}, "groups and inflight apply in-process only"),
+    ]:
+        with pytest.raises(PerfkitError, match=message):
+            EngineOptions(**options)
+    toy = ToyEngine([3] * 6, fail=(2, 1))
+    with pytest.raises(PerfkitError, match=r"^1 of 6 games failed: game 2: ValueError: boom in game 2; 5 finished$"):
+        play_toy(toy, games=6, concurrency=6, groups=2)  # a game's failure in a group fails that game only
+    assert sorted(toy.finished) == [0, 1, 3, 4, 5]
+    with pytest.raises(PerfkitError, match="groups must be a whole number"):
+        GreenletServer(lambda planes, **_: (planes, planes[:, 0]), groups=0)
+
+
 def test_an_engine_exception_fails_its_game_only_and_is_reported():
     toy = ToyEngine([3] * 6, fail=(2, 1))
     with pytest.raises(PerfkitError, match=r"^1 of 6 games failed: game 2: ValueError: boom in game 2; 5 finished$"):
@@ -175,7 +220,12 @@ def test_cli_scheduler_reaches_the_run_and_is_refused_where_it_does_not_apply(tm
     (run_dir,) = (tmp_path / "runs").iterdir()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["strategy_settings"]["scheduler"] == "greenlet"
+    code, _, err = cli([*engine_args[:-1], str(tmp_path / "g2"), "--strategy", "crossgame", "--groups", "2", "--json"], capsys)
+    assert code == 0, err
+    (run_dir,) = (tmp_path / "g2").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["strategy_settings"]["groups"] == 2
     for argv, message in [
+        ([*engine_args, "--strategy", "crossgame", "--scheduler", "threads", "--groups", "2"], "groups apply to an engine's games as greenlets"),
         ([*engine_args, "--strategy", "naive", "--scheduler", "greenlet"], "--scheduler applies to crossgame"),
         (["bench", "--games", "1", "--scheduler", "greenlet", "--out", str(tmp_path / "none")], "--scheduler applies to an engine's games"),
     ]:

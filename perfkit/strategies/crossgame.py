@@ -239,7 +239,8 @@ class EngineOptions(CrossGameOptions):
 
     The batching fields are crossgame's (one declaration, one set of checks); `max_batch`
     defaults to None here: a call carries at most the games in flight, one request each.
-    `groups` and `inflight` stay 1: an engine's games are threads or greenlets, not lockstep groups.
+    `groups` (greenlets only): the games split into groups whose calls overlap the other groups'
+    searches (`perfkit.batching.greenlets`); `inflight` stays 1.
     """
 
     max_batch: int | None = None  # most positions per call (None: the games in flight)
@@ -252,8 +253,8 @@ class EngineOptions(CrossGameOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         _whole("games", self.games, 1)
-        if (self.groups, self.inflight) != (1, 1):
-            raise PerfkitError("groups and inflight apply to perfkit's own search; an engine's games are threads or greenlets")
+        if self.inflight != 1:
+            raise PerfkitError("inflight applies to perfkit's own search; an engine's games overlap the network with --groups 2")
         check_scheduler(self.scheduler)
         if not isinstance(self.cache, bool):
             raise PerfkitError(f"cache must be True or False, got {self.cache!r}")
@@ -261,6 +262,8 @@ class EngineOptions(CrossGameOptions):
         t = self.game_timeout_s
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
             raise PerfkitError(f"game timeout must be a number of seconds > 0 (or None: no limit), got {t!r}")
+        if self.groups != 1 and self.plays_as != "greenlet":
+            raise PerfkitError("groups apply to an engine's games as greenlets (--scheduler greenlet, no --game-timeout)")
 
     @property
     def plays_as(self) -> str:
@@ -310,7 +313,7 @@ class CrossGame(CrossGameOptions):
         stats: dict[str, Any] = {"scheduler": games.scheduler}
         if games.scheduler == "greenlet" and not self.workers:
             hub = GreenletServer(server.forward, obs_shape=games.obs_shape, max_batch=server.max_batch,
-                                 owner_of=server.owner_of, lookup=server.lookup)
+                                 owner_of=server.owner_of, lookup=server.lookup, groups=self.groups)
             # The hub and its greenlets in one thread of their own, so a hung game meets the game
             # timeout and a real Ctrl-C lands in the waiting thread, not in a game.
             games.run([lambda: hub.run([lambda: games.play_all(hub.predict)] * in_flight)])
@@ -335,6 +338,7 @@ class CrossGame(CrossGameOptions):
             # greenlets in this process fire only when full or all wait: no max wait applies
             "max_wait_s": self.max_wait_s if self.workers or games.scheduler == "threads" else None,
             "workers": self.workers, "scheduler": games.scheduler,
+            **({"groups": self.groups} if self.groups > 1 else {}),
         }
 
     def stats(self) -> dict[str, Any]:
