@@ -323,7 +323,7 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
                                  ("--checkpoint", args.checkpoint), ("--board", args.board),
                                  ("--compile", args.compile), ("--autocast", args.autocast),
                                  ("--cuda-graphs", args.cuda_graphs), ("--quality-positions", args.quality_positions),
-                                 ("--h2h-games", args.h2h_games),
+                                 ("--h2h-games", args.h2h_games), ("--no-fold", args.no_fold),
                                  (f"--search {args.search}", args.search != "minimax"),
                                  *((flag, getattr(args, name)) for name, flag in MCTS_FLAGS[1:]),
                                  (f"--precision {args.precision}", args.precision in ("bfloat16", "float16")))

@@ -301,6 +301,7 @@ def test_cli_benches_openspiel_mcts(tmp_path, capsys):
     (["--engine", "openspiel-mcts", "--autocast", "bfloat16"], "--autocast applies to perfkit's own search"),
     (["--engine", "openspiel-mcts", "--precision", "bfloat16"], "--precision bfloat16 applies to perfkit's own search"),
     (["--engine", "openspiel-mcts", "--cuda-graphs"], "--cuda-graphs applies to perfkit's own search"),
+    (["--engine", "openspiel-mcts", "--no-fold"], "--no-fold applies to perfkit's own search"),  # engines never fold
     (["--engine", "openspiel-mcts", "--h2h-games", "4"], "--h2h-games applies to perfkit's own search"),
 ])
 def test_cli_bad_engine_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
