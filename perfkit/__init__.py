@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(('BatchServer',), "perfkit.batching.server"),
     **dict.fromkeys(('GreenletServer',), "perfkit.batching.greenlets"),
     **dict.fromkeys(('BenchSettings', 'Workload', 'bench', 'recorder_overhead', 'run_strategy'), "perfkit.measure.bench"),
-    **dict.fromkeys(('EngineOptions', 'make_engine', 'play_engine'), "perfkit.engines"),
+    **dict.fromkeys(('EngineOptions', 'make_engine', 'play_engine'), "perfkit.search.engines"),
     **dict.fromkeys(('bench_engine',), "perfkit.measure.engine"),
     **dict.fromkeys(('Positions', 'from_moves', 'play'), "perfkit.game"),
     **dict.fromkeys(('GpuSampler', 'Recorder', 'Run', 'load_run'), "perfkit.instrument"),

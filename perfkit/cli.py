@@ -307,9 +307,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_bench_engine(args: argparse.Namespace) -> int:
     """`bench --engine E`: an engine perfkit did not write, one game at a time and batched."""
-    from perfkit.engines.run import ENGINE_STRATEGIES
     from perfkit.measure.engine import bench_engine
     from perfkit.report.console import json_entry, render_bench
+    from perfkit.search.engines.run import ENGINE_STRATEGIES
 
     if args.strategy == "permove":
         raise PerfkitError(
@@ -362,7 +362,7 @@ def engine_run(args: argparse.Namespace, *, options: bool = True) -> EngineRun:
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     """`bench --engine/--game/--simulations`: which search plays, on which game."""
-    from perfkit.engines import ENGINES
+    from perfkit.search.engines import ENGINES
 
     p.add_argument(
         "--engine", default="builtin",

@@ -196,7 +196,7 @@ class UserEngine(Protocol):
     Optional beyond these: `settings() -> dict` (for the run's manifest) and `network`, its own
     network (a torch module, or a callable on a batch `[B, *obs_shape]` returning
     `(logits [B, actions], value [B])`), which `bench` then calls instead of perfkit's residual
-    net. `perfkit.engines.check_engine` checks an engine against this where it is made.
+    net. `perfkit.search.engines.check_engine` checks an engine against this where it is made.
     """
 
     obs_shape: Sequence[int]  # the observation of one position, [planes, rows, cols]

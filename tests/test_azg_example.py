@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from perfkit.engines import EngineOptions, make_engine, play_engine
 from perfkit.model.net import build_game_model
+from perfkit.search.engines import EngineOptions, make_engine, play_engine
 from perfkit.types import PerfkitError, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.engines import check_engine, make_engine
+from perfkit.search.engines import check_engine, make_engine
 from perfkit.types import PerfkitError, RunSummary, UserEngine
 
 EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "azg_mcts.py") + ":engine"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.engines import EngineOptions, make_engine, play_engine
 from perfkit.model import Evaluator, build_model
 from perfkit.model.net import build_game_model
+from perfkit.search.engines import EngineOptions, make_engine, play_engine
 from perfkit.strategies import Engine, make_strategy
 from perfkit.types import GameRecord, SearchConfig, get_preset
 

@@ -300,7 +300,7 @@ def test_property_good_requests_answered_once_bad_ones_failed_server_alive(plan,
 # --------------------------------------------------------------------------- misbehaving engines
 
 def bad_engine(name: str):
-    from perfkit.engines import make_engine
+    from perfkit.search.engines import make_engine
 
     return make_engine(f"{BAD_ENGINES}:{name}", game="tiny", simulations=2, seed=0)
 
@@ -313,7 +313,7 @@ def tiny_net():
 
 
 def play(name: str, net, strategy: str = "naive", **options):
-    from perfkit.engines import EngineOptions, play_engine
+    from perfkit.search.engines import EngineOptions, play_engine
 
     recipe = {"spec": f"{BAD_ENGINES}:{name}", "game": "tiny", "simulations": 2, "seed": 0}
     return within(120, lambda: play_engine(
@@ -337,7 +337,7 @@ def good_runs(tiny_net):
 ])
 @pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
 def test_an_aborted_game_is_never_stored_and_the_others_are_kept(tiny_net, good_runs, engine, why, strategy, options):
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed) as failed:
         play(engine, tiny_net, strategy, **options)
@@ -609,7 +609,7 @@ def test_a_call_from_an_engines_own_thread_counts_for_the_one_open_game(tiny_net
 def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, options):
     """One game at a time: every call counts for its move, as the good engine's do. Several games in
     flight: whose call it is cannot be known, so it is refused, never counted for no move."""
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     if strategy == "naive":
         run = play("foreign_thread", tiny_net, strategy, **options)
@@ -627,7 +627,7 @@ def test_an_engine_calling_from_its_own_thread(tiny_net, good_runs, strategy, op
 
 @pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
 def test_an_engine_returning_a_bad_winner_fails_that_game(tiny_net, strategy, options):
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed, match=r"^1 of 4 games failed: game 1: the winner must be 0 \(a draw\), 1 or 2, got 7; 3 finished$"):
         play("bad_winner", tiny_net, strategy, **options)
@@ -637,7 +637,7 @@ def test_an_engine_returning_a_bad_winner_fails_that_game(tiny_net, strategy, op
 
 @pytest.mark.parametrize("timeout", [0, -1.0, math.nan, "2", True])
 def test_a_bad_game_timeout_is_refused(timeout):
-    from perfkit.engines import EngineOptions
+    from perfkit.search.engines import EngineOptions
 
     with pytest.raises(PerfkitError, match=r"game timeout must be a number of seconds > 0 \(or None: no limit\)"):
         EngineOptions(game_timeout_s=timeout)
@@ -645,7 +645,7 @@ def test_a_bad_game_timeout_is_refused(timeout):
 
 @pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
 def test_a_hung_game_stops_the_run_naming_it_and_the_finished_games_are_kept(tiny_net, good_runs, strategy, options):
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed) as failed:
         play("hangs", tiny_net, strategy, game_timeout_s=3.0, **options)  # a tiny game takes ~30 ms
@@ -731,7 +731,7 @@ def test_cli_a_bad_engine_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys
     ("play_game", None, r"play_game must be a method, got NoneType"),
 ])
 def test_play_engine_checks_the_engine_protocol(tiny_net, attribute, value, message):
-    from perfkit.engines import EngineOptions, play_engine
+    from perfkit.search.engines import EngineOptions, play_engine
 
     engine = bad_engine("good")
     setattr(engine, attribute, value)
@@ -747,7 +747,7 @@ def test_play_engine_checks_the_engine_protocol(tiny_net, attribute, value, mess
 ])
 @pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
 def test_a_bad_observation_fails_its_game_only_in_every_mode(tiny_net, engine, why, strategy, options):
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed) as failed:
         play(engine, tiny_net, strategy, **options)
@@ -769,7 +769,7 @@ class NanNet(torch.nn.Module):
 
 @pytest.mark.parametrize(("strategy", "options"), MODES, ids=MODE_IDS)
 def test_a_network_answering_nan_fails_the_games_in_one_line(tiny_net, strategy, options):
-    from perfkit.engines.run import GamesFailed
+    from perfkit.search.engines.run import GamesFailed
 
     with pytest.raises(GamesFailed, match=r"^4 of 4 games failed: games 0, 1, 2 and 1 more: the network answered NaN "
                                           r"or infinite values; 0 finished$"):

@@ -16,9 +16,9 @@ import pytest
 
 from perfkit.analysis.bottleneck import cpu_side_cap, cpu_side_line
 from perfkit.analysis.metrics import ENGINE_METRICS
-from perfkit.engines.run import EngineOptions
 from perfkit.measure.engine import bench_engine
 from perfkit.report.console import render_bench
+from perfkit.search.engines.run import EngineOptions
 from perfkit.types import PerfkitError
 
 ENGINE_FILE = textwrap.dedent('''

@@ -84,9 +84,9 @@ def engine(game="x", simulations=1, seed=0):
 @pytest.mark.parametrize(("strategy", "scheduler"), [("naive", "threads"), ("crossgame", "greenlet"),
                                                      ("crossgame", "threads")])
 def test_a_cache_hit_is_not_a_call_the_moves_calls_add_up(tmp_path, strategy, scheduler):
-    from perfkit.engines.run import EngineOptions
     from perfkit.measure.engine import bench_engine
     from perfkit.report.console import render_bench
+    from perfkit.search.engines.run import EngineOptions
 
     path = tmp_path / "asks_twice.py"
     path.write_text(ASKS_TWICE)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from perfkit.cli import main
-from perfkit.engines.run import EngineOptions
 from perfkit.measure.engine_profile import (
     engine_files,
     engine_functions,
     profile_engine,
     render_engine_profile,
 )
+from perfkit.search.engines.run import EngineOptions
 
 SLOW = str(Path(__file__).parent / "data" / "slow_engine.py")
 
@@ -43,7 +43,7 @@ def test_profiling_names_the_slow_function_first(tmp_path, scheduler):
 
 
 def test_the_engines_own_functions_are_those_of_its_file():
-    from perfkit.engines import make_engine
+    from perfkit.search.engines import make_engine
 
     engine = make_engine(f"{SLOW}:engine", game="tictac", simulations=1)
     assert engine_files(engine) == [str(Path(SLOW).resolve())]

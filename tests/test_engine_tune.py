@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from perfkit.cli import main
-from perfkit.engines import EngineOptions, play_engine
 from perfkit.measure.engine import EngineRun
 from perfkit.measure.tune import ENGINE_SPACE, Trial, tune_engine
+from perfkit.search.engines import EngineOptions, play_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,11 +15,11 @@ import torch
 
 import perfkit
 from perfkit.batching.server import BatchServer
-from perfkit.engines import EngineOptions, make_engine, play_engine
 from perfkit.instrument.run import load_run
 from perfkit.instrument.trace import Tracer
 from perfkit.measure.engine import bench_engine
 from perfkit.model import build_game_model
+from perfkit.search.engines import EngineOptions, make_engine, play_engine
 
 pyspiel = pytest.importorskip("pyspiel")
 
@@ -262,7 +262,7 @@ def test_workers_play_the_same_games_and_account_every_call(c4):
 
 
 def test_a_worker_that_dies_stops_the_run_in_one_line(c4, monkeypatch):
-    from perfkit.engines.workers import CRASH_ENV
+    from perfkit.search.engines.workers import CRASH_ENV
 
     engine, net, _ = c4
     monkeypatch.setenv(CRASH_ENV, "1:3")

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from perfkit.batching.greenlets import GreenletServer
-from perfkit.engines import EngineOptions, make_engine, play_engine
 from perfkit.model import build_game_model
+from perfkit.search.engines import EngineOptions, make_engine, play_engine
 from perfkit.types import PerfkitError
 
 pytest.importorskip("pyspiel")

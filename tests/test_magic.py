@@ -119,7 +119,7 @@ def test_magic_lines_without_profile_is_one_line(shell, capsys):
 
 
 ENGINE_CELL = """
-from perfkit.engines.run import play_one
+from perfkit.search.engines.run import play_one
 for g in range(2):
     play_one(engine, g, lambda obs: engine.network(torch.as_tensor(obs)[None].float()), tracer)
 """

@@ -244,12 +244,12 @@ class ObservationCache(ExactLRU):
     no call: a cache hit is not a call, so the moves' calls add up to the calls table); the
     network's calls are recorded as they happen, with `asked`.
 
-    Where it sits (`perfkit.engines.run`): `naive` looks each predict up here directly (a
+    Where it sits (`perfkit.search.engines.run`): `naive` looks each predict up here directly (a
     lookup of one row); the batch server (`crossgame`) looks a request up when it arrives
     (`lookup`: a request wholly cached never waits for a call) and looks each call's rows up
     when it fires (it is the server's forward), so a position asked by two games while its
     first call is in flight is sent once. With worker processes it sits in the device process
-    only: see `perfkit.engines.workers`.
+    only: see `perfkit.search.engines.workers`.
 
     Args:
         forward: `(planes, *, owners, queue_wait_s, asked) -> (logits [S, A], values [S])`.

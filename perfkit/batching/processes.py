@@ -15,7 +15,7 @@ workers here, the same way:
   test hook that makes a worker die (or raise) before a given request.
 
 perfkit's search (`perfkit.strategies.workers`): each worker runs a group of games in lockstep
-and sends whole search levels to a server loop. A user's engine (`perfkit.engines.workers`):
+and sends whole search levels to a server loop. A user's engine (`perfkit.search.engines.workers`):
 each worker runs its games in threads or greenlets, and the batching is one core at two levels:
 
 - inside a worker, its games' batch-of-one calls go to a local `BatchServer` whose forward

@@ -14,12 +14,12 @@ import torch
 
 from perfkit.analysis.bottleneck import cpu_side_cap
 from perfkit.devices.threads import ThreadChoice, choose_threads, thread_probe
-from perfkit.engines import make_engine
-from perfkit.engines.run import ENGINE_STRATEGIES, GamesFailed, engine_settings, play_engine
 from perfkit.instrument.run import Run
 from perfkit.measure.bench import add_comparisons, check_writable, run_dir_for
 from perfkit.model.evaluator import resolve_device, resolve_precision
 from perfkit.model.net import build_game_model
+from perfkit.search.engines import make_engine
+from perfkit.search.engines.run import ENGINE_STRATEGIES, GamesFailed, engine_settings, play_engine
 from perfkit.strategies import EngineOptions
 from perfkit.types import PerfkitError, Preset, get_preset
 

@@ -34,7 +34,6 @@ from pyinstrument.renderers import HTMLRenderer
 from pyinstrument.session import Session
 
 from perfkit.analysis.bottleneck import cpu_side_line, engine_run_lines
-from perfkit.engines.run import GamesFailed, play_engine
 from perfkit.instrument.profilers import (
     TREE_THRESHOLD,
     FunctionCost,
@@ -51,6 +50,7 @@ from perfkit.instrument.run import Run
 from perfkit.instrument.trace import Tracer
 from perfkit.measure.engine import EngineRun, EngineSetup, check_engine_request, finish_engine_runs
 from perfkit.measure.profile import _check_writable_file
+from perfkit.search.engines.run import GamesFailed, play_engine
 from perfkit.strategies import EngineOptions
 from perfkit.types import PerfkitError
 

@@ -165,7 +165,7 @@ class TrialBudget:
 def measure_engine(setup: EngineSetup, options: EngineOptions, settings: dict[str, Any], budget: TrialBudget) -> Trial:
     """Steady-state boards/s of an engine's crossgame games with `settings` (EngineOptions fields)
     over the budget after its warm-up: games stream in until the budget is spent, then stop."""
-    from perfkit.engines.run import play_engine
+    from perfkit.search.engines.run import play_engine
 
     trial = dataclasses.replace(options, **settings, games=10**6, game_timeout_s=None)
     t0 = time.perf_counter()

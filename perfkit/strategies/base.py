@@ -37,7 +37,7 @@ from perfkit.types import (
 class Agent:
     """What plays a game with perfkit's own search: the network behind `evaluate`, the game, the
     search, the seed. (A *user's engine* is another thing: a search perfkit did not write,
-    `perfkit.engines`.) `Engine` is this class's former name, kept as an alias.
+    `perfkit.search.engines`.) `Engine` is this class's former name, kept as an alias.
 
     `game` is a perfkit `Game`, or an int N: the presets' game on an N×N board (Hex).
     """
@@ -52,7 +52,7 @@ class Agent:
             object.__setattr__(self, "game", get_game(DEFAULT_GAME, board=self.game))
 
 
-USER_ENGINE = "engine"  # the search of a user's unmodified engine (perfkit.engines): one position per request
+USER_ENGINE = "engine"  # the search of a user's unmodified engine (perfkit.search.engines): one position per request
 ANY_SEARCH = "any search"  # in a strategy's `serves`: every search in perfkit.search.SEARCHES
 
 # The registry: name -> strategy class, in the order `--strategy all` plays them (`register`).
@@ -215,7 +215,7 @@ def batched(max_batch: int | None = None) -> Schedule:
 
 
 class EngineGames(Protocol):
-    """A user's engine's games, as `perfkit.engines` hands them to a strategy: each game asks
+    """A user's engine's games, as `perfkit.search.engines` hands them to a strategy: each game asks
     `predict(obs [*obs_shape]) -> (logits [A], value)`, one position at a time."""
 
     obs_shape: tuple[int, ...]

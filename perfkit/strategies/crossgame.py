@@ -234,7 +234,7 @@ def _whole(key: str, value: object, least: int) -> None:
 
 @dataclass(frozen=True)
 class EngineOptions(CrossGameOptions):
-    """The same options, for a user's engine (`perfkit.engines.play_engine`), plus what only its
+    """The same options, for a user's engine (`perfkit.search.engines.play_engine`), plus what only its
     runs have: how many games, the exact cache, a game timeout and the scheduler of its games.
 
     The batching fields are crossgame's (one declaration, one set of checks); `max_batch`

@@ -90,9 +90,9 @@ def worker_main(cfg: WorkerConfig) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from perfkit.engines import make_engine
-    from perfkit.engines.run import _Games, run_game_threads
     from perfkit.instrument.trace import Tracer
+    from perfkit.search.engines import make_engine
+    from perfkit.search.engines.run import _Games, run_game_threads
 
     conn = Connection(cfg.conn_fd)
     engine = make_engine(cfg.spec, game=cfg.game, simulations=cfg.simulations, seed=cfg.seed)
@@ -222,7 +222,7 @@ def play_with_workers(
                 game_timeout_s=game_timeout_s, scheduler=scheduler,
             )
             rows = shared_rows(None, rows=threads_here, obs_shape=engine.obs_shape, actions=engine.actions)
-            proxies.start(launch(i, entry="perfkit.engines.workers:main", cfg=dataclasses.asdict(cfg), rows=rows))
+            proxies.start(launch(i, entry="perfkit.search.engines.workers:main", cfg=dataclasses.asdict(cfg), rows=rows))
         for t in proxies.threads:
             t.join()
     finally:

@@ -309,7 +309,7 @@ class _EngineGames:
         run_game_threads(targets, self.games_of, self.options.game_timeout_s)
 
     def in_workers(self, server: BatchServer) -> dict[str, Any]:
-        from perfkit.engines.workers import play_with_workers
+        from perfkit.search.engines.workers import play_with_workers
 
         assert self.recipe is not None  # play_engine checked it
         games, options = self.games_of, self.options

@@ -17,7 +17,7 @@ An engine is any object that keeps `perfkit.types.UserEngine`:
 
 What breaks the protocol is one line (a PerfkitError): at once for the engine itself
 (`check_engine`), and for one game (it fails, is not recorded, and the others go on) for what
-a game does; see `perfkit.engines.run`.
+a game does; see `perfkit.search.engines.run`.
 
 Built in: `openspiel-mcts` (OpenSpiel's Python `MCTSBot`). Your own: `--engine
 path/to/file.py:factory` or `--engine package.module:factory`, where
@@ -34,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfkit.engines.run import ENGINE_STRATEGIES, GamesFailed, check_engine, play_engine
 from perfkit.instrument.trace import why_failed
+from perfkit.search.engines.run import ENGINE_STRATEGIES, GamesFailed, check_engine, play_engine
 from perfkit.strategies import EngineOptions
 from perfkit.types import PerfkitError
 
@@ -46,7 +46,7 @@ ENGINES = (BUILTIN, "openspiel-mcts")
 def _factory(spec: str) -> Callable[..., Any]:
     """The engine factory named by `spec` (a built-in name, FILE.py:NAME or MODULE:NAME)."""
     if spec == "openspiel-mcts":
-        from perfkit.engines.openspiel_mcts import OpenSpielMCTS
+        from perfkit.search.engines.openspiel_mcts import OpenSpielMCTS
 
         return OpenSpielMCTS
     if ":" not in spec:
