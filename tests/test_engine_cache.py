@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-import perfkit.search.engines.run as engine_run
 from perfkit.batching.cache import ObservationCache, obs_keys
 from perfkit.model import build_game_model
 from perfkit.search.engines import EngineOptions, make_engine, play_engine
+from perfkit.search.engines import run as engine_run
 from perfkit.types import PerfkitError
 
 pytest.importorskip("pyspiel")
