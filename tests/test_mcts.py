@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -100,7 +101,9 @@ def test_crossgame_with_a_device_thread_plays_the_same_games(played):
     workload, runs = played
     overlapped = dataclasses.replace(workload, settings=dataclasses.replace(workload.settings, concurrency=4, groups=2,
                                                                             inflight=2, games=4))
+    switch = sys.getswitchinterval()
     run = run_strategy("crossgame", overlapped, progress=False)
+    assert sys.getswitchinterval() == switch  # lowered while the device thread ran, restored after
     naive = dataclasses.replace(workload, settings=dataclasses.replace(workload.settings, games=4))
     assert sequences(run) == sequences(run_strategy("naive", naive, progress=False))
     s = run.summary
