@@ -3,10 +3,11 @@
 A device thread that leaves the traced forward (or the numpy around it) must win the GIL back from the
 main thread; while the main thread runs Python it waits up to the switch interval (5 ms by default) for
 it. Here: the runner's whole call (encode, traced forward, float64 numpy out) at batch B on a device
-thread, beside a main thread doing small numpy steps (as the search does), alternately at 5 ms and
-0.5 ms, R rounds of S seconds. Prints one JSON line per round.
+thread, beside a main thread doing small numpy steps (as the search does), alternately at the switch
+intervals SWITCH_MS (ms, default "5,0.5"), R rounds of S seconds. Prints one JSON line per round.
 
 Usage, from the repository root: PYTHONPATH=$PWD python data/results/2026-12-02-mcts-overlap/switch_interval.py [B] [R] [S]
+(switch-interval.jsonl: `... 116 3 5`, then `SWITCH_MS=5,0.5,0.1,0.02 ... 116 2 4`)
 """
 
 import json
