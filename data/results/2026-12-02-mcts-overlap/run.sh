@@ -13,7 +13,7 @@ HERE=data/results/2026-12-02-mcts-overlap
 RUNS=${RUNS:-/tmp/mcts-overlap-runs}  # run directories stay outside the repository
 ROUNDS=${ROUNDS:-3}
 HEX_ROUNDS=${HEX_ROUNDS:-2}
-PARTS=${PARTS:-"curve pairs hex all engine"}
+PARTS=${PARTS:-"curve pairs hex all engine"}  # and pairs64, order, cap: run apart
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 ROOT=$PWD
 eval "$(sed -n '/^tag() {/,/^}/p' data/results/2026-12-02-mcts/cpu-cuts/run.sh)"
@@ -45,6 +45,27 @@ part pairs && for i in $(seq 1 "$ROUNDS"); do
   cf --concurrency 512 --games 1536 | tag "$i" perfkit-g1i1 512 >> "$HERE/pairs.jsonl"
 done
 
+# 64 games in flight without a device thread (groups 1, inflight 1) beside mctx at B = 64 (one thread), alternating;
+# run after the rest (PARTS=pairs64), once pairs.jsonl showed a device thread does not pay at 64 in flight.
+part pairs64 && for i in $(seq 1 "$ROUNDS"); do
+  anchor1 64 | tag "$i" mctx-1thread 64 >> "$HERE/pairs64.jsonl"
+  cf --concurrency 64 --games 192 | tag "$i" perfkit-g1i1 64 >> "$HERE/pairs64.jsonl"
+done
+
+# groups 1 against groups 2 + inflight 2 at 512 in flight, perfkit alone, in the other order than in the pairs
+# (there groups 1 always ran last); run apart (PARTS=order).
+part order && for i in 1 2; do
+  cf --concurrency 512 --games 1536 | tag "$i" perfkit-g1i1 512 >> "$HERE/order.jsonl"
+  cf --concurrency 512 --games 1536 --groups 2 --inflight 2 | tag "$i" perfkit-g2i2 512 >> "$HERE/order.jsonl"
+done
+
+# groups 1 at 512 in flight with calls capped at 128 boards (the traced forward is cheaper per board there,
+# forward-batch.txt) against the default cap (1024), alternating; run apart (PARTS=cap).
+part cap && for i in 1 2; do
+  cf --concurrency 512 --games 1536 --max-batch 128 | tag "$i" perfkit-g1i1-maxbatch128 512 >> "$HERE/cap.jsonl"
+  cf --concurrency 512 --games 1536 | tag "$i" perfkit-g1i1 512 >> "$HERE/cap.jsonl"
+done
+
 # Hex on `small` (9x9), perfkit only (mctx has no Hex), alternating 64 and 256 in flight.
 part hex && { uptime; pk curve --preset small --game hex --device cpu --threads 1 --max-batch 1024 --out "$RUNS/curves" \
   --no-progress; uptime; } > "$HERE/curve-hex.txt"
@@ -64,3 +85,4 @@ part all && { uptime; pk bench $MCTS --game connect_four --games 64 --strategy a
 # OpenSpiel's MCTSBot, unmodified, batched across 64 games by perfkit's engine path.
 part engine && { uptime; pk bench --engine openspiel-mcts --game connect_four --simulations 50 --games 64 --strategy crossgame \
   --threads 1 --no-progress --out "$RUNS/engine" --curves "$RUNS/curves" --verbose; uptime; } > "$HERE/engine-openspiel-mcts.txt" 2>&1
+true  # a part not run is not a failure
