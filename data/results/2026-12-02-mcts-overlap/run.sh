@@ -13,7 +13,7 @@ HERE=data/results/2026-12-02-mcts-overlap
 RUNS=${RUNS:-/tmp/mcts-overlap-runs}  # run directories stay outside the repository
 ROUNDS=${ROUNDS:-3}
 HEX_ROUNDS=${HEX_ROUNDS:-2}
-PARTS=${PARTS:-"curve pairs hex all engine"}  # and pairs64, order, cap: run apart
+PARTS=${PARTS:-"curve pairs hex all engine"}  # and pairs64, pairs256, order, cap: run apart
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 ROOT=$PWD
 eval "$(sed -n '/^tag() {/,/^}/p' data/results/2026-12-02-mcts/cpu-cuts/run.sh)"
@@ -50,6 +50,12 @@ done
 part pairs64 && for i in $(seq 1 "$ROUNDS"); do
   anchor1 64 | tag "$i" mctx-1thread 64 >> "$HERE/pairs64.jsonl"
   cf --concurrency 64 --games 192 | tag "$i" perfkit-g1i1 64 >> "$HERE/pairs64.jsonl"
+done
+
+# 256 in flight without a device thread beside mctx at B = 256 (one thread), alternating; run apart (PARTS=pairs256).
+part pairs256 && for i in $(seq 1 "$ROUNDS"); do
+  anchor1 256 | tag "$i" mctx-1thread 256 >> "$HERE/pairs256.jsonl"
+  cf --concurrency 256 --games 768 | tag "$i" perfkit-g1i1 256 >> "$HERE/pairs256.jsonl"
 done
 
 # groups 1 against groups 2 + inflight 2 at 512 in flight, perfkit alone, in the other order than in the pairs
