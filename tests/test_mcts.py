@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -92,6 +93,22 @@ def test_cache_on_and_off_play_the_same_games(played):
     run = run_strategy("crossgame", uncached, progress=False)
     assert sequences(run) == sequences(runs["crossgame"])
     assert run.summary["boards"] > runs["crossgame"].summary["boards"]  # the cache sent fewer
+
+
+def test_crossgame_with_a_device_thread_plays_the_same_games(played):
+    """groups 2, inflight 2: the cache is looked up on the search's thread and only its misses go to
+    the device thread; the games are naive's, every asked board is a hit or sent."""
+    workload, runs = played
+    overlapped = dataclasses.replace(workload, settings=dataclasses.replace(workload.settings, concurrency=4, groups=2,
+                                                                            inflight=2, games=4))
+    switch = sys.getswitchinterval()
+    run = run_strategy("crossgame", overlapped, progress=False)
+    assert sys.getswitchinterval() == switch  # lowered while the device thread ran, restored after
+    naive = dataclasses.replace(workload, settings=dataclasses.replace(workload.settings, games=4))
+    assert sequences(run) == sequences(run_strategy("naive", naive, progress=False))
+    s = run.summary
+    assert s["boards"] == round(s["boards_asked"] * (1 - s["cache_hit_share"]))  # the calls carried the misses only
+    assert run.calls["asked"].sum() >= s["boards"]
 
 
 def test_permove_k8_takes_eight_leaves_per_call_and_stays_legal():

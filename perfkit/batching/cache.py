@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,20 @@ def _row_bytes(rows: np.ndarray) -> list[bytes]:
     """Each row of a [B, W] uint8 array as bytes, in one call (a void view's `tolist`)."""
     rows = np.ascontiguousarray(rows)
     return rows.view(np.dtype((np.void, rows.shape[1]))).reshape(-1).tolist() if rows.shape[1] else [b""] * len(rows)
+
+
+@dataclass
+class Lookup:
+    """A lookup between `ExactLRU.look_up` and `ExactLRU.finish`: what was cached, what must be sent."""
+
+    b: int  # rows asked
+    hit: list[int]  # rows answered from the cache
+    hit_logits: np.ndarray  # [H, A]
+    hit_values: np.ndarray  # [H]
+    miss: list[int]  # rows not cached
+    first: dict[bytes, int]  # a missing key -> the row sent for it
+    source: list[int]  # each missing row's sent row
+    rows: np.ndarray  # [S] the rows to send, ascending
 
 
 class ExactLRU:
@@ -123,7 +138,12 @@ class ExactLRU:
     def answer(self, keys: Sequence[bytes], send: Send) -> tuple[np.ndarray, np.ndarray]:
         """One lookup: rows from the cache where it can, the rest through one `send`, each
         distinct row once; returns (logits [B, A], values [B]) float64."""
-        b = len(keys)
+        look = self.look_up(keys)
+        return self.finish(look, *send(look.rows)) if len(look.rows) else self.finish(look)
+
+    def look_up(self, keys: Sequence[bytes]) -> Lookup:
+        """The first half of `answer`: the cached rows' answers now, and which rows must be sent
+        (`Lookup.rows`); `finish` completes it with their answers (possibly on another thread)."""
         with self._lock:
             slots = list(map(self._store.get, keys))
             hit = [i for i, s in enumerate(slots) if s is not None]
@@ -134,19 +154,25 @@ class ExactLRU:
         first: dict[bytes, int] = {}  # a missing key -> the row that is sent for it
         source = [first.setdefault(keys[i], i) for i in miss]  # each missing row's sent row
         rows = np.fromiter(first.values(), np.int64, len(first))  # ascending: first occurrences in order
+        return Lookup(len(keys), hit, hit_logits, hit_values, miss, first, source, rows)
+
+    def finish(
+        self, look: Lookup, lg: np.ndarray | None = None, vl: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`look`'s answers: its cached rows and the sent rows' answers `lg`, `vl` (None: none were sent), stored."""
+        b, hit, miss, rows = look.b, look.hit, look.miss, look.rows
         if len(rows):
-            lg, vl = send(rows)
             lg, vl = np.asarray(lg, np.float64), np.asarray(vl, np.float64).reshape(len(rows))
         else:
-            lg, vl = np.empty((0, hit_logits.shape[1])), np.empty(0)
+            lg, vl = np.empty((0, look.hit_logits.shape[1])), np.empty(0)
         logits, values = np.empty((b, lg.shape[1])), np.empty(b)
         if hit:
-            logits[hit], values[hit] = hit_logits, hit_values
+            logits[hit], values[hit] = look.hit_logits, look.hit_values
         if miss:
-            j = np.searchsorted(rows, source)
+            j = np.searchsorted(rows, look.source)
             logits[miss], values[miss] = lg[j], vl[j]
         with self._lock:
-            self._keep(list(first), lg, vl)
+            self._keep(list(look.first), lg, vl)
             self.asked += b
             self.sent += len(rows)
             self.hits += b - len(rows)
@@ -219,18 +245,32 @@ class EvalCache(ExactLRU):
         b = len(to_move)
         if b == 0:
             return self.evaluate(stones, to_move, n_policy=n_policy, n_value=n_value, level=level, **extra)
+        look, send = self.split(stones, to_move, n_policy=n_policy, n_value=n_value, level=level, **extra)
+        return self.finish(look, *send()) if send is not None else self.finish(look)
 
-        def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            def scaled(count: int | None) -> int | None:
-                # Which sent rows want a policy is not passed down; the counts are split in proportion.
-                return None if count is None else round(count * len(rows) / b)
+    def split(
+        self, stones: np.ndarray, to_move: np.ndarray, *, n_policy: int | None = None, n_value: int | None = None,
+        level: int = -1, **extra: Any,
+    ) -> tuple[Lookup, Callable[[], tuple[np.ndarray, np.ndarray]] | None]:
+        """A call in two halves: the lookup now, and the call of the rows not cached (None: every row
+        was), which may run on another thread; `finish(lookup, *call())` answers all B rows."""
+        b = len(to_move)
+        look = self.look_up(row_keys(stones, to_move))
+        rows = look.rows
+        if not len(rows):
+            return look, None
 
+        def scaled(count: int | None) -> int | None:
+            # Which sent rows want a policy is not passed down; the counts are split in proportion.
+            return None if count is None else round(count * len(rows) / b)
+
+        def send() -> tuple[np.ndarray, np.ndarray]:
             return self.evaluate(
                 stones[rows], to_move[rows], n_policy=scaled(n_policy), n_value=scaled(n_value), level=level,
                 asked=b, **extra,
             )
 
-        return self.answer(row_keys(stones, to_move), send)
+        return look, send
 
 
 class ObservationCache(ExactLRU):

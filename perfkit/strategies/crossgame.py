@@ -22,6 +22,7 @@ batch server (`perfkit.strategies.workers`).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sized
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, check_cache_entries
+from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, Lookup, check_cache_entries
 from perfkit.batching.queue import Call, RowQueue
 from perfkit.batching.server import DEFAULT_SCHEDULER, BatchServer, check_scheduler
 from perfkit.strategies.base import (
@@ -51,6 +52,11 @@ from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 
 DEFAULT_CONCURRENCY = 64
 DEFAULT_MAX_BATCH = 1024
+Answer = tuple[np.ndarray, np.ndarray]  # logits [B, A], values [B]
+# The interpreter's switch interval while a device thread runs: beside a busy search thread its calls
+# made 1.2-1.7x as many boards/s at 0.5 ms as at the default 5 ms
+# (data/results/2026-12-02-mcts-overlap/switch_interval.py).
+DEVICE_SWITCH_S = 0.0005
 
 
 @dataclass
@@ -82,12 +88,17 @@ class _Batcher:
     def __init__(self, engine: Agent, *, max_batch: int | None, inflight: int) -> None:
         self.engine, self.inflight = engine, inflight
         self.queue = RowQueue(max_batch)
-        self.flights: deque[tuple[Future[tuple[np.ndarray, np.ndarray]] | tuple[np.ndarray, np.ndarray], Call]] = deque()
+        # Each call out: its answer (a Future on the device thread, or the answer itself), the cache
+        # lookup it completes (None: no cache on this thread), the call.
+        self.flights: deque[tuple[Future[Answer] | Answer | None, Lookup | None, Call]] = deque()
         # One device thread; on a device whose evaluator takes concurrent calls (CUDA's double-buffered
         # slots) one per call in flight, so a call's copies overlap the previous call's forward pass.
         threads = max(1, min(inflight, int(getattr(engine.evaluate, "concurrent_calls", 1))))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="perfkit-device") if inflight > 1 else None
         self.seated = isinstance(engine.evaluate, Seats)  # two networks: each row goes to its root player's
+        # With a device thread the cache is looked up here, on the search's thread, and only the rows it
+        # lacks go to the device thread: the device thread runs the network and little else.
+        self.cache = engine.evaluate if self.pool is not None and isinstance(engine.evaluate, EvalCache) else None
 
     def start(self, slots: GameSlots) -> Iterator[GameRecord]:
         """The group's next search, its first request queued; yields games a search that needed no network ended."""
@@ -109,14 +120,22 @@ class _Batcher:
             stones, to_move, kwargs = batch_of(parts, seated=self.seated)
             kwargs["queue_wait_s"] = time.perf_counter() - call.oldest_s
             if self.pool is None:
-                self.flights.append((evaluate(stones, to_move, **kwargs), call))
+                self.flights.append((evaluate(stones, to_move, **kwargs), None, call))
+            elif self.cache is not None:
+                look, rest = self.cache.split(stones, to_move, **kwargs)
+                self.flights.append((None if rest is None else self.pool.submit(rest), look, call))
             else:
-                self.flights.append((self.pool.submit(evaluate, stones, to_move, **kwargs), call))
+                self.flights.append((self.pool.submit(evaluate, stones, to_move, **kwargs), None, call))
 
     def receive(self) -> Iterator[GameRecord]:
         """The oldest call's answers back to its levels; each level wholly answered resumes its search."""
-        answer, call = self.flights.popleft()
-        logits, values = answer.result() if isinstance(answer, Future) else answer
+        answer, look, call = self.flights.popleft()
+        result = answer.result() if isinstance(answer, Future) else answer
+        if look is not None and self.cache is not None:
+            logits, values = self.cache.finish(look, *(result or ()))  # None: every row was cached
+        else:
+            assert result is not None  # a call without a lookup has its answer
+            logits, values = result
         for level in call.scatter(logits, values):
             try:
                 req = level.steps.send(Evaluation(level.logits, level.values))
@@ -151,6 +170,11 @@ def play_crossgame(
     in_flight = min(concurrency, len(game_ids)) if isinstance(game_ids, Sized) else concurrency
     per_group = max(1, math.ceil(in_flight / groups))
     batcher = _Batcher(engine, max_batch=max_batch, inflight=inflight)
+    switch = sys.getswitchinterval()
+    if batcher.pool is not None:
+        # The device thread wins the GIL back after each forward (and for the numpy around it); while the
+        # search runs Python it waits up to the switch interval for it: 5 ms, about one call's forward.
+        sys.setswitchinterval(min(switch, DEVICE_SWITCH_S))
     try:
         for _ in range(groups):
             yield from batcher.start(GameSlots(engine, source, per_group))
@@ -161,6 +185,7 @@ def play_crossgame(
             yield from batcher.receive()
     finally:
         batcher.close()
+        sys.setswitchinterval(switch)
 
 
 @dataclass(frozen=True)
