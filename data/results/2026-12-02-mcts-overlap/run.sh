@@ -2,13 +2,13 @@
 # Issue 20 after the overlap work (wt-mcts): perfkit's MCTS crossgame with a device thread (--groups 2 --inflight 2)
 # against mctx + pgx, alternating, plus Hex, the three strategies and OpenSpiel's MCTSBot through the engine path.
 # Run from the repository root:
-#   PYTHON=/work/main/.venv/bin/python ANCHOR_PYTHON=/tmp/anchor-jax/bin/python \
+#   PYTHON=.venv/bin/python ANCHOR_PYTHON=/tmp/anchor-jax/bin/python \
 #     bash data/results/2026-12-02-mcts-overlap/run.sh
 # Every JSON line of pairs.jsonl / hex.jsonl gets its round, what it is and the load average (tag()).
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 ANCHOR_PYTHON=${ANCHOR_PYTHON:-/tmp/anchor-jax/bin/python}
-ANCHOR=${ANCHOR:-/work/shared/anchors/mctx_connect_four.py}
+ANCHOR=${ANCHOR:-data/anchors/mctx_connect_four.py}
 HERE=data/results/2026-12-02-mcts-overlap
 RUNS=${RUNS:-/tmp/mcts-overlap-runs}  # run directories stay outside the repository
 ROUNDS=${ROUNDS:-3}
