@@ -111,6 +111,12 @@ class Device:
         """The hardware beyond the manifest's fields, for a results page: memory, capability, driver ({}: none)."""
         return {}
 
+    def profiler_activities(self) -> tuple[list[Any], str]:
+        """torch.profiler's activities on this device, and the column a per-operator table sorts by."""
+        from torch.profiler import ProfilerActivity
+
+        return [ProfilerActivity.CPU], "self_cpu_time_total"
+
     def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         """(NVML reader, None), or (None, "unavailable: <reason>")."""
         return None, f"unavailable: the run uses {self.name}, not an NVIDIA GPU"

@@ -100,6 +100,11 @@ class CudaDevice(Device):
         return {"cudnn": torch.backends.cudnn.version(), "gpu_memory_gib": props.total_memory / 2**30,
                 "gpu_capability": f"{props.major}.{props.minor}", "driver": driver_version()}
 
+    def profiler_activities(self) -> tuple[list[Any], str]:
+        from torch.profiler import ProfilerActivity
+
+        return [ProfilerActivity.CPU, ProfilerActivity.CUDA], "self_cuda_time_total"
+
     def gpu_reader(self) -> tuple[GpuReader | None, str | None]:
         return open_reader("cuda", self.index)
 

@@ -292,18 +292,18 @@ def _line_profile(
 def operator_table(setup: EngineSetup, *, batch: int, calls: int = 20, rows: int = 20) -> str:
     """torch.profiler's per-operator table of `calls` calls of `batch` observations through the run's
     call path (the Tracer: host copy, forward, answers back), sorted by self time."""
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import profile
+
+    from perfkit.devices import get_device
 
     tracer = Tracer(setup.net, name="operators", actions=setup.engine.actions, precision=setup.precision,
                     device=setup.device, sample_gpu=False)
     planes = np.random.default_rng(0).random((batch, *setup.engine.obs_shape)).astype(np.float32)
     tracer.evaluate(planes)  # warm-up, untimed
-    cuda = setup.device.type == "cuda"
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    activities, sort = get_device(str(setup.device)).profiler_activities()
     with profile(activities=activities) as prof:
         for _ in range(calls):
             tracer.evaluate(planes)
-    sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     table = prof.key_averages().table(sort_by=sort, row_limit=rows)
     return f"{calls} calls of batch {batch} ({setup.precision} on {setup.device}), by {sort}:\n{table}\n"
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 PYTHON=${PYTHON:-python}
 BASE=${BASE:-/tmp/base}
-OUT=data/results/2026-12-02-one-pipeline/hex-pairs.jsonl
+OUT=${OUT:-data/results/2026-12-02-one-pipeline/hex-pairs.jsonl}  # session 3's rerun: OUT=.../hex-pairs-final.jsonl
 ARGS="bench --strategy crossgame --preset small --games 64 --threads 1 --device cpu --no-progress --json"
 one() {  # $1: tag, $2: source tree
   (cd "$2" && PYTHONPATH=$PWD "$OLDPWD/$PYTHON" -m perfkit $ARGS --out /tmp/hex-pairs/$1) | "$PYTHON" -c "
