@@ -28,7 +28,6 @@ interval is shortened so the device thread wins the GIL back promptly between it
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -48,9 +47,8 @@ from perfkit.batching.server import (
     _Request,
     check_scheduler,
 )
+from perfkit.devices.gilfree import quick_gil_handoff
 from perfkit.types import PerfkitError
-
-SWITCH_INTERVAL_S = 0.0002  # with calls in flight: how long the device thread may wait for the GIL
 
 
 class _Group:
@@ -147,21 +145,20 @@ class GreenletServer(BatchServer):
             group.ready.append(task)
             group.live += 1
         self.live = len(started)
-        grad, interval = torch.is_grad_enabled(), sys.getswitchinterval()
+        grad = torch.is_grad_enabled()
         if len(self._groups) > 1:
             self._device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfkit-device")
-            sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
-        try:
-            self._serve_tasks(grad)
-        finally:
-            self._stop(started, grad, interval)
+        with quick_gil_handoff(self._device is not None):
+            try:
+                self._serve_tasks(grad)
+            finally:
+                self._stop(started, grad)
 
-    def _stop(self, started: list[greenlet], grad: bool, interval: float) -> None:
+    def _stop(self, started: list[greenlet], grad: bool) -> None:
         """The run's end: calls in flight finished, tasks still alive ended, the thread as it was."""
         if self._device is not None:
             self._device.shutdown(wait=True, cancel_futures=True)
             self._device = None
-        sys.setswitchinterval(interval)
         torch.set_grad_enabled(grad)
         for task in started:
             if not task.dead:

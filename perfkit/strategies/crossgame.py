@@ -22,7 +22,6 @@ batch server (`perfkit.strategies.workers`).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sized
@@ -35,6 +34,7 @@ import numpy as np
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, Lookup, check_cache_entries
 from perfkit.batching.queue import Call, RowQueue
 from perfkit.batching.server import DEFAULT_SCHEDULER, BatchServer, check_scheduler
+from perfkit.devices.gilfree import quick_gil_handoff
 from perfkit.strategies.base import (
     ANY_SEARCH,
     USER_ENGINE,
@@ -53,10 +53,6 @@ from perfkit.types import EvalRequest, Evaluation, GameRecord, PerfkitError
 DEFAULT_CONCURRENCY = 64
 DEFAULT_MAX_BATCH = 1024
 Answer = tuple[np.ndarray, np.ndarray]  # logits [B, A], values [B]
-# The interpreter's switch interval while a device thread runs: beside a busy search thread its calls
-# made 1.2-1.7x as many boards/s at 0.5 ms as at the default 5 ms
-# (data/results/2026-12-02-mcts-overlap/switch_interval.py).
-DEVICE_SWITCH_S = 0.0005
 
 
 @dataclass
@@ -170,22 +166,17 @@ def play_crossgame(
     in_flight = min(concurrency, len(game_ids)) if isinstance(game_ids, Sized) else concurrency
     per_group = max(1, math.ceil(in_flight / groups))
     batcher = _Batcher(engine, max_batch=max_batch, inflight=inflight)
-    switch = sys.getswitchinterval()
-    if batcher.pool is not None:
-        # The device thread wins the GIL back after each forward (and for the numpy around it); while the
-        # search runs Python it waits up to the switch interval for it: 5 ms, about one call's forward.
-        sys.setswitchinterval(min(switch, DEVICE_SWITCH_S))
     try:
-        for _ in range(groups):
-            yield from batcher.start(GameSlots(engine, source, per_group))
-            if batcher.pool is not None:
-                batcher.send()  # each group's first level its own call: the groups start out of step
-        while batcher.queue or batcher.flights:
-            batcher.send()
-            yield from batcher.receive()
+        with quick_gil_handoff(batcher.pool is not None):
+            for _ in range(groups):
+                yield from batcher.start(GameSlots(engine, source, per_group))
+                if batcher.pool is not None:
+                    batcher.send()  # each group's first level its own call: the groups start out of step
+            while batcher.queue or batcher.flights:
+                batcher.send()
+                yield from batcher.receive()
     finally:
         batcher.close()
-        sys.setswitchinterval(switch)
 
 
 @dataclass(frozen=True)
