@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from perfkit.batching.queue import Call, RowQueue
+from perfkit.batching.queue import Call, RowQueue, quick_gil_handoff
 from perfkit.batching.server import (
     DEFAULT_SCHEDULER,
     SCHEDULERS,
@@ -47,7 +47,6 @@ from perfkit.batching.server import (
     _Request,
     check_scheduler,
 )
-from perfkit.devices.gilfree import quick_gil_handoff
 from perfkit.types import PerfkitError
 
 

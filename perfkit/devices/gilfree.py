@@ -15,33 +15,13 @@ TorchScript cannot trace), saying why in `GilFree.eager_reason`.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
 Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
-# The interpreter's switch interval while a device thread runs calls beside a busy search thread: the
-# device thread wins the GIL back after each forward (and for the numpy around it) and would wait up to
-# the default 5 ms, about one call's forward. At 0.5 ms its calls made 1.2-1.7x as many boards/s
-# (data/results/2026-12-02-mcts-overlap/switch_interval.py).
-DEVICE_SWITCH_S = 0.0005
-
-
-@contextmanager
-def quick_gil_handoff(device_thread: bool = True) -> Iterator[None]:
-    """The switch interval at most `DEVICE_SWITCH_S` while a device thread runs (nothing without one),
-    restored afterwards."""
-    before = sys.getswitchinterval()
-    if device_thread:
-        sys.setswitchinterval(min(before, DEVICE_SWITCH_S))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 class GilFree:

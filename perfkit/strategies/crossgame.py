@@ -32,9 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from perfkit.batching.cache import DEFAULT_CACHE_ENTRIES, EvalCache, Lookup, check_cache_entries
-from perfkit.batching.queue import Call, RowQueue
+from perfkit.batching.queue import Call, RowQueue, quick_gil_handoff
 from perfkit.batching.server import DEFAULT_SCHEDULER, BatchServer, check_scheduler
-from perfkit.devices.gilfree import quick_gil_handoff
 from perfkit.strategies.base import (
     ANY_SEARCH,
     USER_ENGINE,
