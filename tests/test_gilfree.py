@@ -60,3 +60,36 @@ def test_cpu_runner_forwards_through_the_trace() -> None:
     stones = np.zeros((2, game.compact_width), game.compact_dtype)
     logits, values, *_ = runner.forward(stones, np.ones(2, np.int8))
     assert logits.shape == (2, game.actions) and values.shape == (2,)
+
+
+def test_cpu_runner_takes_one_call_per_free_core_when_traced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent calls (crossgame --inflight 2): one per core the intra-op threads leave; an eager
+    forward holds the GIL, so it takes one call at a time."""
+    import perfkit.devices.cpu as cpu
+
+    game = ConnectFour()
+    runner = CpuRunner(build_game_model(game.obs_shape, game.actions, preset="tiny"), game, torch.float32)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 4)
+    try:
+        torch.set_num_threads(1)
+        assert runner.concurrent_calls == 4
+        torch.set_num_threads(2)
+        assert runner.concurrent_calls == 2
+        eager = CpuRunner(ParityBranch(), game, torch.float32)
+        assert not eager.network.traced and eager.concurrent_calls == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_forward_share_counts_overlapping_forwards_once() -> None:
+    import pandas as pd
+
+    from perfkit.instrument.summary import forward_seconds
+
+    serial = pd.DataFrame({"start_s": [0.0, 1.0], "end_s": [1.0, 2.0], "forward_s": [0.5, 0.75]})
+    assert forward_seconds(serial) == 1.25  # one call at a time: the forwards summed, as measured
+    both = pd.DataFrame({"start_s": [0.0, 0.5, 3.0], "end_s": [2.0, 2.5, 4.0], "forward_s": [1.5, 1.5, 0.5]})
+    # forwards [0.5, 2.0] and [1.0, 2.5] overlap: 2.0 s of wall with a forward, then [3.5, 4.0]
+    assert forward_seconds(both) == pytest.approx(2.5)
+    assert forward_seconds(pd.DataFrame({"start_s": [], "end_s": [], "forward_s": []})) == 0.0

@@ -28,6 +28,24 @@ def game_digest(moves: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def forward_seconds(calls: pd.DataFrame) -> float:
+    """Wall seconds during which a forward ran: the calls' forward times summed, or, where calls
+    overlapped (concurrent CPU calls, `--inflight 2`), their forward intervals merged, so two
+    forwards at once count once (each interval: the call's last `forward_s`, within the call)."""
+    if calls.empty:
+        return 0.0
+    order = calls.sort_values("start_s")
+    start, end, fwd = (order[k].to_numpy(float) for k in ("start_s", "end_s", "forward_s"))
+    if (start[1:] >= np.maximum.accumulate(end)[:-1]).all():  # one call at a time
+        return float(fwd.sum())
+    lo, hi = np.maximum(start, end - fwd), end
+    idx = np.argsort(lo)
+    lo, hi = lo[idx], hi[idx]
+    reach = np.maximum.accumulate(hi)
+    gaps = np.maximum(lo[1:] - reach[:-1], 0.0).sum()  # idle time between the merged intervals
+    return float(reach[-1] - lo[0] - gaps)
+
+
 def _share(total: float | None, wall: float) -> float | None:
     return None if total is None or wall <= 0 else float(total / wall)
 
@@ -58,7 +76,7 @@ def summarize(
     n_calls = len(calls)
     boards = int(calls["batch"].sum()) if n_calls else 0
     batch = calls["batch"].to_numpy() if n_calls else np.array([0])
-    forward = float(calls["forward_s"].sum()) if n_calls else 0.0
+    forward = forward_seconds(calls)
     transfers = calls[["h2d_s", "d2h_s"]].dropna() if n_calls else pd.DataFrame()
     transfer = float(transfers.to_numpy().sum()) if len(transfers) else None
     encode = float(calls["encode_s"].sum()) if n_calls else 0.0

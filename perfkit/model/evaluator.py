@@ -91,7 +91,8 @@ class Evaluator:
 
     @property
     def concurrent_calls(self) -> int:
-        """Calls that may run at once (CUDA: its double-buffered slots, so copies overlap compute; else 1)."""
+        """Calls that may run at once (CUDA: its double-buffered slots, so copies overlap compute; the CPU:
+        one per free core of a traced forward; else 1)."""
         return int(getattr(self.runner, "concurrent_calls", 1))
 
     @property
