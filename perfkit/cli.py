@@ -366,7 +366,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--engine", default="builtin",
-        help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY or MODULE:FACTORY (default builtin)",
+        help=f"the search: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY, FILE.py (its engine factory) or MODULE:FACTORY (default builtin)",
     )
     p.add_argument("--game-timeout", type=positive_seconds, default=None, metavar="S",
                    help="engine: a game still playing after S seconds stops the run, naming it; the games that "

@@ -8,6 +8,7 @@ legally in OpenSpiel with OpenSpiel's outcome, draws included.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -296,6 +297,7 @@ def test_cli_benches_openspiel_mcts(tmp_path, capsys):
     (["--engine", "openspiel-mcts", "--strategy", "permove"], "permove needs perfkit's own search"),
     (["--engine", "openspiel-mcts", "--strategy", "naive", "--workers", "2"], "--workers applies to crossgame"),
     (["--engine", "missing.py:engine"], "engine file not found"),
+    (["--engine", "missing.py"], "engine file not found: missing.py"),
     (["--engine", "openspiel-mcts", "--device", "sim"], "--device sim simulates perfkit's own network calls"),
     (["--engine", "openspiel-mcts", "--compile"], "--compile applies to perfkit's own search"),  # approximate paths
     (["--engine", "openspiel-mcts", "--autocast", "bfloat16"], "--autocast applies to perfkit's own search"),
@@ -315,3 +317,15 @@ def test_cli_simulations_must_be_positive(capsys):
         cli(["bench", "--engine", "openspiel-mcts", "--simulations", "0"], capsys)
     assert exit_.value.code == 2
     assert "--simulations: must be a positive integer" in capsys.readouterr().err
+
+
+def test_an_engine_file_alone_calls_its_engine_factory(tmp_path):
+    """`--engine FILE.py` calls the file's `engine` (the example's convention); a file without one
+    says how to name its factory."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "azg_mcts.py"
+    engine = make_engine(str(example), game="connect_four", simulations=4)
+    assert type(engine).__name__ == type(make_engine(f"{example}:engine", game="connect_four", simulations=4)).__name__ == "AzgEngine"
+    other = tmp_path / "mine.py"
+    other.write_text("def build(game, simulations, seed):\n    raise SystemExit\n")
+    with pytest.raises(perfkit.PerfkitError, match=r"has no callable 'engine'; name its factory as .*mine.py:FACTORY$"):
+        make_engine(str(other), game="connect_four", simulations=4)

@@ -20,7 +20,8 @@ What breaks the protocol is one line (a PerfkitError): at once for the engine it
 a game does; see `perfkit.search.engines.run`.
 
 Built in: `openspiel-mcts` (OpenSpiel's Python `MCTSBot`). Your own: `--engine
-path/to/file.py:factory` or `--engine package.module:factory`, where
+path/to/file.py:factory` (`--engine path/to/file.py` calls its `engine`) or `--engine
+package.module:factory`, where
 `factory(game=..., simulations=..., seed=...)` returns an engine
 (`examples/azg_mcts.py` is one, in the style of alpha-zero-general).
 """
@@ -41,6 +42,7 @@ from perfkit.types import PerfkitError
 
 BUILTIN = "builtin"  # perfkit's own search (the seed's minimax), played by the strategies
 ENGINES = (BUILTIN, "openspiel-mcts")
+DEFAULT_FACTORY = "engine"  # the factory `--engine FILE.py` calls when the spec names none
 
 
 def _factory(spec: str) -> Callable[..., Any]:
@@ -49,11 +51,12 @@ def _factory(spec: str) -> Callable[..., Any]:
         from perfkit.search.engines.openspiel_mcts import OpenSpielMCTS
 
         return OpenSpielMCTS
-    if ":" not in spec:
+    if ":" not in spec and not spec.endswith(".py"):
         raise PerfkitError(
             f"unknown engine {spec!r}; choose one of: {', '.join(ENGINES)}, or your own as FILE.py:FACTORY"
         )
-    where, _, name = spec.rpartition(":")
+    # A file alone names its `engine` factory (as examples/azg_mcts.py's).
+    where, _, name = spec.rpartition(":") if ":" in spec else (spec, ":", DEFAULT_FACTORY)
     try:
         if where.endswith(".py"):
             path = Path(where)
@@ -72,7 +75,8 @@ def _factory(spec: str) -> Callable[..., Any]:
         raise PerfkitError(f"cannot load engine {spec!r}: {why_failed(exc)}") from None
     factory: Callable[..., Any] | None = getattr(module, name, None)
     if not callable(factory):
-        raise PerfkitError(f"engine {spec!r}: {where} has no callable {name!r}")
+        hint = f"; name its factory as {where}:FACTORY" if ":" not in spec else ""
+        raise PerfkitError(f"engine {spec!r}: {where} has no callable {name!r}{hint}")
     return factory
 
 
