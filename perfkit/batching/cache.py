@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -59,6 +59,8 @@ def obs_keys(planes: np.ndarray) -> list[bytes]:
     """
     planes = np.ascontiguousarray(planes)
     head = f"{planes.dtype.str}{planes.shape[1:]}".encode()
+    if len(planes) == 1:  # an engine's batch-of-one predict, the usual lookup: its bytes as they are
+        return [head + planes.tobytes()]
     return [head + r for r in _row_bytes(planes.reshape(len(planes), -1).view(np.uint8))]
 
 
@@ -129,11 +131,13 @@ class ExactLRU:
             if not keys or None in slots:
                 return None
             deque(map(self._store.move_to_end, keys), maxlen=0)
-            at = np.fromiter(slots, np.int64, len(slots))
             self.asked += len(keys)
             self.hits += len(keys)
             self.full_hits += 1
-            return self._logits[at], self._values[at]
+            # `take` copies the rows (a row of the tables is reused once its key is dropped); it is
+            # called once per predict of an engine, where fancy indexing's setup shows.
+            at = cast(list[int], slots)  # no None among them
+            return self._logits.take(at, axis=0), self._values.take(at)
 
     def answer(self, keys: Sequence[bytes], send: Send) -> tuple[np.ndarray, np.ndarray]:
         """One lookup: rows from the cache where it can, the rest through one `send`, each

@@ -50,6 +50,33 @@ from perfkit.batching.server import (
 from perfkit.types import PerfkitError
 
 
+class _Answered:
+    """A request's `done` here: `threading.Event`'s flag without the lock and condition an Event
+    makes per request (and takes to set it): no task waits on it, the hub resumes the task whose
+    request a call answered."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._set
+
+
+def _restore_grad(grad: bool) -> None:
+    """torch's grad mode back to `grad`; set only when it differs (`set_grad_enabled` is an object
+    made per call, and it is called at every switch)."""
+    if torch.is_grad_enabled() != grad:
+        torch.set_grad_enabled(grad)
+
+
 class _Group:
     """Games that share calls: their ready tasks, their queued rows, how many are alive."""
 
@@ -110,7 +137,7 @@ class GreenletServer(BatchServer):
         if self._hub is None or task.parent is not self._hub:
             raise PerfkitError("a network call from outside the games run as greenlets (a thread of the engine's own?): "
                                "call predict from the game itself, or use --scheduler threads")
-        req = _Request(obs, self.owner_of())
+        req = _Request(obs, self.owner_of(), done=_Answered())
         self.requests += 1
         if self.lookup is not None:
             hit = self.lookup(req.obs, [req.owner] * len(req.obs))
@@ -122,7 +149,7 @@ class GreenletServer(BatchServer):
         self._asker[req] = task
         grad = torch.is_grad_enabled()
         self._hub.switch()  # back when a call has answered every row
-        torch.set_grad_enabled(grad)
+        _restore_grad(grad)
         if req.error is not None:
             raise req.error
         assert req.logits is not None and req.values is not None and req.shares is not None  # answered
@@ -186,7 +213,7 @@ class GreenletServer(BatchServer):
         while group.ready:
             task = group.ready.popleft()
             task.switch()  # back here when the task waits for a call, or has ended
-            torch.set_grad_enabled(grad)  # a task starts in the hub's grad mode, not the last task's
+            _restore_grad(grad)  # a task starts in the hub's grad mode, not the last task's
             if task.dead:
                 self.live -= 1
                 group.live -= 1

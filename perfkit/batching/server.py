@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -67,11 +67,22 @@ def _failure(exc: BaseException) -> PerfkitError:
     return error
 
 
+class Done(Protocol):
+    """When a request is wholly answered (or failed): `threading.Event`, or a plain flag where no
+    thread waits on it (`perfkit.batching.greenlets`: the hub resumes the task it answered)."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @dataclass(eq=False)
 class _Request:
     obs: np.ndarray  # [K, *obs_shape]
     owner: Any  # whom the rows' calls are attributed to (a trace's move mark)
-    done: threading.Event = field(default_factory=threading.Event)
+    done: Done = field(default_factory=threading.Event)
     answered: int = 0
     logits: np.ndarray | None = None  # [K, A]
     values: np.ndarray | None = None  # [K]
@@ -82,6 +93,13 @@ class _Request:
         """Rows lo:hi answered (see `Pending`); an answer that does not fit fails this request only."""
         if self.done.is_set():  # failed by an earlier part of it: the rest is not wanted
             return False
+        share = 1.0 / call_rows if call_rows else 0.0  # 0: the cache answered the call, no network call
+        if lo == 0 and hi == len(self.obs) and self.logits is None:  # the whole request in one call (the usual case)
+            # Its rows of the call's answer, not a copy: every request holds rows of its own.
+            self.logits, self.values, self.shares = logits, values, np.full(hi, share)
+            self.answered = hi
+            self.done.set()
+            return True
         try:
             if self.logits is None or self.values is None or self.shares is None:
                 self.logits = np.empty((len(self.obs), logits.shape[1]))
@@ -91,7 +109,7 @@ class _Request:
         except BaseException as exc:  # a part answered wider than another part of it
             self.fail(exc)
             return False
-        self.shares[lo:hi] = 1.0 / call_rows if call_rows else 0.0  # 0: the cache answered the call, no network call
+        self.shares[lo:hi] = share
         self.answered += hi - lo
         if self.answered == len(self.obs):
             self.done.set()

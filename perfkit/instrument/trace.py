@@ -495,9 +495,9 @@ class Tracer:
     def attribute(self, owners: Sequence[MoveMark | None], shares: np.ndarray) -> None:
         """Count one row per owner, each row `share` of a call (a call of B rows: 1/B each)."""
         with self._lock:
-            for mark, share in zip(owners, shares, strict=True):
+            for mark, share in zip(owners, shares.tolist(), strict=True):  # Python floats: no numpy scalar per row
                 if mark is not None:
-                    mark.calls += float(share)
+                    mark.calls += share
                     mark.boards += 1
 
     # --------------------------------------------------------------- the run

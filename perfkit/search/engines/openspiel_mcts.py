@@ -9,13 +9,14 @@ server shared by every game in flight (`crossgame`).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfkit.batching.cache import ExactLRU
+from perfkit.batching.cache import check_cache_entries
 from perfkit.game.openspiel import game_info, load_game, observation, winner
 from perfkit.types import PerfkitError
 
@@ -39,36 +40,57 @@ class NetEvaluator:
         predict: obs -> (logits over all actions, value for the side to move).
         obs_shape: the game's observation tensor shape.
         cache_size: distinct positions remembered (a node's `prior` reuses its `evaluate`).
+
+    The bot asks about ~100k positions in a 64-game Connect Four run, one at a time, so the
+    per-position Python is most of what perfkit adds to the bot's own. The cache is a plain
+    ordered dict (an `ExactLRU` lookup is numpy gathers and scatters, made for whole calls)
+    holding (value, logits array) per position: one object the garbage collector stops
+    tracking, where a prior list per position would keep ~10 tracked objects each alive for
+    the game. The prior's softmax is taken when the bot asks for it (about one position in
+    four it evaluates).
     """
 
     def __init__(self, predict: Predict, obs_shape: tuple[int, ...], *, cache_size: int = 2**14) -> None:
-        self.predict, self.obs_shape, self.cache_size = predict, obs_shape, cache_size
-        self._cache = ExactLRU(entries=cache_size)  # the one LRU of every exact cache
+        self.predict, self.obs_shape = predict, obs_shape
+        self.cache_size = check_cache_entries(cache_size)
+        # key -> (value for the side to move, logits [A] float64), least recent first
+        self._cache: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
 
-    def _inference(self, state: Any) -> tuple[float, dict[int, float]]:  # state: a pyspiel.State
+    def _inference(self, state: Any) -> tuple[float, np.ndarray]:  # state: a pyspiel.State
         obs = observation(state, self.obs_shape)
-        key = obs.tobytes() + np.asarray(state.legal_actions_mask(), np.int8).tobytes()
+        # The network's input and the legal moves (the prior is over them): equal keys, equal answers.
+        key = obs.tobytes() + bytes(state.legal_actions_mask())
+        answer = self._cache.get(key)
+        if answer is not None:
+            self._cache.move_to_end(key)
+            return answer
+        logits, value = self.predict(obs)
+        answer = float(value), np.array(logits, np.float64)  # a copy: the bot's answer is its own
+        self._cache[key] = answer
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return answer
 
-        def send(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            logits, value = self.predict(obs)
-            return np.asarray(logits, np.float64)[None], np.array([value], np.float64)  # [1, A], [1]
+    def evaluate(self, state: Any) -> list[float]:
+        """Returns for both players: the value is for the side to move.
 
-        logits, values = self._cache.answer([key], send)
-        legal = state.legal_actions()
-        masked = logits[0][legal]
-        p = np.exp(masked - masked.max())
-        return float(values[0]), dict(zip(legal, p / p.sum(), strict=True))
-
-    def evaluate(self, state: Any) -> np.ndarray:
-        """Returns for both players: the value is for the side to move."""
+        Python floats, not a numpy array (as OpenSpiel's `AlphaZeroEvaluator` returns): the bot
+        adds them into each node's `total_reward`, which its UCT then divides at every node it
+        walks past, and numpy scalars make that arithmetic twice as slow. The numbers are the
+        same IEEE doubles, so the games are the same.
+        """
         value, _ = self._inference(state)
-        returns = np.array([-value, -value])
+        returns = [-value, -value]
         returns[state.current_player()] = value
         return returns
 
     def prior(self, state: Any) -> list[tuple[int, float]]:
-        _, policy = self._inference(state)
-        return [(a, float(policy[a])) for a in state.legal_actions()]
+        """The softmax of the logits over the legal moves, in legal-action order."""
+        _, logits = self._inference(state)
+        legal = state.legal_actions()
+        masked = logits[legal]
+        p = np.exp(masked - masked.max())
+        return list(zip(legal, (p / p.sum()).tolist(), strict=True))
 
 
 class OpenSpielMCTS:
