@@ -93,3 +93,22 @@ def test_forward_share_counts_overlapping_forwards_once() -> None:
     # forwards [0.5, 2.0] and [1.0, 2.5] overlap: 2.0 s of wall with a forward, then [3.5, 4.0]
     assert forward_seconds(both) == pytest.approx(2.5)
     assert forward_seconds(pd.DataFrame({"start_s": [], "end_s": [], "forward_s": []})) == 0.0
+
+
+def test_forwards_at_once_says_how_many_forwards_overlapped() -> None:
+    import pandas as pd
+
+    from perfkit.instrument.summary import summarize
+
+    def calls(start: list[float], end: list[float], forward: list[float]) -> pd.DataFrame:
+        k = len(start)
+        return pd.DataFrame({"start_s": start, "end_s": end, "forward_s": forward, "batch": [4] * k, "encode_s": [0.0] * k,
+                             "h2d_s": [None] * k, "d2h_s": [None] * k})
+
+    empty = pd.DataFrame({"game": [], "ply": []})
+    serial = summarize(calls=calls([0.0, 1.0], [1.0, 2.0], [1.0, 1.0]), moves=empty, games=empty, wall_s=2.0, wall_start=0.0)
+    assert serial["forwards_at_once"] == 1.0
+    # two forwards over the same second, then one alone: 3 s of forwards in 2 s with a forward
+    both = summarize(calls=calls([0.0, 0.0, 1.0], [1.0, 1.0, 2.0], [1.0, 1.0, 1.0]), moves=empty, games=empty, wall_s=2.0,
+                     wall_start=0.0)
+    assert both["forwards_at_once"] == pytest.approx(1.5) and both["forward_share"] == pytest.approx(1.0)

@@ -113,6 +113,9 @@ def find_curve(
     )
 
 
+ABOVE_ONE = "; above 1: the curve and this run met different machine load - measure both again, together"
+
+
 def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = "") -> dict[str, Any]:
     """`efficiency` (self-play boards/s ÷ the curve's peak) and a status saying against what.
 
@@ -126,7 +129,7 @@ def efficiency_fields(boards_per_s: float, curve: Curve | None, reason: str = ""
         f"({curve.label}, {curve.device_name}){where}"
     )
     if efficiency > 1.05:  # self-play cannot beat its own forward pass: the two saw different machines
-        status += "; above 1: the curve and this run met different machine load - measure both again, together"
+        status += ABOVE_ONE
     return {"efficiency": efficiency, "efficiency_status": status}
 
 

@@ -74,6 +74,8 @@ METRICS: tuple[Metric, ...] = (
     # Where the time went (fractions of wall_s).
     M("forward_share", "float|null", "network forward passes", "forward", SHARE, verbose=True,
       long_title="forward share"),
+    M("forwards_at_once", "float|null", "forward passes running at once while one ran: 1 one call at a time, up to "
+      "the concurrent CPU calls of --inflight 2 (null: no call)"),
     M("transfer_share", "float|null", "host<->device copies (CUDA events); null on the CPU: no transfer",
       "transfer", SHARE, verbose=True, long_title="transfer share"),
     M("encode_share", "float|null", "preparing the network's input"),

@@ -77,6 +77,7 @@ def summarize(
     boards = int(calls["batch"].sum()) if n_calls else 0
     batch = calls["batch"].to_numpy() if n_calls else np.array([0])
     forward = forward_seconds(calls)
+    summed = float(calls["forward_s"].sum()) if n_calls else 0.0
     transfers = calls[["h2d_s", "d2h_s"]].dropna() if n_calls else pd.DataFrame()
     transfer = float(transfers.to_numpy().sum()) if len(transfers) else None
     encode = float(calls["encode_s"].sum()) if n_calls else 0.0
@@ -99,6 +100,8 @@ def summarize(
         "moves_per_s": n_moves / wall_s if wall_s > 0 else 0.0,
         "boards_per_s": boards_per_s,
         "forward_share": _share(forward, wall_s),
+        # Forwards running at once while one ran: 1 one call at a time; up to the concurrent CPU calls.
+        "forwards_at_once": summed / forward if forward > 0 else None,
         "transfer_share": _share(transfer, wall_s),
         "encode_share": _share(encode, wall_s),
         # Everything the device is not doing: game logic, search, encoding, Python.

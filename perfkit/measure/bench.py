@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import math
 import os
 import sys
 import time
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from perfkit.analysis.bottleneck import bottleneck_fields
 from perfkit.analysis.compare import repeat_fields
-from perfkit.analysis.curve import efficiency_fields, find_curve
+from perfkit.analysis.curve import ABOVE_ONE, efficiency_fields, find_curve
 from perfkit.analysis.headtohead import DEFAULT_H2H_GAMES, check_h2h_games
 from perfkit.analysis.quality import (
     DEFAULT_POSITIONS,
@@ -718,8 +719,17 @@ def add_efficiency(runs: list[Run], workload: Workload, curves_dir: Path) -> Non
         run.summary.update(bottleneck_fields(run.summary, limit))
         threads = run.manifest["environment"].get("torch_threads")
         curve_threads = curve.environment.get("torch_threads") if curve is not None else None
-        if curve_threads is not None and run.manifest["environment"].get("device") == "cpu" and curve_threads != threads:
+        on_cpu = run.manifest["environment"].get("device") == "cpu"
+        if curve_threads is not None and on_cpu and curve_threads != threads:
             run.summary["efficiency_status"] += f"; note: curve measured with {curve_threads} torch threads, run used {threads}"
+        at_once = run.summary.get("forwards_at_once") or 1.0
+        if limit is not None and on_cpu and threads and at_once > 1.05:  # concurrent CPU calls (--inflight 2)
+            cores = math.ceil(at_once - 0.05) * threads
+            status = run.summary["efficiency_status"].replace(ABOVE_ONE, "")
+            run.summary["efficiency_status"] = (
+                f"{status}; note: {at_once:.2f} forwards of {threads} thread{'s' if threads > 1 else ''} ran at once, so "
+                f"this run's limit is nearer a curve of {cores} threads (perfkit curve --threads {cores}, and --curves its folder)"
+            )
 
 
 def recorder_overhead(name: str, workload: Workload, *, pairs: int = 3) -> dict[str, Any]:
