@@ -87,6 +87,17 @@ def test_a_folder_of_runs_stands_for_its_runs(run_root, run_dirs, tmp_path, caps
     assert "3 runs" in capsys.readouterr().out
 
 
+def test_a_folder_finds_runs_in_its_subfolders(run_dirs, tmp_path, capsys):
+    """`perfkit report runs/` where bench wrote to runs/mcts and runs/bot; a run's own repeats stay its own."""
+    shutil.copytree(run_dirs[0], tmp_path / "runs" / "mcts" / run_dirs[0].name)
+    shutil.copytree(run_dirs[1], tmp_path / "runs" / "bot" / run_dirs[1].name)
+    shutil.copytree(run_dirs[2], tmp_path / "runs" / "bot" / run_dirs[1].name / "repeats" / "1")
+    (tmp_path / "runs" / "curves").mkdir()
+    out = tmp_path / "r.html"
+    assert main(["report", str(tmp_path / "runs"), "-o", str(out)]) == 0
+    assert "2 runs" in capsys.readouterr().out
+
+
 def test_renderer_reads_only_stored_data(run_dirs, tmp_path):
     """Numbers edited in a stored run are the numbers the report shows: nothing is re-measured."""
     runs = [perfkit.load_run(d) for d in run_dirs]

@@ -237,7 +237,7 @@ def _environment() -> jinja2.Environment:
 
 
 def find_runs(paths: Iterable[str | os.PathLike[str]], *, log: Callable[[str], None] = log_to_stderr) -> list[Run]:
-    """The runs at `paths`; a directory that holds run directories stands for all of them.
+    """The runs at `paths`; a directory that holds run directories, at any depth, stands for all of them.
 
     Raises PerfkitError for a path that is neither a run nor a directory of runs. A damaged run
     among others is skipped with a line to `log` (`perfkit.analysis.runs.load_runs`).
@@ -245,7 +245,7 @@ def find_runs(paths: Iterable[str | os.PathLike[str]], *, log: Callable[[str], N
     groups: list[tuple[list[Path], bool]] = []  # (run dirs, a folder's: shown in strategy order)
     for p in map(Path, paths):
         if not (p / MANIFEST).is_file() and p.is_dir():
-            children = [c for c in sorted(p.iterdir()) if (c / MANIFEST).is_file()]
+            children = _runs_under(p)
             if children:
                 groups.append((children, True))
                 continue
@@ -257,6 +257,16 @@ def find_runs(paths: Iterable[str | os.PathLike[str]], *, log: Callable[[str], N
     for dirs, folder in groups:
         found = [loaded[d] for d in dirs if d in loaded]
         runs += sorted(found, key=_strategy_order) if folder else found  # stable: a strategy keeps its name order
+    return runs
+
+
+def _runs_under(folder: Path) -> list[Path]:
+    """The run directories under `folder` at any depth (`bench --out runs/mcts`, a results folder's
+    subfolders), in path order; runs inside a run (its repeats) are that run's, not listed apart."""
+    runs: list[Path] = []
+    for d in sorted(m.parent for m in folder.rglob(MANIFEST)):  # a run sorts before what it holds
+        if not runs or runs[-1] not in d.parents:
+            runs.append(d)
     return runs
 
 
