@@ -195,10 +195,7 @@ class Forest:
         self.parent = np.full(size, self.sentinel, np.int64)  # [S]
         self.children = np.full((size, a), self.sentinel, np.int64)  # [S, A]
         self.prior = np.zeros((size, a))  # [S, A] float64
-        # [S, A, 3] float64, what the descent reads of each edge, kept beside the counts so one level is one
-        # gather: Q = W / max(N, 1) (-inf if illegal), 1 + N, and c_puct * prior; refreshed where a backup writes.
-        self.select = np.zeros((size, a, 3))
-        self.sqrt_visits = np.zeros(size)  # [S] float64: sqrt(N) of each node, refreshed with `visits`
+        self.cprior = np.zeros((size, a))  # [S, A] float64: c_puct * prior, the descent's factor (a product fewer per level)
         self.legal = np.zeros((size, a), bool)  # [S, A]
         self.edge_n = np.zeros((size, a))  # [S, A] float64: visits of each child (virtual ones included)
         self.edge_w = np.zeros((size, a))  # [S, A] float64: each child's values summed, the parent's view; -inf if illegal
@@ -213,7 +210,7 @@ class Forest:
         self.to_move[root] = positions.to_move
         self.mover[root] = 3 - positions.to_move
         self._edges(root, positions.legal())
-        self.visits[root] = self.sqrt_visits[root] = 0.0
+        self.visits[root] = 0.0
         self.expanded[root] = self.terminal[root] = False
         self.children[root] = self.parent[root] = self.sentinel
         self.count[rows] = 1
@@ -233,7 +230,7 @@ class Forest:
         self.terminal[idx] = position.terminal
         self.tvalue[idx] = np.where(position.winner == mover, 1.0, np.where(position.winner == 0, 0.0, -1.0))
         self._edges(idx, position.legal())
-        self.visits[idx] = self.sqrt_visits[idx] = 0.0
+        self.visits[idx] = 0.0
         self.expanded[idx] = False
         return idx
 
@@ -242,16 +239,6 @@ class Forest:
         self.legal[nodes] = legal
         self.edge_n[nodes] = 0.0
         self.edge_w[nodes] = np.where(legal, 0.0, -np.inf)
-        self.select[nodes, :, 0] = self.edge_w[nodes]  # Q: W / 1
-        self.select[nodes, :, 1] = 1.0
-
-    def _visited(self, nodes: np.ndarray, edges: np.ndarray) -> None:
-        """The descent's view of `nodes` and flat `edges` after their counts changed (ids distinct within each)."""
-        self.sqrt_visits[nodes] = np.sqrt(self.visits[nodes])
-        n = self.edge_n.reshape(-1)[edges]
-        select = self.select.reshape(-1)
-        select[3 * edges] = self.edge_w.reshape(-1)[edges] / np.maximum(n, 1.0)
-        select[3 * edges + 1] = 1.0 + n
 
     def _request(self, level: int, nodes: np.ndarray, owner: np.ndarray, root_player: np.ndarray) -> EvalRequest:
         k = len(nodes)
@@ -265,7 +252,7 @@ class Forest:
     def _expand(self, nodes: np.ndarray, ev: Evaluation) -> None:
         prior = softmax_legal(ev.logits, self.legal[nodes])
         self.prior[nodes] = prior
-        self.select[nodes, :, 2] = self.config.c_puct * prior
+        self.cprior[nodes] = self.config.c_puct * prior
         self.net_value[nodes] = ev.values
         self.expanded[nodes] = True
 
@@ -278,25 +265,26 @@ class Forest:
         Each level keeps the trees still going by one index (`np.take`); which of them stopped,
         where and on which new edge is read from the whole path once, after the loop.
         """
-        a = self.game.actions
-        rows, node = np.arange(len(root)), root
-        path_rows, path_nodes, path_edges = [], [], []
-        children, select, sqrt_visits, expanded = self.children.reshape(-1), self.select, self.sqrt_visits, self.expanded
-        cprior: np.ndarray | None = self.config.c_puct * root_prior  # the root's own: its prior has the move's noise
+        c, a = self.config.c_puct, self.game.actions
+        rows, node, cprior = np.arange(len(root)), root, c * root_prior
+        path_rows, path_nodes, path_edges, path_stop = [], [], [], []
+        children, edge_n, edge_w, visits, expanded = self.children.reshape(-1), self.edge_n, self.edge_w, self.visits, self.expanded
         while len(rows):
-            edge_view = select[node]  # [B, A, 3]: Q, 1 + N, c * prior
-            if cprior is None:
-                cprior = edge_view[:, :, 2]
-            score = edge_view[:, :, 0] + cprior * sqrt_visits[node][:, None] / edge_view[:, :, 1]  # Q + c P sqrt(N) / (1 + n)
-            edge = node * a + score.argmax(axis=1)
+            n_kid = edge_n[node]  # [B, A]
+            q = edge_w[node] / np.maximum(n_kid, 1.0)  # -inf where illegal
+            u = cprior * np.sqrt(visits[node])[:, None] / (1.0 + n_kid)  # c * prior, as (c * prior) * sqrt(N) / (1 + n)
+            edge = node * a + (q + u).argmax(axis=1)
             child = children[edge]
+            stop = ~expanded[child]  # a new edge (the sentinel), a pending or a terminal node
             path_rows.append(rows)
             path_nodes.append(child)
             path_edges.append(edge)
-            going = np.flatnonzero(expanded[child])  # the others stop: a new edge (the sentinel), a pending or a terminal node
-            rows, node, cprior = rows.take(going), child.take(going), None
+            path_stop.append(stop)
+            going = np.flatnonzero(~stop)
+            rows, node = rows.take(going), child.take(going)
+            cprior = self.cprior[node]
         path_rows_, path_nodes_, edges = np.concatenate(path_rows), np.concatenate(path_nodes), np.concatenate(path_edges)
-        stopped = ~expanded[path_nodes_]  # nothing was expanded during the descent
+        stopped = np.concatenate(path_stop)
         leaf = np.empty(len(root), np.int64)
         leaf[path_rows_[stopped]] = path_nodes_[stopped]
         new = np.flatnonzero(stopped & (path_nodes_ == self.sentinel))  # in level order, as the trees' rows within one
@@ -324,7 +312,6 @@ class Forest:
                 self.visits[nodes] += 1.0
                 edge_n[edges] += 1.0
                 edge_w[edges] -= 1.0
-                self._visited(np.concatenate([root, nodes]), edges)
             descents.append((leaf, rows, nodes, edges))
         leaves = np.concatenate([d[0] for d in descents]) if virtual else descents[0][0]
         owners = np.tile(np.arange(len(root)), k)
@@ -344,7 +331,6 @@ class Forest:
                 self.visits[nodes] += 1.0
                 edge_n[edges] += 1.0
                 edge_w[edges] += value
-            self._visited(np.concatenate([root, nodes]), edges)
 
     def search(
         self, roots: PositionBatch, *, games: list[int], plies: np.ndarray
@@ -367,7 +353,7 @@ class Forest:
         if len(ask):
             ev = yield self._request(0, root[ask], ask, self.to_move[root])
             self._expand(root[ask], ev)
-            self.visits[root[ask]] = self.sqrt_visits[root[ask]] = 1.0  # the root's own evaluation is its first visit (as mctx)
+            self.visits[root[ask]] = 1.0  # the root's own evaluation is its first visit (as mctx)
         root_prior, draws = self._noisy_prior(root, games, plies)
         done = 0
         while done < self.config.simulations:
@@ -446,8 +432,8 @@ class Forest:
         src = source[dst]
         new_id = np.full(len(source), self.sentinel, np.int64)
         new_id[src] = dst
-        for name in ("visits", "edge_n", "edge_w", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "select",
-                     "sqrt_visits", "legal"):
+        for name in ("visits", "edge_n", "edge_w", "net_value", "tvalue", "mover", "to_move", "expanded", "terminal", "prior", "cprior",
+                     "legal"):
             array = getattr(self, name)
             array[dst] = array[src]
         self.children[dst] = new_id[self.children[src]]
