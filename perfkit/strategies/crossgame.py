@@ -131,6 +131,8 @@ class _Batcher:
         else:
             assert result is not None  # a call without a lookup has its answer
             logits, values = result
+        if self.pool is not None:
+            self.send()  # a level already waiting goes out now, before this call's searches run
         for level in call.scatter(logits, values):
             try:
                 req = level.steps.send(Evaluation(level.logits, level.values))
