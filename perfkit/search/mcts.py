@@ -90,14 +90,20 @@ class MCTSResult(SearchResult):
     visits: list[int] = dataclasses.field(default_factory=list)  # [A] visits of each root child
 
 
+def noise_draws(seed: int, game: int, ply: int, k: int, alpha: float) -> tuple[np.ndarray, float]:
+    """A move's Dirichlet noise over its k legal actions ([k]) and its sampling draw in [0, 1), both
+    from the generator of (seed, game, ply) alone."""
+    rng = np.random.default_rng([seed, game, ply])
+    return rng.dirichlet(np.full(k, alpha)), float(rng.random())
+
+
 def move_noise(seed: int, game: int, ply: int, legal: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
     """The move's Dirichlet noise over the legal actions ([A], 0 elsewhere) and its sampling draw
     in [0, 1), both from the generator of (seed, game, ply) alone."""
-    rng = np.random.default_rng([seed, game, ply])
     noise = np.zeros(len(legal))
     where = np.flatnonzero(legal)
-    noise[where] = rng.dirichlet(np.full(len(where), alpha))
-    return noise, float(rng.random())
+    noise[where], draw = noise_draws(seed, game, ply, len(where), alpha)
+    return noise, draw
 
 
 def softmax_legal(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -203,6 +209,10 @@ class Forest:
         self.stale = np.ones(self.m, bool)  # [M] the row's tree starts afresh at the next search
         self.store = NodeStore(game, size)
         self.chosen = np.zeros(0, np.int64)  # [m] flat id of each root's chosen child (last search)
+        # The next move's noise, drawn a slice at a time during this move's rounds, so a move's end is
+        # not one burst of a generator per game (the device would wait on it): (game, ply, k legal) ->
+        # `noise_draws`. k is a guess (the most visited child's); a miss draws it at the move.
+        self.noise_ahead: dict[tuple[int, int, int], tuple[np.ndarray, float]] = {}
 
     def _reset(self, rows: np.ndarray, positions: PositionBatch) -> None:
         root = rows * self.n
@@ -355,11 +365,13 @@ class Forest:
             self._expand(root[ask], ev)
             self.visits[root[ask]] = 1.0  # the root's own evaluation is its first visit (as mctx)
         root_prior, draws = self._noisy_prior(root, games, plies)
-        done = 0
+        ahead = self._noise_ahead_of(games, plies)
+        done, per_round = 0, max(1, math.ceil(m * (self.config.leaves or 1) / self.config.simulations))
         while done < self.config.simulations:
             k = min(self.config.leaves or 1, self.config.simulations - done)
             yield from self._round(root, root_prior, k)
             done += k
+            ahead = self._draw_ahead(ahead, root, per_round)
         return self._choose(root, draws, sample=plies < self.config.temperature_plies)
 
     def _noisy_prior(self, root: np.ndarray, games: list[int], plies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -370,11 +382,35 @@ class Forest:
         if cfg.dirichlet_fraction == 0 and cfg.temperature_plies == 0:
             return prior, draws
         noise = np.zeros_like(prior)
-        for i in range(len(root)):
-            noise[i], draws[i] = move_noise(self.seed, games[i], int(plies[i]), self.legal[root[i]], cfg.dirichlet_alpha)
+        legal = self.legal[root]
+        counts = legal.sum(axis=1).tolist()
+        drawn, self.noise_ahead = self.noise_ahead, {}
+        for i, (game, ply, k) in enumerate(zip(games, plies.tolist(), counts, strict=True)):
+            got = drawn.get((game, ply, k))
+            vec, draws[i] = got if got is not None else noise_draws(self.seed, game, ply, k, cfg.dirichlet_alpha)
+            noise[i, legal[i]] = vec
         if cfg.dirichlet_fraction == 0:
             return prior, draws
         return (1.0 - cfg.dirichlet_fraction) * prior + cfg.dirichlet_fraction * noise, draws
+
+    def _noise_ahead_of(self, games: list[int], plies: np.ndarray) -> list[tuple[int, int, int]]:
+        """The rows (row, game, next ply) whose next move's noise the rounds draw ahead (none without noise)."""
+        cfg = self.config
+        if cfg.dirichlet_fraction == 0 and cfg.temperature_plies == 0:
+            return []
+        return list(zip(range(len(games)), games, (plies + 1).tolist(), strict=True))[::-1]  # popped from the end: row order
+
+    def _draw_ahead(self, ahead: list[tuple[int, int, int]], root: np.ndarray, n: int) -> list[tuple[int, int, int]]:
+        """Draw the next move's noise for n more rows, guessing its legal count from the most visited child."""
+        take = [ahead.pop() for _ in range(min(n, len(ahead)))]
+        if take:
+            at = root[[row for row, _, _ in take]]
+            child = self.children[at, self.edge_n[at].argmax(axis=1)]
+            counts = self.legal[np.where(child == self.sentinel, at, child)].sum(axis=1).tolist()
+            alpha = self.config.dirichlet_alpha
+            for (_, game, ply), k in zip(take, counts, strict=True):
+                self.noise_ahead[game, ply, k] = noise_draws(self.seed, game, ply, k, alpha)
+        return ahead
 
     def _choose(self, root: np.ndarray, draws: np.ndarray, *, sample: np.ndarray) -> list[MCTSResult]:
         """The move by visit count: sampled in proportion where `sample`, else the most visited (lowest action on ties)."""
@@ -386,16 +422,17 @@ class Forest:
         move = np.where(sample, sampled, visits.argmax(axis=1))
         self.chosen = kids[np.arange(m), move]
         q = np.where(visits > 0, self.edge_w[root] / np.maximum(visits, 1.0), np.nan)  # root player's view
-        results = []
-        for i in range(m):
-            order = np.lexsort((np.arange(visits.shape[1]), -visits[i]))
-            order = order[visits[i, order] > 0]
-            results.append(MCTSResult(
-                move=int(move[i]), root_value=float(self.net_value[root[i]]), minimax_value=float(q[i, move[i]]),
-                candidates=order.tolist(), policy_move_values=q[i, order].tolist(),
-                chosen_rank=int(np.flatnonzero(order == move[i])[0]), visits=visits[i].astype(np.int64).tolist(),
-            ))
-        return results
+        order = np.argsort(-visits, axis=1, kind="stable")  # most visited first, the lowest action on ties
+        shown = (visits > 0).sum(axis=1).tolist()  # the visited actions lead `order`
+        rank = (order == move[:, None]).argmax(axis=1).tolist()
+        columns = zip(move.tolist(), self.net_value[root].tolist(), q[np.arange(m), move].tolist(), order.tolist(),
+                      np.take_along_axis(q, order, axis=1).tolist(), shown, rank, visits.astype(np.int64).tolist(),
+                      strict=True)
+        return [
+            MCTSResult(move=mv, root_value=value, minimax_value=mq, candidates=o[:n], policy_move_values=qo[:n],
+                       chosen_rank=r, visits=v)
+            for mv, value, mq, o, qo, n, r, v in columns
+        ]
 
     def advance(self, keep: np.ndarray) -> None:
         """The games `keep` (rows of the last search, in order) go on: row i becomes game keep[i], its

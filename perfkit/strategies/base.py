@@ -290,13 +290,15 @@ class GameSlots:
         """Play the searched moves; returns the games that ended."""
         before, tally = self.positions, self.tally
         after = before.play(np.array([r.move for r in results]))
-        for i, (g, r) in enumerate(zip(self.games, results, strict=True)):
+        columns = zip(self.games, results, self.plies.tolist(), before.to_move.tolist(), tally.calls.tolist(),
+                      tally.boards.tolist(), strict=True)
+        for g, r, ply, player, calls, boards in columns:
             g.moves.append(
                 MoveRecord(
-                    game=g.game, ply=int(self.plies[i]), player=int(before.to_move[i]), move=r.move,
+                    game=g.game, ply=ply, player=player, move=r.move,
                     root_value=r.root_value, minimax_value=r.minimax_value,
                     candidates=r.candidates, policy_move_values=r.policy_move_values,
-                    chosen_rank=r.chosen_rank, calls=float(tally.calls[i]), boards=int(tally.boards[i]),
+                    chosen_rank=r.chosen_rank, calls=calls, boards=boards,
                     visits=getattr(r, "visits", []),
                 )
             )
