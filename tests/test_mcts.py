@@ -5,6 +5,7 @@ enough with no network at all to beat a random player."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import sys
 
@@ -376,3 +377,55 @@ def test_openspiels_connect_four_through_the_adapter_plays_the_same_games(played
     _, runs = played
     adapter = run_strategy("crossgame", Workload.prepare(settings(game="openspiel:connect_four")), progress=False)
     assert sequences(adapter) == sequences(runs["crossgame"])
+
+
+def test_a_level_waiting_goes_out_as_soon_as_a_call_comes_back(played, monkeypatch):
+    """groups 3, inflight 2: a level already waiting goes out when a call comes back, before that call's
+    searches run (the device would wait on them), so it is never merged with the level those searches make:
+    with calls unbounded, every level that needs the network is one call of its own; the games are naive's."""
+    workload, runs = played
+    requests = []
+    ask = Forest._request
+    monkeypatch.setattr(Forest, "_request", lambda self, *args: requests.append(1) or ask(self, *args))
+    three = dataclasses.replace(workload.settings, concurrency=6, games=6, groups=3, inflight=2)
+    run = run_strategy("crossgame", dataclasses.replace(workload, settings=three), progress=False)
+    assert len(run.calls) == len(requests) - run.manifest["cache"]["cache_full_hits"]
+    naive = dataclasses.replace(workload, settings=dataclasses.replace(workload.settings, games=6))
+    monkeypatch.undo()
+    assert sequences(run) == sequences(run_strategy("naive", naive, progress=False))
+
+
+def test_the_next_moves_noise_is_drawn_during_the_rounds(played, monkeypatch):
+    """A move's end is no burst of one noise generator per game: the rounds draw the next move's noise
+    ahead, a slice per round, and a move's start draws only for games that are new or whose legal count
+    was guessed wrong. The same numbers: the same games as drawing each at its move."""
+    mcts = importlib.import_module("perfkit.search.mcts")
+    workload, runs = played
+    where: list[str] = []
+    draw, prior = mcts.noise_draws, Forest._noisy_prior
+    at_start = [False]
+
+    def counted(*args):
+        where.append("start" if at_start[0] else "ahead")
+        return draw(*args)
+
+    def starting(self, *args):
+        at_start[0] = True
+        try:
+            return prior(self, *args)
+        finally:
+            at_start[0] = False
+
+    monkeypatch.setattr(mcts, "noise_draws", counted)
+    monkeypatch.setattr(Forest, "_noisy_prior", starting)
+    run = run_strategy("crossgame", workload, progress=False)
+    assert sequences(run) == sequences(runs["naive"])
+    first_moves = run.games["game"].nunique()
+    later = len(run.moves) - first_moves
+    assert where.count("start") - first_moves < later / 2  # most later moves found their noise drawn ahead
+    assert where.count("ahead") >= later
+
+    monkeypatch.setattr(Forest, "_draw_ahead", lambda self, todo, root, n: todo)  # nothing ahead: all at the move
+    where.clear()
+    assert sequences(run_strategy("crossgame", workload, progress=False)) == sequences(runs["naive"])
+    assert where.count("start") == len(run.moves) and "ahead" not in where

@@ -33,6 +33,7 @@ from perfkit.types import EvalRequest, Evaluation, Game, PerfkitError, PositionB
 MAX_SIMULATIONS = 100_000
 MAX_LEAVES = 256
 DEFAULT_PERMOVE_LEAVES = 8  # as minigo's and KataGo's batched readouts
+NOISE_SLICES = 10  # the next move's noise is drawn in this many slices over a move's rounds
 
 
 @dataclass(frozen=True)
@@ -366,12 +367,15 @@ class Forest:
             self.visits[root[ask]] = 1.0  # the root's own evaluation is its first visit (as mctx)
         root_prior, draws = self._noisy_prior(root, games, plies)
         ahead = self._noise_ahead_of(games, plies)
-        done, per_round = 0, max(1, math.ceil(m * (self.config.leaves or 1) / self.config.simulations))
+        rounds = math.ceil(self.config.simulations / (self.config.leaves or 1))
+        slices = min(rounds, NOISE_SLICES)
+        done, r = 0, 0
         while done < self.config.simulations:
             k = min(self.config.leaves or 1, self.config.simulations - done)
             yield from self._round(root, root_prior, k)
-            done += k
-            ahead = self._draw_ahead(ahead, root, per_round)
+            done, r = done + k, r + 1
+            if r * slices // rounds > (r - 1) * slices // rounds:  # `slices` times over the move's rounds
+                ahead = self._draw_ahead(ahead, root, math.ceil(m / slices))
         return self._choose(root, draws, sample=plies < self.config.temperature_plies)
 
     def _noisy_prior(self, root: np.ndarray, games: list[int], plies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
