@@ -9,10 +9,10 @@ import sys
 import threading
 import time
 
-from perfkit.measure.bench import BenchSettings, Workload
-from perfkit.analysis.curve import _positions
-
 import numpy as np
+
+from perfkit.analysis.curve import _positions
+from perfkit.measure.bench import BenchSettings, Workload
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
 workload = Workload.prepare(BenchSettings(preset="small", game="connect_four", device="cpu", precision="float32",
@@ -27,12 +27,12 @@ for b in (32, 64, 128, 152, 256):
         done = [0] * n
         stop = time.perf_counter() + seconds
 
-        def work(i: int) -> None:
+        def work(i: int, stop: float, done: list[int], stones: np.ndarray, to_move: np.ndarray) -> None:
             while time.perf_counter() < stop:
                 evaluator(stones, to_move)
                 done[i] += 1
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+        threads = [threading.Thread(target=work, args=(i, stop, done, stones, to_move)) for i in range(n)]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
