@@ -790,6 +790,7 @@ def test_ctrl_c_stops_a_run_whose_engine_hangs(tmp_path, strategy):
         [sys.executable, "-m", "perfkit", "bench", "--engine", f"{BAD_ENGINES}:hangs", "--game", "tiny", "--games", "4",
          "--preset", "tiny", "--threads", "1", "--strategy", strategy, "--out", str(tmp_path / "runs")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not inherited ignored from a `cmd &` job
     )
     try:
         seen, deadline = "", time.monotonic() + 120

@@ -104,12 +104,19 @@ def _ids(shard) -> set[int]:
 # -- item 4: an interrupted `bench --repeat` keeps the finished repeats ---------------------------
 
 
+def ctrl_c_reaches_it() -> None:
+    """In the child before exec: SIGINT as Python expects it at start, also under a shell job (`cmd &`) that
+    started these tests with SIGINT ignored (a child would inherit that, and no Ctrl-C would reach it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_bench_repeat_keeps_the_finished_repeats(tmp_path):
     out = tmp_path / "runs"
     argv = [sys.executable, "-m", "perfkit", "bench", "--strategy", "naive", "--repeat", "1000", "--games", "1",
             "--preset", "tiny", "--precision", "float64", "--device", "cpu", "--threads", "1", "--no-progress",
             "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD,
+                            preexec_fn=ctrl_c_reaches_it)
     try:
         deadline = time.monotonic() + 240
         while not list(out.glob("*/repeats/2/manifest.json")):  # two repeats saved: the run is under way
@@ -336,7 +343,8 @@ def test_ctrl_c_while_torch_imports_is_exit_130_and_one_line(tmp_path, how):
     env = {**ONE_THREAD, "TORCH_IMPORT_STARTED": str(started),
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, *how, "bench", "--preset", "tiny", "--out", str(tmp_path / "runs")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ctrl_c_reaches_it)
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
