@@ -70,6 +70,11 @@ class MCTSConfig:
         return {"search": "mcts", **dataclasses.asdict(self)}
 
     @property
+    def draws(self) -> bool:
+        """Each move draws from its generator: root noise, or a visit-count sample for its first plies."""
+        return self.dirichlet_fraction > 0 or self.temperature_plies > 0
+
+    @property
     def nodes(self) -> int:
         """N: nodes one tree holds; three times a move's own, so a reused subtree of up to twice that
         leaves room for the next search (a larger one starts afresh)."""
@@ -96,15 +101,6 @@ def noise_draws(seed: int, game: int, ply: int, k: int, alpha: float) -> tuple[n
     from the generator of (seed, game, ply) alone."""
     rng = np.random.default_rng([seed, game, ply])
     return rng.dirichlet(np.full(k, alpha)), float(rng.random())
-
-
-def move_noise(seed: int, game: int, ply: int, legal: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """The move's Dirichlet noise over the legal actions ([A], 0 elsewhere) and its sampling draw
-    in [0, 1), both from the generator of (seed, game, ply) alone."""
-    noise = np.zeros(len(legal))
-    where = np.flatnonzero(legal)
-    noise[where], draw = noise_draws(seed, game, ply, len(where), alpha)
-    return noise, draw
 
 
 def softmax_legal(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -383,7 +379,7 @@ class Forest:
         cfg = self.config
         prior = self.prior[root]
         draws = np.zeros(len(root))
-        if cfg.dirichlet_fraction == 0 and cfg.temperature_plies == 0:
+        if not cfg.draws:
             return prior, draws
         noise = np.zeros_like(prior)
         legal = self.legal[root]
@@ -399,8 +395,7 @@ class Forest:
 
     def _noise_ahead_of(self, games: list[int], plies: np.ndarray) -> list[tuple[int, int, int]]:
         """The rows (row, game, next ply) whose next move's noise the rounds draw ahead (none without noise)."""
-        cfg = self.config
-        if cfg.dirichlet_fraction == 0 and cfg.temperature_plies == 0:
+        if not self.config.draws:
             return []
         return list(zip(range(len(games)), games, (plies + 1).tolist(), strict=True))[::-1]  # popped from the end: row order
 
